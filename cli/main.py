@@ -1,0 +1,71 @@
+"""The `referrals` command: run the program by hand, inspect it, fix what needs a person."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from cli import data_commands, db_commands, outbox_commands, program_commands
+from cli.context import instant
+from cli.output import fail, print_json
+
+app = typer.Typer(
+    help="Self-hosted B2B referral-program engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(program_commands.app, name="config")
+app.command("init")(program_commands.init)
+app.add_typer(data_commands.ingest_app, name="ingest")
+app.add_typer(data_commands.book_app, name="book")
+app.add_typer(outbox_commands.app, name="outbox")
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log by id.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def run(
+    name: str = typer.Argument(None, help="Flow name; omit to list them."),
+    at: str | None = typer.Option(None, help="Run as if at this time (ISO 8601)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run one flow now (through Prefect, so it shows in the UI when a server is configured)."""
+    from flows.registry import FLOWS, run_flow
+
+    if name is None:
+        for flow_name, flow in sorted(FLOWS.items()):
+            typer.echo(f"{flow_name}: {(flow.__doc__ or '').strip().splitlines()[0]}")
+        return
+    if name not in FLOWS:
+        raise fail(f"unknown flow {name!r}; known: {', '.join(sorted(FLOWS))}", 2)
+    result = run_flow(name, instant(at) if at else None)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"{name}: {result}")
+
+
+@app.command()
+def demo(
+    seed: int = typer.Option(7, help="Seed of the synthetic book of business."),
+    accounts: int = typer.Option(200, min=1),
+    days: int = typer.Option(180, min=1, help="Length of the simulated period."),
+) -> None:
+    """Run the journey so far on a synthetic book of business, with sandbox adapters only."""
+    from cli.demo import run_demo
+
+    run_demo(seed=seed, accounts=accounts, days=days)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,59 @@
+"""One typed settings object, read from the environment (and `.env` in development).
+
+Secrets are `SecretStr` so they never show up in reprs or logs. A secret may also come from a
+Prefect Secret block named by the matching ``*_SECRET_BLOCK`` variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, alias="REFERRALS_DATA_DIR")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    program_file: Path = Field(Path("program.yaml"), alias="REFERRALS_PROGRAM_FILE")
+
+    hubspot_access_token: SecretStr | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN")
+    hubspot_secret_block: str | None = Field(None, alias="HUBSPOT_SECRET_BLOCK")
+    hubspot_api_base: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_BASE")
+    sendgrid_api_key: SecretStr | None = Field(None, alias="SENDGRID_API_KEY")
+    sendgrid_secret_block: str | None = Field(None, alias="SENDGRID_SECRET_BLOCK")
+    sendgrid_api_base: str = Field("https://api.sendgrid.com", alias="SENDGRID_API_BASE")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_secret_block: str | None = Field(None, alias="SLACK_SECRET_BLOCK")
+    slack_api_base: str = Field("https://slack.com/api/", alias="SLACK_API_BASE")
+
+    email_from: str = Field("referrals@example.com", alias="REFERRALS_EMAIL_FROM")
+
+    outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")
+    outbox_max_attempts: int = Field(8, ge=1, alias="REFERRALS_OUTBOX_MAX_ATTEMPTS")
+    outbox_lease_seconds: int = Field(600, ge=1, alias="REFERRALS_OUTBOX_LEASE_SECONDS")
+    sandbox_send_delay_ms: int = Field(0, ge=0, alias="REFERRALS_SANDBOX_SEND_DELAY_MS")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'referrals.db').as_posix()}"
+
+    @property
+    def email_outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def chat_log_file(self) -> Path:
+        return self.data_dir / "chat.log"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+"""The outbox: every outbound effect is a row here before it is anything else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base
+from domain.statuses import OutboxChannel, OutboxStatus
+
+
+class OutboxMessage(Base):
+    """One email, chat message, CRM write or reward release waiting to happen (or done).
+
+    ``dedupe_key`` is built from stable ids and ISO dates by the code that enqueues, and is
+    unique: enqueueing the same effect twice is a no-op. The payload is fully rendered at
+    enqueue time so what is sent is what the state change decided.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[OutboxChannel]
+    operation: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[int | None]
+    status: Mapped[OutboxStatus] = mapped_column(default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(36), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,204 @@
+"""Outbox queries: enqueue, claim, record results. Set-based; commits belong to callers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import OutboxMessage
+from db.repositories.upsert import insert_ignoring_conflicts
+from domain.statuses import OutboxChannel, OutboxStatus
+
+OUTBOX = OutboxMessage.__table__
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    channel: OutboxChannel
+    operation: str
+    recipient: str
+    dedupe_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    template: str | None = None
+    subject_type: str | None = None
+    subject_id: int | None = None
+
+
+def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime) -> int:
+    """Add messages in the caller's transaction; a known dedupe key is silently kept as is.
+
+    Returns how many were new.
+    """
+    rows = [
+        {
+            "channel": m.channel,
+            "operation": m.operation,
+            "recipient": m.recipient,
+            "template": m.template,
+            "payload": m.payload,
+            "dedupe_key": m.dedupe_key,
+            "subject_type": m.subject_type,
+            "subject_id": m.subject_id,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    return insert_ignoring_conflicts(session, OUTBOX, rows, ["dedupe_key"])
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int, token: str, channels: Sequence[OutboxChannel]
+) -> list[OutboxMessage]:
+    """Mark up to ``limit`` due pending rows as ours (status sending) and return them.
+
+    On PostgreSQL concurrent dispatchers skip each other's locked rows; SQLite serialises
+    writers, and the status guard in the UPDATE keeps a row from being claimed twice.
+    """
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.channel.in_(channels),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return _claim(session, due, OutboxStatus.PENDING, now, token)
+
+
+def claim_stale(
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    token: str,
+    channels: Sequence[OutboxChannel],
+) -> list[OutboxMessage]:
+    """Claim rows left in ``sending`` longer than the lease: their dispatcher died mid-send."""
+    stale = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at < now - lease,
+            OutboxMessage.channel.in_(channels),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return _claim(session, stale, OutboxStatus.SENDING, now, token)
+
+
+def _claim(
+    session: Session, ids: Any, expected: OutboxStatus, now: datetime, token: str
+) -> list[OutboxMessage]:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids.scalar_subquery()), OutboxMessage.status == expected)
+        .values(
+            status=OutboxStatus.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=OutboxMessage.attempts + (1 if expected is OutboxStatus.PENDING else 0),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.claim_token == token).order_by(OutboxMessage.id)
+    ).all()
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The new state of one claimed row after a delivery attempt."""
+
+    id: int
+    status: OutboxStatus
+    provider_id: str | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -> None:
+    """Write every outcome in one executemany; only rows still claimed by ``token`` change."""
+    if not outcomes:
+        return
+    statement = (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.claim_token == token)
+        .values(
+            status=bindparam("b_status"),
+            provider_id=func.coalesce(bindparam("b_provider_id"), OUTBOX.c.provider_id),
+            last_error=func.coalesce(bindparam("b_last_error"), OUTBOX.c.last_error),
+            next_attempt_at=func.coalesce(bindparam("b_next"), OUTBOX.c.next_attempt_at),
+            sent_at=bindparam("b_sent_at"),
+            claim_token=None,
+        )
+    )
+    session.connection().execute(
+        statement,
+        [
+            {
+                "b_id": o.id,
+                "b_status": o.status,
+                "b_provider_id": o.provider_id,
+                "b_last_error": o.last_error,
+                "b_next": o.next_attempt_at,
+                "b_sent_at": o.sent_at,
+            }
+            for o in outcomes
+        ],
+    )
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    return {str(status): count for status, count in rows}
+
+
+def list_messages(
+    session: Session, status: OutboxStatus | None = None, limit: int = 100
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    return list(session.scalars(query).all())
+
+
+def requeue(session: Session, ids: Sequence[int], now: datetime) -> int:
+    """Put failed or in-doubt rows back in the queue (an operator's decision)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.IN_DOUBT]),
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, claim_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def mark_sent_manually(session: Session, ids: Sequence[int], now: datetime) -> int:
+    """Close in-doubt rows that a person confirmed were delivered."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.IN_DOUBT)
+        .values(status=OutboxStatus.SENT, sent_at=now, claim_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

@@ -1,0 +1,289 @@
+"""Program rules as code: read ``program.yaml``, validate it, report every problem by key path.
+
+RevOps edits the program file by hand, so a bad file must say exactly what to fix, all at
+once: ``rewards[0].delay_days: must be >= 0``, ``triggers.nsp: unknown key``. Pydantic's
+errors are translated into those short messages; YAML syntax errors carry line and column;
+duplicate keys (which YAML would silently resolve to the last one) are refused.
+
+The models live in ``program_schema`` and its section modules and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from domain.program_base import RULE_ERROR_TYPE, join_path
+from domain.program_champions import Asks, Scoring, ScoringWeights, SeniorityKeywords
+from domain.program_moments import CsatTrigger, Guards, NpsTrigger, Rollout, Trigger, Triggers
+from domain.program_referrers import Eligibility, ReferrerType, Regulated, Velocity
+from domain.program_rewards import Approval, FixedValue, PercentValue, Reward, RewardPart
+from domain.program_schema import (
+    EmailTemplate,
+    IdealCustomer,
+    Links,
+    Program,
+    SegmentProfile,
+    StageMap,
+    Templates,
+    cross_reference_problems,
+)
+
+__all__ = [
+    "PRESETS",
+    "Approval",
+    "Asks",
+    "CsatTrigger",
+    "Eligibility",
+    "EmailTemplate",
+    "FixedValue",
+    "Guards",
+    "IdealCustomer",
+    "Links",
+    "NpsTrigger",
+    "PercentValue",
+    "Program",
+    "ProgramError",
+    "ReferrerType",
+    "Regulated",
+    "Reward",
+    "RewardPart",
+    "Rollout",
+    "Scoring",
+    "ScoringWeights",
+    "SegmentProfile",
+    "SeniorityKeywords",
+    "StageMap",
+    "Templates",
+    "Trigger",
+    "Triggers",
+    "Velocity",
+    "check_program",
+    "load_preset",
+    "load_program",
+    "parse_program",
+    "preset_text",
+]
+
+PRESETS: tuple[str, ...] = ("saas", "consulting", "financial", "recruitment")
+
+_UNION_TAGS = {"value": frozenset({"fixed", "percent"})}
+"""Discriminated unions: pydantic puts the tag in the error location; users never wrote it."""
+
+_TYPE_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "unknown key",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "decimal_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "set_type": "must be a list",
+    "frozen_set_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", ">="),
+    "less_than_equal": ("le", "<="),
+    "greater_than": ("gt", ">"),
+    "less_than": ("lt", "<"),
+}
+
+
+class ProgramError(Exception):
+    """An invalid program; ``errors`` lists every problem as ``key.path[i]: message``."""
+
+    def __init__(self, errors: Sequence[str], source: str | None = None) -> None:
+        self.errors: list[str] = list(errors)
+        self.source = source
+        where = f" {source}" if source else ""
+        lines = "\n".join(f"  - {error}" for error in self.errors)
+        super().__init__(f"invalid program{where}:\n{lines}")
+
+
+def preset_text(name: str) -> str:
+    """The YAML of a packaged preset, the starting point of a new ``program.yaml``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
+    return resources.files("domain.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_preset(name: str) -> Program:
+    """A packaged preset as a ``Program`` (demo and tests run on these)."""
+    return parse_program(preset_text(name))
+
+
+def parse_program(text: str) -> Program:
+    """Validate program YAML; raises ``ProgramError`` listing every problem found."""
+    data, errors = _read_yaml(text)
+    if not isinstance(data, dict):
+        errors.append("the program must be a mapping of keys (version, name, rewards, ...)")
+        raise ProgramError(errors)
+    try:
+        program = Program.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(translate_errors(exc.errors()))
+        # The program-wide checks only run on a structurally valid model; run them on the raw
+        # data too so one pass reports every kind of mistake.
+        errors.extend(_format(path, msg) for path, msg in cross_reference_problems(data))
+        raise ProgramError(list(dict.fromkeys(errors))) from None
+    if errors:
+        raise ProgramError(errors)
+    return program
+
+
+def check_program(text: str) -> list[str]:
+    """Every problem with program YAML; empty when it is valid."""
+    try:
+        parse_program(text)
+    except ProgramError as exc:
+        return exc.errors
+    return []
+
+
+def load_program(path: Path) -> Program:
+    """Read and validate a program file; any problem (missing file too) is a ``ProgramError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProgramError([f"{path}: file not found"], source=str(path)) from None
+    except IsADirectoryError:
+        raise ProgramError([f"{path}: is a directory, not a YAML file"], source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ProgramError([f"{path}: is not UTF-8 text"], source=str(path)) from None
+    except OSError as exc:
+        raise ProgramError([f"{path}: cannot be read ({exc.strerror})"], source=str(path)) from None
+    try:
+        return parse_program(text)
+    except ProgramError as exc:
+        raise ProgramError(exc.errors, source=str(path)) from None
+
+
+def translate_errors(errors: Iterable[ErrorDetails]) -> list[str]:
+    """Pydantic error details -> ``path: short message`` lines, in document order."""
+    lines: list[str] = []
+    for error in errors:
+        path = _loc_path(error["loc"])
+        if error["type"] == RULE_ERROR_TYPE:
+            problems = error.get("ctx", {}).get("problems", ())
+            lines.extend(_format(join_path(path, sub), msg) for sub, msg in problems)
+        elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            lines.append(_format(join_path(path, "kind"), _message(error)))
+        else:
+            lines.append(_format(path, _message(error)))
+    return lines
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind]
+    if kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {sign} {bound}"
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {', '.join(_choices(str(ctx['expected'])))}"
+    if kind == "union_tag_invalid":
+        return f"must be one of {', '.join(_choices(str(ctx['expected_tags'])))}"
+    if kind == "union_tag_not_found":
+        return "is required"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "too_short":
+        count = ctx["min_length"]
+        return f"must have at least {count} item{'s' if count != 1 else ''}"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx["error"])
+    return error["msg"]
+
+
+def _choices(expected: str) -> list[str]:
+    """``"'a', 'b' or 'c'"`` (pydantic's wording) -> ``["a", "b", "c"]``."""
+    quoted = re.findall(r"'([^']*)'", expected)
+    return quoted or [part.strip() for part in re.split(r",| or ", expected) if part.strip()]
+
+
+def _loc_path(loc: Sequence[int | str]) -> str:
+    path, previous = "", None
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in _UNION_TAGS.get(str(previous), ()) or part == "[key]":
+            continue
+        else:
+            path = join_path(path, part)
+        previous = part
+    return path
+
+
+def _format(path: str, message: str) -> str:
+    return f"{path}: {message}" if path else message
+
+
+class _ProgramYamlLoader(yaml.SafeLoader):
+    """A SafeLoader that records duplicate mapping keys (with their key path) instead of
+    letting the last one silently win."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.problems: list[str] = []
+
+    def construct_document(self, node: Node) -> Any:
+        self._find_duplicates(node, "", set())
+        return super().construct_document(node)
+
+    def _find_duplicates(self, node: Node, path: str, visited: set[int]) -> None:
+        if id(node) in visited:  # aliases: walk each node once (also stops recursive YAML)
+            return
+        visited.add(id(node))
+        if isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                self._find_duplicates(item, f"{path}[{i}]", visited)
+        elif isinstance(node, MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                child = join_path(path, key_node.value)
+                if key_node.value in seen:
+                    line = key_node.start_mark.line + 1
+                    self.problems.append(f"{child}: duplicate key (line {line})")
+                seen.add(key_node.value)
+                self._find_duplicates(value_node, child, visited)
+
+
+def _read_yaml(text: str) -> tuple[Any, list[str]]:
+    """Parsed YAML and the duplicate-key problems; a syntax error raises ``ProgramError``."""
+    loader = _ProgramYamlLoader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ProgramError([f"{where}{exc.problem or exc.context}"]) from None
+    except yaml.YAMLError as exc:
+        raise ProgramError([f"invalid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+    return data, loader.problems

@@ -1,0 +1,87 @@
+"""Champion scoring and ask volume: whom to ask first, and how many asks a CSM gets.
+
+Not every client has the same referral potential (seed: satisfaction, the sponsor's seniority
+and network, external visibility, referral history); the weights below combine those into one
+score, and the weekly cap keeps CSMs from being flooded.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, model_validator
+
+from domain import program_defaults as defaults
+from domain.program_base import LowercaseList, Problem, ProgramModel, raise_problems
+
+
+class ScoringWeights(ProgramModel):
+    satisfaction: float = Field(0.35, ge=0)
+    seniority: float = Field(0.20, ge=0)
+    network: float = Field(0.15, ge=0)
+    history: float = Field(0.15, ge=0)
+    health: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoringWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise_problems([("", "must sum to > 0")])
+        return self
+
+
+SENIORITY_LEVELS: tuple[str, ...] = tuple(defaults.SENIORITY_KEYWORDS)
+
+
+class SeniorityKeywords(ProgramModel):
+    """Title keywords per level, matched as whole words; the longest match wins."""
+
+    c_level: LowercaseList = defaults.SENIORITY_KEYWORDS["c_level"]
+    vp: LowercaseList = defaults.SENIORITY_KEYWORDS["vp"]
+    director: LowercaseList = defaults.SENIORITY_KEYWORDS["director"]
+    manager: LowercaseList = defaults.SENIORITY_KEYWORDS["manager"]
+    individual: LowercaseList = defaults.SENIORITY_KEYWORDS["individual"]
+
+    def level_of(self, title: str | None) -> str | None:
+        """The seniority level of a job title ("Vice President, Sales" -> vp), or None."""
+        text = (title or "").lower()
+        pairs = [(kw, level) for level in SENIORITY_LEVELS for kw in getattr(self, level)]
+        for keyword, level in sorted(pairs, key=lambda p: -len(p[0])):
+            if re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text):
+                return level
+        return None
+
+    @model_validator(mode="after")
+    def _one_level_per_keyword(self) -> SeniorityKeywords:
+        seen: dict[str, str] = {}
+        problems: list[Problem] = []
+        for level in SENIORITY_LEVELS:
+            for i, keyword in enumerate(getattr(self, level)):
+                if keyword in seen and seen[keyword] != level:
+                    problems.append((f"{level}[{i}]", f"'{keyword}' is also under {seen[keyword]}"))
+                seen.setdefault(keyword, level)
+        raise_problems(problems)
+        return self
+
+
+class Scoring(ProgramModel):
+    """How champions are prioritised; candidates below ``min_score`` are not asked."""
+
+    weights: ScoringWeights = ScoringWeights()
+    decline_penalty: float = Field(0.5, ge=0, le=1)
+    min_score: float = Field(0.3, ge=0, le=1)
+    seniority_keywords: SeniorityKeywords = SeniorityKeywords()
+
+
+class Asks(ProgramModel):
+    """Ask volume and lifetime, so no CSM is flooded and stale asks disappear."""
+
+    per_csm_per_week: int = Field(5, ge=1)
+    due_days: int = Field(7, ge=1)
+    resurface_once: bool = True
+    expire_after_days: int = Field(21, ge=1)
+
+    @model_validator(mode="after")
+    def _expires_after_due(self) -> Asks:
+        if self.expire_after_days < self.due_days:
+            raise_problems([("expire_after_days", "must be >= due_days")])
+        return self

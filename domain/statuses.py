@@ -1,0 +1,86 @@
+"""Status vocabularies shared by the rules, the database and the CLI."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Seniority(StrEnum):
+    C_LEVEL = "c_level"
+    VP = "vp"
+    DIRECTOR = "director"
+    MANAGER = "manager"
+    INDIVIDUAL = "individual"
+    UNKNOWN = "unknown"
+
+
+class TeamRole(StrEnum):
+    CSM = "csm"
+    REP = "rep"
+    ADMIN = "admin"
+
+
+class MomentStatus(StrEnum):
+    DETECTED = "detected"
+    ASKED = "asked"  # an ask was created from it
+    SUPPRESSED = "suppressed"  # a guard applied; the reason is stored
+
+
+class AskStatus(StrEnum):
+    PENDING = "pending"  # created, not yet in a digest
+    PROMPTED = "prompted"  # in a CSM's digest / CRM task created
+    ASKED = "asked"
+    DECLINED = "declined"
+    SNOOZED = "snoozed"
+    INTRO_MADE = "intro_made"
+    EXPIRED = "expired"
+
+
+class ReferralChannel(StrEnum):
+    LINK = "link"
+    CODE = "code"
+    FORM = "form"
+    QR = "qr"
+    SALES_ASSISTED = "sales_assisted"
+    EMAIL_INTRO = "email_intro"
+
+
+class Eligibility(StrEnum):
+    PENDING = "pending"
+    ELIGIBLE = "eligible"
+    INELIGIBLE = "ineligible"
+    DUPLICATE = "duplicate"
+
+
+class RewardStatus(StrEnum):
+    PENDING = "pending"  # the referral exists; the qualifying stage is not reached yet
+    HOLDING = "holding"  # qualified; waiting out the delay window
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    RELEASED = "released"
+    VOIDED = "voided"  # never paid: deal reverted inside the window, or refused
+    CLAWED_BACK = "clawed_back"  # paid, then reclaimed
+
+
+class LedgerEntry(StrEnum):
+    ACCRUED = "accrued"
+    HELD = "held"
+    APPROVED = "approved"
+    RELEASED = "released"
+    VOIDED = "voided"
+    CLAWED_BACK = "clawed_back"
+
+
+class OutboxChannel(StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    CRM = "crm"
+    FULFILMENT = "fulfilment"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher; the send may or may not have happened
+    SENT = "sent"
+    FAILED = "failed"  # permanent error, or attempts exhausted
+    IN_DOUBT = "in_doubt"  # a dispatcher died mid-send and the vendor cannot tell us

@@ -1,0 +1,21 @@
+"""Every flow by its name, for `referrals run NAME` and for prefect.yaml's deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flows.dispatch_outbox import dispatch_outbox_flow
+
+FLOWS: dict[str, Callable[..., Any]] = {
+    "dispatch-outbox": dispatch_outbox_flow,
+}
+
+
+def run_flow(name: str, at: datetime | None = None) -> Any:
+    try:
+        flow = FLOWS[name]
+    except KeyError:
+        raise ValueError(f"unknown flow {name!r}; known: {', '.join(sorted(FLOWS))}") from None
+    return flow(at=at)

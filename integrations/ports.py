@@ -1,0 +1,114 @@
+"""Ports: what the program needs from a CRM, an email service and a chat tool.
+
+Callers ask for a capability, never for a vendor. Every port has a sandbox adapter (the embedded
+default) and a real one; the wiring module picks between them from settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.statuses import OutboxChannel
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one outbound message. ``provider_id`` is the vendor's reference."""
+
+    dedupe_key: str
+    provider_id: str | None = None
+    error: str | None = None
+    transient: bool = False
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    dedupe_key: str
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    from_address: str | None = None
+    categories: tuple[str, ...] = ()
+    custom_args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    dedupe_key: str
+    recipient: str  # a chat user id (DM) or channel id
+    text: str  # fallback text for notifications
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """One CRM object as the program sees it: id, properties, last-modified time."""
+
+    object_type: str  # companies | contacts | deals | tasks
+    crm_id: str
+    properties: dict[str, Any]
+    updated_at: datetime
+    associations: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrmPage:
+    records: list[CrmRecord]
+    after: str | None  # cursor of the next page; None when this was the last
+
+
+class EmailSender(Protocol):
+    def send(self, messages: Sequence[EmailMessage]) -> list[DeliveryResult]:
+        """Send a batch; one result per message, in order."""
+        ...
+
+    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None:
+        """Which of these keys the vendor has already accepted (key -> provider id or None).
+
+        None means the vendor offers no way to tell; the dispatcher then parks in-doubt rows
+        for a person instead of guessing.
+        """
+        ...
+
+
+class ChatNotifier(Protocol):
+    def post(self, messages: Sequence[ChatMessage]) -> list[DeliveryResult]: ...
+
+    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None: ...
+
+
+class Crm(Protocol):
+    def changed_since(
+        self, object_type: str, since: datetime, after: str | None = None, limit: int = 200
+    ) -> CrmPage:
+        """Records modified at or after ``since``, oldest first, one page at a time."""
+        ...
+
+
+class Deliverer(Protocol):
+    """Adapts outbox rows of one channel to the port that delivers them."""
+
+    channel: OutboxChannel
+
+    def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]: ...
+
+    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None: ...
+
+
+@dataclass(frozen=True)
+class OutboundItem:
+    """An outbox row as a deliverer needs it (no ORM object crosses into integrations)."""
+
+    dedupe_key: str
+    operation: str
+    recipient: str
+    payload: dict[str, Any]

@@ -1,0 +1,55 @@
+"""Chooses the adapters: sandbox by default, a vendor once its credentials are set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+from domain.statuses import OutboxChannel
+from integrations.deliverers import ChatDeliverer, EmailDeliverer
+from integrations.errors import ConfigurationError
+from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
+from integrations.sandbox.chat_log import ChatLogNotifier
+from integrations.sandbox.crm import SandboxCrm
+from integrations.sandbox.email_folder import EmailFolderSender
+
+
+@dataclass(frozen=True)
+class Adapters:
+    crm: Crm
+    email: EmailSender
+    chat: ChatNotifier
+    names: dict[str, str]  # port -> adapter name, for reports and `referrals doctor`
+
+
+def _not_yet(variable: str, vendor: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{variable} is set, but this version has no {vendor} adapter yet; "
+        f"unset {variable} to use the sandbox"
+    )
+
+
+def build_adapters(settings: Settings, factory: sessionmaker[Session]) -> Adapters:
+    if settings.hubspot_access_token or settings.hubspot_secret_block:
+        raise _not_yet("HUBSPOT_ACCESS_TOKEN", "HubSpot")
+    if settings.sendgrid_api_key or settings.sendgrid_secret_block:
+        raise _not_yet("SENDGRID_API_KEY", "SendGrid")
+    if settings.slack_bot_token or settings.slack_secret_block:
+        raise _not_yet("SLACK_BOT_TOKEN", "Slack")
+    return Adapters(
+        crm=SandboxCrm(factory),
+        email=EmailFolderSender(
+            settings.email_outbox_dir, settings.email_from, settings.sandbox_send_delay_ms
+        ),
+        chat=ChatLogNotifier(settings.chat_log_file),
+        names={"crm": "sandbox", "email": "eml-folder", "chat": "log-file"},
+    )
+
+
+def build_deliverers(adapters: Adapters) -> dict[OutboxChannel, Deliverer]:
+    return {
+        OutboxChannel.EMAIL: EmailDeliverer(adapters.email),
+        OutboxChannel.CHAT: ChatDeliverer(adapters.chat),
+    }
