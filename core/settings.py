@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     slack_secret_block: str | None = Field(None, alias="SLACK_SECRET_BLOCK")
     slack_api_base: str = Field("https://slack.com/api/", alias="SLACK_API_BASE")
 
+    hubspot_calls_per_10s: int = Field(100, ge=1, alias="HUBSPOT_CALLS_PER_10S")
+    hubspot_searches_per_second: int = Field(4, ge=1, alias="HUBSPOT_SEARCHES_PER_SECOND")
+
     email_from: str = Field("referrals@example.com", alias="REFERRALS_EMAIL_FROM")
 
     outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")

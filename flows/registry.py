@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from flows.dispatch_outbox import dispatch_outbox_flow
+from flows.sync_crm import sync_crm_flow
 
 FLOWS: dict[str, Callable[..., Any]] = {
+    "sync-crm": sync_crm_flow,
     "dispatch-outbox": dispatch_outbox_flow,
 }
 

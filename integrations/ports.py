@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.crm_records import REFERRAL_SOURCE
 from domain.statuses import OutboxChannel
+
+__all__ = ["REFERRAL_SOURCE"]
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,84 @@ class ChatNotifier(Protocol):
     def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None: ...
 
 
+@dataclass(frozen=True)
+class ReferralPush:
+    """A referral to create (or attach to) in the CRM: company, contact, deal, associations."""
+
+    referral_key: str  # our referral's external id; unique deal property in the CRM
+    company_name: str
+    company_domain: str | None
+    contact_email: str | None
+    contact_first_name: str
+    contact_last_name: str
+    contact_title: str | None
+    deal_name: str
+    pipeline_id: str
+    stage_id: str
+    referred_by_email: str
+    referrer_type: str
+    owner_id: str | None = None
+    existing_deal_id: str | None = None  # a rep already created the deal: attach to it
+
+
+@dataclass(frozen=True)
+class PushResult:
+    referral_key: str
+    company_id: str | None = None
+    contact_id: str | None = None
+    deal_id: str | None = None
+    created: tuple[str, ...] = ()  # which of company/contact/deal this push created
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    created: list[str]  # what setup created (property group, properties)
+    problems: list[str]  # what a person must fix (missing pipeline or stage ids)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# The program's own CRM properties, on deals, in one property group.
+PROPERTY_GROUP = "referral_program"
+DEAL_PROPERTIES: dict[str, str] = {
+    "referral_program_id": "Referral ID",
+    "referred_by_email": "Referred by (email)",
+    "referral_source": "Referral source",
+    "referrer_type": "Referrer type",
+}
+
+
 class Crm(Protocol):
     def changed_since(
-        self, object_type: str, since: datetime, after: str | None = None, limit: int = 200
+        self,
+        object_type: str,
+        since: datetime,
+        properties: Sequence[str],
+        after: str | None = None,
+        limit: int = 200,
     ) -> CrmPage:
-        """Records modified at or after ``since``, oldest first, one page at a time."""
+        """Records of ``object_type`` modified at or after ``since``, oldest first, a page at
+        a time, with at least ``properties``; deals also carry their company association."""
+        ...
+
+    def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
+        """Create or match company (by domain), contact (by email) and deal for each referral,
+        associated and tagged with the program's properties. Safe to repeat."""
+        ...
+
+    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
+        """Create the program's properties if missing; check the pipeline and stage ids."""
+        ...
+
+    def api_calls(self) -> dict[str, int]:
+        """Calls made so far, by endpoint."""
         ...
 
 

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.secrets import secret_value
 from core.settings import Settings
 from domain.statuses import OutboxChannel
 from integrations.deliverers import ChatDeliverer, EmailDeliverer
 from integrations.errors import ConfigurationError
 from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
+from integrations.rate_limit import RateLimiter
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -31,20 +33,40 @@ def _not_yet(variable: str, vendor: str) -> ConfigurationError:
     )
 
 
-def build_adapters(settings: Settings, factory: sessionmaker[Session]) -> Adapters:
-    if settings.hubspot_access_token or settings.hubspot_secret_block:
-        raise _not_yet("HUBSPOT_ACCESS_TOKEN", "HubSpot")
+def build_crm(
+    settings: Settings, factory: sessionmaker[Session], deal_pipeline_id: str | None = None
+) -> tuple[Crm, str]:
+    token = secret_value(settings.hubspot_access_token, settings.hubspot_secret_block)
+    if not token:
+        return SandboxCrm(factory), "sandbox"
+    from hubspot import HubSpot
+
+    from integrations.hubspot.calls import HubSpotCalls
+    from integrations.hubspot.crm import HubSpotCrm
+
+    calls = HubSpotCalls(
+        general=RateLimiter(settings.hubspot_calls_per_10s, 10.0),
+        search=RateLimiter(settings.hubspot_searches_per_second, 1.0),
+    )
+    client = HubSpot(access_token=token, host=settings.hubspot_api_base.rstrip("/"))
+    return HubSpotCrm(client, calls, deal_pipeline_id), "hubspot"
+
+
+def build_adapters(
+    settings: Settings, factory: sessionmaker[Session], deal_pipeline_id: str | None = None
+) -> Adapters:
+    crm, crm_name = build_crm(settings, factory, deal_pipeline_id)
     if settings.sendgrid_api_key or settings.sendgrid_secret_block:
         raise _not_yet("SENDGRID_API_KEY", "SendGrid")
     if settings.slack_bot_token or settings.slack_secret_block:
         raise _not_yet("SLACK_BOT_TOKEN", "Slack")
     return Adapters(
-        crm=SandboxCrm(factory),
+        crm=crm,
         email=EmailFolderSender(
             settings.email_outbox_dir, settings.email_from, settings.sandbox_send_delay_ms
         ),
         chat=ChatLogNotifier(settings.chat_log_file),
-        names={"crm": "sandbox", "email": "eml-folder", "chat": "log-file"},
+        names={"crm": crm_name, "email": "eml-folder", "chat": "log-file"},
     )
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings, get_settings
 from db.engine import session_factory
+from domain.program import Program, ProgramError, load_program
+from integrations.errors import ConfigurationError
 from integrations.wiring import Adapters, build_adapters
 from tasks.outbox_dispatch import DispatchPolicy
 
@@ -22,6 +24,7 @@ class AppContext:
     settings: Settings
     factory: sessionmaker[Session]
     adapters: Adapters
+    program: Program
 
     @property
     def dispatch_policy(self) -> DispatchPolicy:
@@ -34,7 +37,25 @@ class AppContext:
 
 def build_context(settings: Settings) -> AppContext:
     factory = session_factory(settings.resolved_database_url)
-    return AppContext(settings, factory, build_adapters(settings, factory))
+    program = load_program_file(settings)
+    adapters = build_adapters(settings, factory, program.stage_map.pipeline_id)
+    return AppContext(settings, factory, adapters, program)
+
+
+def load_program_file(settings: Settings) -> Program:
+    """The program rules; a missing or broken file is a configuration error naming the keys."""
+    path = settings.program_file
+    if not path.exists() and (settings.data_dir / "program.yaml").exists():
+        path = settings.data_dir / "program.yaml"  # where `referrals demo` writes one
+    if not path.exists():
+        raise ConfigurationError(
+            f"no program file at {path}: run `referrals init --preset saas` "
+            "or set REFERRALS_PROGRAM_FILE"
+        )
+    try:
+        return load_program(path)
+    except ProgramError as error:
+        raise ConfigurationError(f"{path}: " + "; ".join(error.errors)) from None
 
 
 @lru_cache(maxsize=1)

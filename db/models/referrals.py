@@ -29,6 +29,8 @@ class Deal(TimestampMixin, Base):
     amount: Mapped[Decimal | None]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     source_channel: Mapped[str] = mapped_column(String(32), default="unknown")
+    referral_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    reopened_at: Mapped[datetime | None]
     crm_created_at: Mapped[datetime | None]
     stage_entered_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

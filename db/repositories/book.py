@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Boolean, bindparam, case, select, true, update
 from sqlalchemy.orm import Session
 
+from db.base import UTCDateTime
 from db.models import (
     SandboxCompany,
     SandboxContact,
@@ -54,3 +56,41 @@ def upsert_sandbox_records(
         insert_ignoring_conflicts(
             session, SandboxDealStageEntry.__table__, chunk, ["deal_id", "stage_id", "entered_at"]
         )
+
+
+def open_sandbox_deals(session: Session, final_stage_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(deal id, stage id) of sandbox deals that can still move."""
+    rows = session.execute(
+        select(SandboxDeal.id, SandboxDeal.stage_id).where(
+            SandboxDeal.stage_id.not_in(final_stage_ids)
+        )
+    ).all()
+    return [(deal_id, stage_id) for deal_id, stage_id in rows]
+
+
+def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> None:
+    """Apply stage moves in one batch: ``{"b_id", "b_stage", "b_at", "b_closed", "b_keep"}``
+    per deal; ``b_keep`` keeps the close date (post-sale stages after closed won)."""
+    if not moves:
+        return
+    table = SandboxDeal.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            stage_id=bindparam("b_stage"),
+            stage_entered_at=bindparam("b_at"),
+            closed_at=case(
+                (bindparam("b_keep", type_=Boolean) == true(), table.c.closed_at),
+                else_=bindparam("b_closed", type_=UTCDateTime()),
+            ),
+            updated_at=bindparam("b_at"),
+        ),
+        list(moves),
+    )
+    insert_ignoring_conflicts(
+        session,
+        SandboxDealStageEntry.__table__,
+        [{"deal_id": m["b_id"], "stage_id": m["b_stage"], "entered_at": m["b_at"]} for m in moves],
+        ["deal_id", "stage_id", "entered_at"],
+    )

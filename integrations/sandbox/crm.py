@@ -7,19 +7,39 @@ as a remote CRM would, independent of the program's transactions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import SandboxCompany, SandboxContact, SandboxDeal
-from integrations.ports import CrmPage, CrmRecord
+from db.models import (
+    SandboxCompany,
+    SandboxContact,
+    SandboxDeal,
+    SandboxDealStageEntry,
+    SandboxTask,
+)
+from domain.stages import DEFAULT_PIPELINE_ID, DEFAULT_STAGE_MAP
+from integrations.ports import (
+    REFERRAL_SOURCE,
+    CrmPage,
+    CrmRecord,
+    PushResult,
+    ReferralPush,
+    SetupReport,
+)
 
-OBJECT_MODELS: dict[str, type[SandboxCompany] | type[SandboxContact] | type[SandboxDeal]] = {
+# The sandbox's one deal pipeline: the presets' default stage ids.
+SANDBOX_PIPELINES: dict[str, list[str]] = {DEFAULT_PIPELINE_ID: list(DEFAULT_STAGE_MAP)}
+
+OBJECT_MODELS: dict[str, Any] = {
     "companies": SandboxCompany,
     "contacts": SandboxContact,
     "deals": SandboxDeal,
+    "tasks": SandboxTask,
 }
 
 
@@ -60,8 +80,12 @@ def contact_properties(row: SandboxContact) -> dict[str, Any]:
     }
 
 
-def deal_properties(row: SandboxDeal) -> dict[str, Any]:
+def deal_properties(
+    row: SandboxDeal, entries: Sequence[SandboxDealStageEntry] = ()
+) -> dict[str, Any]:
+    entered = {e.stage_id: _iso(e.entered_at) for e in sorted(entries, key=lambda e: e.entered_at)}
     return {
+        **{f"hs_v2_date_entered_{stage}": at for stage, at in entered.items()},
         "dealname": row.name,
         "pipeline": row.pipeline_id,
         "dealstage": row.stage_id,
@@ -69,22 +93,50 @@ def deal_properties(row: SandboxDeal) -> dict[str, Any]:
         "deal_source_channel": row.source_channel,
         "createdate": _iso(row.created_at),
         f"hs_v2_date_entered_{row.stage_id}": _iso(row.stage_entered_at),
+        "hubspot_owner_id": row.properties.get("hubspot_owner_id"),
         "closedate": _iso(row.closed_at),
         "hs_lastmodifieddate": _iso(row.updated_at),
         **row.properties,
     }
 
 
+def task_properties(row: SandboxTask) -> dict[str, Any]:
+    return {
+        "hs_task_subject": row.subject,
+        "hs_task_body": row.body,
+        "hs_task_status": row.status,
+        "hubspot_owner_id": row.owner_id,
+        "hs_timestamp": _iso(row.due_at),
+        "hs_task_completion_date": _iso(row.completed_at),
+        "hs_lastmodifieddate": _iso(row.updated_at),
+    }
+
+
 class SandboxCrm:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    """The CRM port on the sandbox tables. ``now`` stamps what it writes (the demo's clock)."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], now: Callable[[], datetime] | None = None
+    ) -> None:
         self.factory = factory
+        self.now = now or (lambda: datetime.now(UTC))
+        self.calls: Counter[str] = Counter()
+
+    def api_calls(self) -> dict[str, int]:
+        return dict(self.calls)
 
     def changed_since(
-        self, object_type: str, since: datetime, after: str | None = None, limit: int = 200
+        self,
+        object_type: str,
+        since: datetime,
+        properties: Sequence[str] = (),
+        after: str | None = None,
+        limit: int = 200,
     ) -> CrmPage:
         model = OBJECT_MODELS.get(object_type)
         if model is None:
             raise ValueError(f"unknown CRM object type {object_type!r}")
+        self.calls[f"search {object_type}"] += 1
         offset = int(after or 0)
         with self.factory() as session:
             rows = session.scalars(
@@ -94,17 +146,158 @@ class SandboxCrm:
                 .offset(offset)
                 .limit(limit + 1)
             ).all()
+            page = rows[:limit]
+            entries: dict[str, list[SandboxDealStageEntry]] = {}
+            if object_type == "deals" and page:
+                found = session.scalars(
+                    select(SandboxDealStageEntry).where(
+                        SandboxDealStageEntry.deal_id.in_([r.id for r in page])
+                    )
+                )
+                for entry in found:
+                    entries.setdefault(entry.deal_id, []).append(entry)
         more = len(rows) > limit
-        records = [self._record(object_type, row) for row in rows[:limit]]
+        records = [self._record(object_type, row, entries.get(row.id, [])) for row in page]
         return CrmPage(records, str(offset + limit) if more else None)
 
-    def _record(self, object_type: str, row: Any) -> CrmRecord:
+    def _record(
+        self, object_type: str, row: Any, entries: Sequence[SandboxDealStageEntry]
+    ) -> CrmRecord:
+        associations = {"companies": [row.company_id]} if getattr(row, "company_id", None) else {}
         if isinstance(row, SandboxCompany):
             return CrmRecord(object_type, row.id, company_properties(row), row.updated_at)
+        if isinstance(row, SandboxTask):
+            return CrmRecord(
+                object_type, row.id, task_properties(row), row.updated_at, associations
+            )
         if isinstance(row, SandboxContact):
-            associations = {"companies": [row.company_id]} if row.company_id else {}
             return CrmRecord(
                 object_type, row.id, contact_properties(row), row.updated_at, associations
             )
-        associations = {"companies": [row.company_id]} if row.company_id else {}
-        return CrmRecord(object_type, row.id, deal_properties(row), row.updated_at, associations)
+        return CrmRecord(
+            object_type, row.id, deal_properties(row, entries), row.updated_at, associations
+        )
+
+    def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
+        self.calls["push referrals"] += 1
+        now = self.now()
+        with self.factory.begin() as session:
+            return [self._push(session, push, now) for push in pushes]
+
+    def _push(self, session: Session, push: ReferralPush, now: datetime) -> PushResult:
+        deal = session.scalars(
+            select(SandboxDeal).where(
+                SandboxDeal.properties["referral_program_id"].as_string() == push.referral_key
+            )
+        ).first()
+        if deal is not None:  # pushed before: report what exists, create nothing
+            contact_id = session.scalar(
+                select(SandboxContact.id).where(SandboxContact.email == (push.contact_email or ""))
+            )
+            return PushResult(push.referral_key, deal.company_id, contact_id, deal.id)
+        created: list[str] = []
+        company = None
+        if push.company_domain:
+            company = session.scalars(
+                select(SandboxCompany).where(
+                    func.lower(SandboxCompany.domain) == push.company_domain
+                )
+            ).first()
+        if company is None:
+            company = SandboxCompany(
+                id=self._next_id(session, SandboxCompany),
+                name=push.company_name,
+                domain=push.company_domain,
+                lifecycle="lead",
+                properties={},
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(company)
+            session.flush()
+            created.append("company")
+        contact = None
+        if push.contact_email:
+            contact = session.scalars(
+                select(SandboxContact).where(SandboxContact.email == push.contact_email)
+            ).first()
+            if contact is None:
+                contact = SandboxContact(
+                    id=self._next_id(session, SandboxContact),
+                    company_id=company.id,
+                    first_name=push.contact_first_name,
+                    last_name=push.contact_last_name,
+                    email=push.contact_email,
+                    title=push.contact_title,
+                    properties={},
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(contact)
+                session.flush()
+                created.append("contact")
+        program_properties = {
+            "referral_program_id": push.referral_key,
+            "referred_by_email": push.referred_by_email,
+            "referral_source": REFERRAL_SOURCE,
+            "referrer_type": push.referrer_type,
+        }
+        if push.existing_deal_id:
+            deal = session.get(SandboxDeal, push.existing_deal_id)
+            if deal is None:
+                return PushResult(
+                    push.referral_key, error=f"deal {push.existing_deal_id} does not exist"
+                )
+            deal.properties = {**deal.properties, **program_properties}
+            deal.updated_at = now
+        else:
+            owner = {"hubspot_owner_id": push.owner_id} if push.owner_id else {}
+            deal = SandboxDeal(
+                id=self._next_id(session, SandboxDeal),
+                company_id=company.id,
+                name=push.deal_name,
+                pipeline_id=push.pipeline_id,
+                stage_id=push.stage_id,
+                amount=None,
+                source_channel="client_referral",
+                properties={**program_properties, **owner},
+                created_at=now,
+                stage_entered_at=now,
+                closed_at=None,
+                updated_at=now,
+            )
+            session.add(deal)
+            session.flush()
+            session.add(
+                SandboxDealStageEntry(deal_id=deal.id, stage_id=push.stage_id, entered_at=now)
+            )
+            created.append("deal")
+        session.flush()
+        return PushResult(
+            push.referral_key,
+            company.id,
+            contact.id if contact else None,
+            deal.id,
+            tuple(created),
+        )
+
+    @staticmethod
+    def _next_id(session: Session, model: Any) -> str:
+        # Numeric string ids like HubSpot's; the sandbox has one writer at a time (the demo).
+        highest = session.scalar(select(func.max(func.cast(model.id, BigInteger))))
+        return str(max(int(highest or 0), 900000) + 1)
+
+    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
+        """The sandbox has every property already; only the pipeline and stages are checked."""
+        self.calls["setup"] += 1
+        known = SANDBOX_PIPELINES.get(pipeline_id)
+        if known is None:
+            return SetupReport([], [f"deal pipeline '{pipeline_id}' not found"])
+        return SetupReport(
+            [],
+            [
+                f"stage id '{s}' is not a stage of deal pipeline '{pipeline_id}'"
+                for s in stage_ids
+                if s not in known
+            ],
+        )

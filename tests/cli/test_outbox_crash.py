@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from db.models import OutboxMessage
+from domain.program import preset_text
 from tests.conftest import T0
 from tests.factories import email, enqueue_messages
 
@@ -22,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(url: str, data_dir: Path, delay_ms: int) -> dict[str, str]:
+    program = data_dir / "program.yaml"
+    program.write_text(preset_text("saas"), encoding="utf-8")
     return {
+        "REFERRALS_PROGRAM_FILE": str(program),
         **os.environ,
         "DATABASE_URL": url,
         "REFERRALS_DATA_DIR": str(data_dir),
@@ -54,6 +58,7 @@ def test_killed_dispatcher_rerun_sends_nothing_twice_and_loses_nothing(
     )
     deadline = time.monotonic() + 60
     while len(_journal(tmp_path)) < 3 and time.monotonic() < deadline:
+        assert victim.poll() is None, victim.stderr.read() if victim.stderr else ""
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
     victim.wait()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import get_settings
+from domain.program import preset_text
 from tasks.context import app_context
 
 
@@ -26,6 +27,9 @@ def flow_env(
 ) -> Iterator[Path]:
     monkeypatch.setenv("DATABASE_URL", committed_url)
     monkeypatch.setenv("REFERRALS_DATA_DIR", str(tmp_path))
+    program = tmp_path / "program.yaml"
+    program.write_text(preset_text("saas"), encoding="utf-8")
+    monkeypatch.setenv("REFERRALS_PROGRAM_FILE", str(program))
     get_settings.cache_clear()
     app_context.cache_clear()
     yield tmp_path

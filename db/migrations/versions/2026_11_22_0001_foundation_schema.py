@@ -209,6 +209,8 @@ def upgrade() -> None:
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('source_channel', sa.String(length=32), nullable=False),
+    sa.Column('referral_key', sa.String(length=200), nullable=True),
+    sa.Column('reopened_at', db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('crm_created_at', db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('stage_entered_at', db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', db.base.UTCDateTime(timezone=True), nullable=True),
@@ -221,6 +223,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deals_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deals_referral_key'), ['referral_key'], unique=False)
 
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -523,6 +526,7 @@ def downgrade() -> None:
 
     op.drop_table('people')
     with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deals_referral_key'))
         batch_op.drop_index(batch_op.f('ix_deals_account_id'))
 
     op.drop_table('deals')

@@ -1,0 +1,169 @@
+"""Queries of the CRM sync: watermarks, what is stored for a page of records, upserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Account, Ask, Deal, Person, Referral, StageEvent, TeamMember, Watermark
+from db.repositories.upsert import insert_ignoring_conflicts, upsert
+from domain.statuses import AskStatus
+
+
+def get_watermark(session: Session, key: str) -> datetime | None:
+    row = session.get(Watermark, key)
+    return row.value if row else None
+
+
+def set_watermark(session: Session, key: str, value: datetime) -> None:
+    upsert(session, Watermark.__table__, [{"key": key, "value": value}], ["key"], ["value"])
+
+
+def owner_ids(session: Session, crm_owner_ids: Iterable[str]) -> dict[str, int]:
+    wanted = {o for o in crm_owner_ids if o}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(TeamMember.crm_owner_id, TeamMember.id).where(TeamMember.crm_owner_id.in_(wanted))
+    ).all()
+    return {str(crm): member_id for crm, member_id in rows}
+
+
+def account_ids(session: Session, crm_ids: Iterable[str]) -> dict[str, int]:
+    wanted = {c for c in crm_ids if c}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Account.crm_id, Account.id).where(Account.crm_id.in_(wanted)))
+    return {crm: account_id for crm, account_id in rows}
+
+
+def stored_rows(
+    session: Session, model: Any, column: str, values: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Stored rows keyed by ``column``, as plain dicts of their columns."""
+    if not values:
+        return {}
+    table = model.__table__
+    rows = session.execute(select(table).where(table.c[column].in_(values))).mappings().all()
+    return {row[column]: dict(row) for row in rows}
+
+
+def upsert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
+    if rows:
+        columns = [c for c in rows[0] if c != key]
+        upsert(session, model.__table__, rows, [key], columns)
+
+
+def change_person_emails(session: Session, changes: Sequence[tuple[int, str]]) -> None:
+    if changes:
+        table = Person.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(email=bindparam("b_email")),
+            [{"b_id": i, "b_email": e} for i, e in changes],
+        )
+
+
+def deal_ids(session: Session, crm_ids: Sequence[str]) -> dict[str, int]:
+    rows = session.execute(select(Deal.crm_id, Deal.id).where(Deal.crm_id.in_(crm_ids)))
+    return {crm: deal_id for crm, deal_id in rows}
+
+
+def stage_history(session: Session, deal_ids: Sequence[int]) -> dict[int, list[StageEvent]]:
+    history: dict[int, list[StageEvent]] = {}
+    if not deal_ids:
+        return history
+    for event in session.scalars(
+        select(StageEvent)
+        .where(StageEvent.deal_id.in_(deal_ids))
+        .order_by(StageEvent.entered_at, StageEvent.id)
+    ):
+        history.setdefault(event.deal_id, []).append(event)
+    return history
+
+
+def insert_stage_events(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    return insert_ignoring_conflicts(
+        session, StageEvent.__table__, rows, ["deal_id", "crm_stage_id", "entered_at"]
+    )
+
+
+def link_referrals_to_deals(session: Session, deal_crm_ids: Sequence[str]) -> None:
+    """Referrals follow their deal: by the CRM deal id, or by the referral id the deal carries."""
+    if not deal_crm_ids:
+        return
+    deals = (
+        select(Deal.id, Deal.crm_id, Deal.program_stage, Deal.referral_key)
+        .where(Deal.crm_id.in_(deal_crm_ids))
+        .subquery()
+    )
+    by_key = select(deals.c.id).where(deals.c.referral_key == Referral.external_id)
+    session.execute(
+        update(Referral)
+        .where(Referral.deal_id.is_(None), by_key.exists())
+        .values(
+            deal_id=by_key.scalar_subquery(),
+            crm_deal_id=select(deals.c.crm_id)
+            .where(deals.c.referral_key == Referral.external_id)
+            .scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Referral)
+        .where(Referral.crm_deal_id.in_(deal_crm_ids))
+        .values(
+            program_stage=select(Deal.program_stage)
+            .where(Deal.crm_id == Referral.crm_deal_id)
+            .scalar_subquery(),
+            deal_id=select(Deal.id).where(Deal.crm_id == Referral.crm_deal_id).scalar_subquery(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(StageEvent)
+        .where(
+            StageEvent.referral_id.is_(None),
+            StageEvent.deal_id.in_(select(Referral.deal_id).where(Referral.deal_id.is_not(None))),
+        )
+        .values(
+            referral_id=select(Referral.id)
+            .where(Referral.deal_id == StageEvent.deal_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_asks_done_by_crm_task(
+    session: Session, completions: Sequence[tuple[str, datetime]]
+) -> int:
+    """Completing the CRM task of an ask means the CSM asked."""
+    if not completions:
+        return 0
+    table = Ask.__table__
+    result = session.connection().execute(
+        update(table)
+        .where(
+            table.c.crm_task_id == bindparam("b_task"),
+            table.c.status.in_([AskStatus.PENDING, AskStatus.PROMPTED]),
+        )
+        .values(status=AskStatus.ASKED, outcome_at=bindparam("b_at")),
+        [{"b_task": task, "b_at": at} for task, at in completions],
+    )
+    return result.rowcount or 0
+
+
+def mark_reopened(session: Session, reopened: dict[str, datetime]) -> None:
+    if reopened:
+        table = Deal.__table__
+        session.connection().execute(
+            update(table)
+            .where(table.c.crm_id == bindparam("b_crm"))
+            .values(reopened_at=bindparam("b_at"), closed_at=None),
+            [{"b_crm": crm, "b_at": at} for crm, at in reopened.items()],
+        )

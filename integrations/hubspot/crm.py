@@ -1,0 +1,468 @@
+"""HubSpot adapter of the CRM port, on the official SDK (`hubspot-api-client`).
+
+Reads use the CRM search API filtered and sorted by last-modified time (200 per page) plus
+one v4 association batch read per page of deals. Writes use batch endpoints (100 per call).
+Every call goes through :class:`HubSpotCalls` (rate limits, retry policy, counting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.objects import (
+    AssociationSpec,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchReadInputSimplePublicObjectId,
+    Filter,
+    FilterGroup,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectId,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
+
+from integrations.errors import DeliveryError, PermanentError
+from integrations.hubspot.calls import HubSpotCalls
+from integrations.ports import (
+    DEAL_PROPERTIES,
+    PROPERTY_GROUP,
+    REFERRAL_SOURCE,
+    CrmPage,
+    CrmRecord,
+    PushResult,
+    ReferralPush,
+    SetupReport,
+)
+
+SEARCH_PAGE = 200
+BATCH = 100
+LAST_MODIFIED = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
+}
+# HubSpot-defined association type ids (CRM v4).
+DEAL_TO_COMPANY = 341
+DEAL_TO_CONTACT = 3
+CONTACT_TO_COMPANY = 279
+
+
+def ms(value: datetime) -> str:
+    return str(int(value.timestamp() * 1000))
+
+
+def parse_hubspot_time(value: Any) -> datetime | None:
+    """HubSpot sends ISO 8601 (``2026-03-02T09:00:00.000Z``) or milliseconds since epoch."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class HubSpotCrm:
+    def __init__(self, client: HubSpot, calls: HubSpotCalls, deal_pipeline_id: str | None = None):
+        self.calls = calls
+        self.deal_pipeline_id = deal_pipeline_id
+        crm = client.crm
+        # Each SDK accessor builds a new API client (and connection pool): build them once.
+        self._search = crm.objects.search_api
+        self._batch = crm.objects.batch_api
+        self._associations = crm.associations.v4.batch_api
+        self._properties = crm.properties.core_api
+        self._property_batch = crm.properties.batch_api
+        self._groups = crm.properties.groups_api
+        self._pipelines = crm.pipelines.pipelines_api
+
+    def api_calls(self) -> dict[str, int]:
+        return dict(self.calls.counts)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def changed_since(
+        self,
+        object_type: str,
+        since: datetime,
+        properties: Sequence[str],
+        after: str | None = None,
+        limit: int = SEARCH_PAGE,
+    ) -> CrmPage:
+        last_modified = LAST_MODIFIED[object_type]
+        filters = [Filter(property_name=last_modified, operator="GTE", value=ms(since))]
+        if object_type == "deals" and self.deal_pipeline_id:
+            filters.append(
+                Filter(property_name="pipeline", operator="EQ", value=self.deal_pipeline_id)
+            )
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=filters)],
+            sorts=[{"propertyName": last_modified, "direction": "ASCENDING"}],
+            properties=sorted({*properties, last_modified}),
+            limit=min(limit, SEARCH_PAGE),
+            after=after,
+        )
+        page = self.calls(
+            f"POST /crm/v3/objects/{object_type}/search",
+            self._search.do_search,
+            object_type,
+            public_object_search_request=request,
+        )
+        companies = (
+            self._deal_companies([r.id for r in page.results])
+            if (object_type == "deals" and page.results)
+            else {}
+        )
+        records = []
+        for result in page.results:
+            props = dict(result.properties or {})
+            updated = parse_hubspot_time(props.get(last_modified)) or result.updated_at
+            associations = {"companies": companies[result.id]} if companies.get(result.id) else {}
+            records.append(
+                CrmRecord(
+                    object_type,
+                    str(result.id),
+                    props,
+                    parse_hubspot_time(updated) or datetime.now(UTC),
+                    associations,
+                )
+            )
+        next_page = page.paging.next.after if page.paging and page.paging.next else None
+        return CrmPage(records, next_page)
+
+    def _deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for chunk in _chunks(list(deal_ids), BATCH):
+            response = self.calls(
+                "POST /crm/v4/associations/deals/companies/batch/read",
+                self._associations.get_page,
+                "deals",
+                "companies",
+                batch_input_public_fetch_associations_batch_request=(
+                    BatchInputPublicFetchAssociationsBatchRequest(
+                        inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
+                    )
+                ),
+            )
+            for result in response.results or []:
+                found[str(result._from.id)] = [str(t.to_object_id) for t in result.to or []]
+        return found
+
+    # -- writes -------------------------------------------------------------------------
+
+    def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
+        results: list[PushResult] = []
+        for chunk in _chunks(list(pushes), BATCH):
+            try:
+                results += self._push_chunk(chunk)
+            except DeliveryError as error:
+                if not isinstance(error, PermanentError):
+                    raise
+                results += [PushResult(p.referral_key, error=str(error)) for p in chunk]
+        return results
+
+    def _push_chunk(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
+        existing_deals = self._search_values(
+            "deals", "referral_program_id", [p.referral_key for p in pushes]
+        )
+        domains = sorted({p.company_domain for p in pushes if p.company_domain})
+        companies = self._search_values("companies", "domain", domains)
+        created: dict[str, set[str]] = {p.referral_key: set() for p in pushes}
+
+        missing_companies = {}
+        for p in pushes:
+            key = p.company_domain or f"name:{p.company_name}"
+            if p.referral_key in existing_deals or (
+                p.company_domain and p.company_domain in companies
+            ):
+                continue
+            missing_companies.setdefault(key, p)
+        new_company_ids = self._create(
+            "companies",
+            [
+                (
+                    {
+                        "name": p.company_name,
+                        **({"domain": p.company_domain} if p.company_domain else {}),
+                    },
+                    [],
+                )
+                for p in missing_companies.values()
+            ],
+        )
+        for (key, p), company_id in zip(missing_companies.items(), new_company_ids, strict=True):
+            companies[key] = company_id
+            created[p.referral_key].add("company")
+
+        emails = sorted({p.contact_email for p in pushes if p.contact_email})
+        contacts = self._read_by("contacts", "email", emails)
+        missing_contacts = {}
+        for p in pushes:
+            if (
+                p.contact_email
+                and p.contact_email not in contacts
+                and p.referral_key not in existing_deals
+            ):
+                missing_contacts.setdefault(p.contact_email, p)
+        new_contact_ids = self._create(
+            "contacts",
+            [
+                (
+                    {
+                        "email": email,
+                        "firstname": p.contact_first_name,
+                        "lastname": p.contact_last_name,
+                        **({"jobtitle": p.contact_title} if p.contact_title else {}),
+                    },
+                    [(self._company_of(p, companies), CONTACT_TO_COMPANY)],
+                )
+                for email, p in missing_contacts.items()
+            ],
+        )
+        for (email, p), contact_id in zip(missing_contacts.items(), new_contact_ids, strict=True):
+            contacts[email] = contact_id
+            created[p.referral_key].add("contact")
+
+        to_create = [
+            p for p in pushes if p.referral_key not in existing_deals and not p.existing_deal_id
+        ]
+        new_deal_ids = self._create(
+            "deals",
+            [
+                (
+                    self._deal_properties(p, with_stage=True),
+                    [
+                        (self._company_of(p, companies), DEAL_TO_COMPANY),
+                        (contacts.get(p.contact_email or ""), DEAL_TO_CONTACT),
+                    ],
+                )
+                for p in to_create
+            ],
+        )
+        deals = dict(existing_deals)
+        for p, deal_id in zip(to_create, new_deal_ids, strict=True):
+            deals[p.referral_key] = deal_id
+            created[p.referral_key].add("deal")
+        to_attach = [
+            p for p in pushes if p.existing_deal_id and p.referral_key not in existing_deals
+        ]
+        self._update(
+            "deals",
+            [(p.existing_deal_id or "", self._deal_properties(p, False)) for p in to_attach],
+        )
+        for p in to_attach:
+            deals[p.referral_key] = p.existing_deal_id or ""
+
+        return [
+            PushResult(
+                p.referral_key,
+                company_id=self._company_of(p, companies),
+                contact_id=contacts.get(p.contact_email or ""),
+                deal_id=deals.get(p.referral_key),
+                created=tuple(
+                    k for k in ("company", "contact", "deal") if k in created[p.referral_key]
+                ),
+            )
+            for p in pushes
+        ]
+
+    @staticmethod
+    def _company_of(push: ReferralPush, companies: dict[str, str]) -> str | None:
+        return companies.get(push.company_domain or f"name:{push.company_name}")
+
+    @staticmethod
+    def _deal_properties(push: ReferralPush, with_stage: bool) -> dict[str, str]:
+        props = {
+            "referral_program_id": push.referral_key,
+            "referred_by_email": push.referred_by_email,
+            "referral_source": REFERRAL_SOURCE,
+            "referrer_type": push.referrer_type,
+        }
+        if with_stage:
+            props |= {
+                "dealname": push.deal_name,
+                "pipeline": push.pipeline_id,
+                "dealstage": push.stage_id,
+            }
+            if push.owner_id:
+                props["hubspot_owner_id"] = push.owner_id
+        return props
+
+    def _search_values(self, object_type: str, prop: str, values: Sequence[str]) -> dict[str, str]:
+        """value -> id for records whose ``prop`` is one of ``values`` (one search per 100)."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(values), BATCH):
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    FilterGroup(
+                        filters=[Filter(property_name=prop, operator="IN", values=list(chunk))]
+                    )
+                ],
+                properties=[prop],
+                limit=SEARCH_PAGE,
+            )
+            page = self.calls(
+                f"POST /crm/v3/objects/{object_type}/search",
+                self._search.do_search,
+                object_type,
+                public_object_search_request=request,
+            )
+            for result in page.results:
+                value = (result.properties or {}).get(prop)
+                if value:
+                    found.setdefault(value.lower() if prop == "domain" else value, str(result.id))
+        return found
+
+    def _read_by(self, object_type: str, id_property: str, values: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(values), BATCH):
+            response = self.calls(
+                f"POST /crm/v3/objects/{object_type}/batch/read",
+                self._batch.read,
+                object_type,
+                batch_read_input_simple_public_object_id=BatchReadInputSimplePublicObjectId(
+                    inputs=[SimplePublicObjectId(id=v) for v in chunk],
+                    properties=[id_property],
+                    properties_with_history=[],
+                    id_property=id_property,
+                ),
+            )
+            for result in response.results or []:
+                value = (result.properties or {}).get(id_property)
+                if value:
+                    found[value.lower()] = str(result.id)
+        return found
+
+    def _create(
+        self, object_type: str, items: Sequence[tuple[dict[str, str], list[tuple[str | None, int]]]]
+    ) -> list[str]:
+        ids: list[str] = []
+        for chunk in _chunks(list(items), BATCH):
+            inputs = [
+                SimplePublicObjectInputForCreate(
+                    properties=props,
+                    associations=[
+                        PublicAssociationsForObject(
+                            to=PublicObjectId(id=to_id),
+                            types=[
+                                AssociationSpec(
+                                    association_category="HUBSPOT_DEFINED",
+                                    association_type_id=type_id,
+                                )
+                            ],
+                        )
+                        for to_id, type_id in associations
+                        if to_id
+                    ],
+                )
+                for props, associations in chunk
+            ]
+            response = self.calls(
+                f"POST /crm/v3/objects/{object_type}/batch/create",
+                self._batch.create,
+                object_type,
+                batch_input_simple_public_object_batch_input_for_create=(
+                    BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
+                ),
+            )
+            ids += [str(r.id) for r in response.results]
+        return ids
+
+    def _update(self, object_type: str, items: Sequence[tuple[str, dict[str, str]]]) -> None:
+        for chunk in _chunks(list(items), BATCH):
+            self.calls(
+                f"POST /crm/v3/objects/{object_type}/batch/update",
+                self._batch.update,
+                object_type,
+                batch_input_simple_public_object_batch_input=(
+                    BatchInputSimplePublicObjectBatchInput(
+                        inputs=[SimplePublicObjectBatchInput(id=i, properties=p) for i, p in chunk]
+                    )
+                ),
+            )
+
+    # -- setup --------------------------------------------------------------------------
+
+    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
+        created: list[str] = []
+        problems: list[str] = []
+        try:
+            self.calls(
+                f"GET /crm/v3/properties/deals/groups/{PROPERTY_GROUP}",
+                self._groups.get_by_name,
+                "deals",
+                PROPERTY_GROUP,
+            )
+        except PermanentError as error:
+            if "404" not in str(error):
+                raise
+            self.calls(
+                "POST /crm/v3/properties/deals/groups",
+                self._groups.create,
+                "deals",
+                property_group_create=PropertyGroupCreate(
+                    name=PROPERTY_GROUP, label="Referral program", display_order=-1
+                ),
+            )
+            created.append(f"deals property group {PROPERTY_GROUP}")
+        existing = self.calls("GET /crm/v3/properties/deals", self._properties.get_all, "deals")
+        names = {p.name for p in existing.results}
+        missing = [name for name in DEAL_PROPERTIES if name not in names]
+        if missing:
+            self.calls(
+                "POST /crm/v3/properties/deals/batch/create",
+                self._property_batch.create,
+                "deals",
+                batch_input_property_create=BatchInputPropertyCreate(
+                    inputs=[
+                        PropertyCreate(
+                            name=name,
+                            label=DEAL_PROPERTIES[name],
+                            type="string",
+                            field_type="text",
+                            group_name=PROPERTY_GROUP,
+                            has_unique_value=name == "referral_program_id",
+                        )
+                        for name in missing
+                    ]
+                ),
+            )
+            created += [f"deals property {name}" for name in missing]
+        try:
+            pipeline = self.calls(
+                f"GET /crm/v3/pipelines/deals/{pipeline_id}",
+                self._pipelines.get_by_id,
+                "deals",
+                pipeline_id,
+            )
+        except PermanentError as error:
+            problems.append(f"deal pipeline '{pipeline_id}' not found ({error})")
+        else:
+            known = {stage.id for stage in pipeline.stages}
+            problems += [
+                f"stage id '{s}' is not a stage of deal pipeline '{pipeline_id}'"
+                for s in stage_ids
+                if s not in known
+            ]
+        return SetupReport(created, problems)
