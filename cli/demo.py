@@ -7,6 +7,7 @@ simulated days rather than starting a Prefect flow run per day (a flow run costs
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 import typer
@@ -27,8 +28,10 @@ from db.models import (
 )
 from db.repositories.signals import counts_by_kind
 from domain.program import Program, load_program, preset_text
+from domain.stages import ProgramStage
 from integrations.sandbox.crm import SandboxCrm
 from simulation.book import generate_book
+from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
@@ -42,6 +45,10 @@ def _say(text: str) -> None:
 
 def run_demo(seed: int, accounts: int, days: int) -> None:
     settings = get_settings()
+    try:
+        odds = odds_from(settings.sandbox_stage_odds)
+    except (ValueError, KeyError) as error:
+        raise typer.BadParameter(f"REFERRALS_SANDBOX_STAGE_ODDS: {error}") from None
     url = settings.resolved_database_url
     _say(f"1. migrate  {url.split('@')[-1]}")
     migrate.upgrade(url)
@@ -78,7 +85,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
     )
 
     _say(f"5. days     {days} simulated days: sandbox deals move, sync-crm pulls the changes")
-    simulate_days(factory, program, book.start, days, seed)
+    simulate_days(factory, program, book.start, days, seed, odds)
 
     with factory() as session:
         table_counts = {
@@ -100,7 +107,14 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         _say(f"     {kind:<22} {count}")
 
 
-def simulate_days(factory, program: Program, start: date, days: int, seed: int) -> None:  # type: ignore[no-untyped-def]
+def simulate_days(  # type: ignore[no-untyped-def]
+    factory,
+    program: Program,
+    start: date,
+    days: int,
+    seed: int,
+    odds: Mapping[ProgramStage, StageOdds],
+) -> None:
     """Each simulated day: the sandbox CRM moves deals, then the program syncs the CRM."""
     crm = SandboxCrm(factory)
     stage_map = program.stage_lookup()
@@ -110,7 +124,7 @@ def simulate_days(factory, program: Program, start: date, days: int, seed: int) 
     _say(f"   day 0     initial sync: {_describe(first)}")
     for offset in range(days):
         day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
-        period["moves"] += simulate_pipeline_day(factory, day, stage_map, seed)
+        period["moves"] += simulate_pipeline_day(factory, day, stage_map, seed, odds)
         report = sync_crm(factory, crm, program)
         deals = report.by_type["deals"]
         period.update({"updated": deals.updated, **deals.extra})

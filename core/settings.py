@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")
     outbox_max_attempts: int = Field(8, ge=1, alias="REFERRALS_OUTBOX_MAX_ATTEMPTS")
     outbox_lease_seconds: int = Field(600, ge=1, alias="REFERRALS_OUTBOX_LEASE_SECONDS")
+    sandbox_stage_odds: dict[str, dict[str, float]] = Field(
+        default_factory=dict, alias="REFERRALS_SANDBOX_STAGE_ODDS"
+    )
     sandbox_send_delay_ms: int = Field(0, ge=0, alias="REFERRALS_SANDBOX_SEND_DELAY_MS")
 
     @property

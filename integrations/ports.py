@@ -133,14 +133,36 @@ class SetupReport:
         return not self.problems
 
 
-# The program's own CRM properties, on deals, in one property group.
+@dataclass(frozen=True)
+class PropertySpec:
+    name: str
+    label: str
+    type: str = "string"  # HubSpot property type: string, number, date, datetime, bool
+    field_type: str = "text"
+
+
+# The CRM properties the program reads or writes beyond the CRM's built-in ones, per object
+# type, in one property group; `referrals crm setup` creates whichever are missing.
 PROPERTY_GROUP = "referral_program"
-DEAL_PROPERTIES: dict[str, str] = {
-    "referral_program_id": "Referral ID",
-    "referred_by_email": "Referred by (email)",
-    "referral_source": "Referral source",
-    "referrer_type": "Referrer type",
+PROGRAM_PROPERTIES: dict[str, tuple[PropertySpec, ...]] = {
+    "deals": (
+        PropertySpec("referral_program_id", "Referral ID"),
+        PropertySpec("referred_by_email", "Referred by (email)"),
+        PropertySpec("referral_source", "Referral source"),
+        PropertySpec("referrer_type", "Referrer type"),
+    ),
+    "companies": (
+        PropertySpec("segment", "Segment"),
+        PropertySpec("health_score", "Health score", "number", "number"),
+        PropertySpec("onboarding_completed_at", "Onboarding completed", "datetime", "date"),
+        PropertySpec("renewal_date", "Renewal date", "date", "date"),
+    ),
+    "contacts": (
+        PropertySpec("linkedin_followers", "LinkedIn followers", "number", "number"),
+        PropertySpec("speaks_at_events", "Speaks at events", "bool", "booleancheckbox"),
+    ),
 }
+UNIQUE_PROPERTIES = {"referral_program_id"}
 
 
 class Crm(Protocol):

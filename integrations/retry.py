@@ -56,7 +56,7 @@ def vendor_retrying(
     kwargs = {} if sleep is None else {"sleep": sleep}
     return Retrying(
         retry=retry_if_exception_type(TransientError),
-        wait=wait_retry_after(wait_exponential_jitter(initial=initial_wait, max=30.0)),
+        wait=wait_retry_after(wait_exponential_jitter(multiplier=initial_wait, max=30.0)),
         stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
         reraise=True,
         **kwargs,

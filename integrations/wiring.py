@@ -12,7 +12,6 @@ from domain.statuses import OutboxChannel
 from integrations.deliverers import ChatDeliverer, EmailDeliverer
 from integrations.errors import ConfigurationError
 from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
-from integrations.rate_limit import RateLimiter
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -39,17 +38,16 @@ def build_crm(
     token = secret_value(settings.hubspot_access_token, settings.hubspot_secret_block)
     if not token:
         return SandboxCrm(factory), "sandbox"
-    from hubspot import HubSpot
+    from integrations.hubspot.factory import build_hubspot_crm
 
-    from integrations.hubspot.calls import HubSpotCalls
-    from integrations.hubspot.crm import HubSpotCrm
-
-    calls = HubSpotCalls(
-        general=RateLimiter(settings.hubspot_calls_per_10s, 10.0),
-        search=RateLimiter(settings.hubspot_searches_per_second, 1.0),
+    crm = build_hubspot_crm(
+        token,
+        settings.hubspot_api_base,
+        deal_pipeline_id,
+        settings.hubspot_calls_per_10s,
+        settings.hubspot_searches_per_second,
     )
-    client = HubSpot(access_token=token, host=settings.hubspot_api_base.rstrip("/"))
-    return HubSpotCrm(client, calls, deal_pipeline_id), "hubspot"
+    return crm, "hubspot"
 
 
 def build_adapters(

@@ -278,7 +278,9 @@ def _apply_deals(
     rows = {
         d.crm_id: {
             "crm_id": d.crm_id,
-            "account_id": accounts.get(d.company_crm_id or ""),
+            # No company association given (a record re-read at the watermark) keeps the link.
+            "account_id": accounts.get(d.company_crm_id or "")
+            or (stored.get(d.crm_id) or {}).get("account_id"),
             "name": d.name,
             "pipeline_id": d.pipeline_id,
             "crm_stage_id": d.crm_stage_id,

@@ -101,7 +101,8 @@ class HubSpotCalls:
                 classified = classify(error)
                 if classified is error:
                     raise
-                log.warning("%s failed: %s", endpoint, classified)
+                level = logging.WARNING if isinstance(classified, TransientError) else logging.INFO
+                log.log(level, "%s failed: %s", endpoint, classified)
                 raise classified from error
 
         return vendor_retrying(max_attempts=self.max_attempts, sleep=self.sleep)(once)

@@ -30,16 +30,23 @@ from hubspot.crm.objects import (
     SimplePublicObjectId,
     SimplePublicObjectInputForCreate,
 )
-from hubspot.crm.properties import BatchInputPropertyCreate, PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    OptionInput,
+    PropertyCreate,
+    PropertyGroupCreate,
+)
 
 from integrations.errors import DeliveryError, PermanentError
 from integrations.hubspot.calls import HubSpotCalls
 from integrations.ports import (
-    DEAL_PROPERTIES,
+    PROGRAM_PROPERTIES,
     PROPERTY_GROUP,
     REFERRAL_SOURCE,
+    UNIQUE_PROPERTIES,
     CrmPage,
     CrmRecord,
+    PropertySpec,
     PushResult,
     ReferralPush,
     SetupReport,
@@ -47,6 +54,7 @@ from integrations.ports import (
 
 SEARCH_PAGE = 200
 BATCH = 100
+ASSOCIATION_BATCH = 1000  # v4 association batch read accepts up to 1000 ids
 LAST_MODIFIED = {
     "companies": "hs_lastmodifieddate",
     "contacts": "lastmodifieddate",
@@ -57,6 +65,10 @@ LAST_MODIFIED = {
 DEAL_TO_COMPANY = 341
 DEAL_TO_CONTACT = 3
 CONTACT_TO_COMPANY = 279
+BOOLEAN_OPTIONS = [
+    OptionInput(label="Yes", value="true", display_order=0, hidden=False),
+    OptionInput(label="No", value="false", display_order=1, hidden=False),
+]
 
 
 def ms(value: datetime) -> str:
@@ -129,11 +141,14 @@ class HubSpotCrm:
             object_type,
             public_object_search_request=request,
         )
-        companies = (
-            self._deal_companies([r.id for r in page.results])
-            if (object_type == "deals" and page.results)
-            else {}
-        )
+        # Records stamped exactly at `since` were read by the previous sync (the watermark is
+        # inclusive); their associations are not fetched again, so a quiet sync costs one call.
+        fresh = [
+            r.id
+            for r in page.results
+            if (parse_hubspot_time((r.properties or {}).get(last_modified)) or since) > since
+        ]
+        companies = self._deal_companies(fresh) if object_type == "deals" and fresh else {}
         records = []
         for result in page.results:
             props = dict(result.properties or {})
@@ -153,7 +168,7 @@ class HubSpotCrm:
 
     def _deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
-        for chunk in _chunks(list(deal_ids), BATCH):
+        for chunk in _chunks(list(deal_ids), ASSOCIATION_BATCH):
             response = self.calls(
                 "POST /crm/v4/associations/deals/companies/batch/read",
                 self._associations.get_page,
@@ -406,49 +421,9 @@ class HubSpotCrm:
 
     def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
         created: list[str] = []
+        for object_type, specs in PROGRAM_PROPERTIES.items():
+            created += self._ensure_properties(object_type, specs)
         problems: list[str] = []
-        try:
-            self.calls(
-                f"GET /crm/v3/properties/deals/groups/{PROPERTY_GROUP}",
-                self._groups.get_by_name,
-                "deals",
-                PROPERTY_GROUP,
-            )
-        except PermanentError as error:
-            if "404" not in str(error):
-                raise
-            self.calls(
-                "POST /crm/v3/properties/deals/groups",
-                self._groups.create,
-                "deals",
-                property_group_create=PropertyGroupCreate(
-                    name=PROPERTY_GROUP, label="Referral program", display_order=-1
-                ),
-            )
-            created.append(f"deals property group {PROPERTY_GROUP}")
-        existing = self.calls("GET /crm/v3/properties/deals", self._properties.get_all, "deals")
-        names = {p.name for p in existing.results}
-        missing = [name for name in DEAL_PROPERTIES if name not in names]
-        if missing:
-            self.calls(
-                "POST /crm/v3/properties/deals/batch/create",
-                self._property_batch.create,
-                "deals",
-                batch_input_property_create=BatchInputPropertyCreate(
-                    inputs=[
-                        PropertyCreate(
-                            name=name,
-                            label=DEAL_PROPERTIES[name],
-                            type="string",
-                            field_type="text",
-                            group_name=PROPERTY_GROUP,
-                            has_unique_value=name == "referral_program_id",
-                        )
-                        for name in missing
-                    ]
-                ),
-            )
-            created += [f"deals property {name}" for name in missing]
         try:
             pipeline = self.calls(
                 f"GET /crm/v3/pipelines/deals/{pipeline_id}",
@@ -466,3 +441,52 @@ class HubSpotCrm:
                 if s not in known
             ]
         return SetupReport(created, problems)
+
+    def _ensure_properties(self, object_type: str, specs: Sequence[PropertySpec]) -> list[str]:
+        created = []
+        try:
+            self.calls(
+                f"GET /crm/v3/properties/{object_type}/groups/{PROPERTY_GROUP}",
+                self._groups.get_by_name,
+                object_type,
+                PROPERTY_GROUP,
+            )
+        except PermanentError as error:
+            if "HubSpot 404" not in str(error):
+                raise
+            self.calls(
+                f"POST /crm/v3/properties/{object_type}/groups",
+                self._groups.create,
+                object_type,
+                property_group_create=PropertyGroupCreate(
+                    name=PROPERTY_GROUP, label="Referral program", display_order=-1
+                ),
+            )
+            created.append(f"{object_type} property group {PROPERTY_GROUP}")
+        existing = self.calls(
+            f"GET /crm/v3/properties/{object_type}", self._properties.get_all, object_type
+        )
+        names = {p.name for p in existing.results}
+        missing = [spec for spec in specs if spec.name not in names]
+        if missing:
+            self.calls(
+                f"POST /crm/v3/properties/{object_type}/batch/create",
+                self._property_batch.create,
+                object_type,
+                batch_input_property_create=BatchInputPropertyCreate(
+                    inputs=[
+                        PropertyCreate(
+                            name=spec.name,
+                            label=spec.label,
+                            type=spec.type,
+                            field_type=spec.field_type,
+                            group_name=PROPERTY_GROUP,
+                            has_unique_value=spec.name in UNIQUE_PROPERTIES,
+                            options=BOOLEAN_OPTIONS if spec.type == "bool" else None,
+                        )
+                        for spec in missing
+                    ]
+                ),
+            )
+            created += [f"{object_type} property {spec.name}" for spec in missing]
+        return created

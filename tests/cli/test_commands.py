@@ -110,3 +110,34 @@ def test_vendor_credentials_without_an_adapter_are_refused_clearly(runner, cli_e
     result = runner.invoke(app, ["outbox", "dispatch"])
     assert result.exit_code == 2
     assert "SENDGRID_API_KEY is set" in result.output
+
+
+def test_crm_setup_and_sync_on_the_sandbox(runner, cli_env):
+    runner.invoke(app, ["db", "upgrade"])
+    runner.invoke(
+        app,
+        [
+            "book",
+            "generate",
+            "--accounts",
+            "5",
+            "--days",
+            "10",
+            "--signals-out",
+            str(cli_env / "s.jsonl"),
+        ],
+    )
+    setup = runner.invoke(app, ["crm", "setup", "--json"])
+    assert setup.exit_code == 0 and json.loads(setup.output) == {"created": [], "problems": []}
+    synced = json.loads(runner.invoke(app, ["crm", "sync", "--json"]).output)
+    assert {r["object"]: r["created"] for r in synced["objects"]}["companies"] == 5
+    again = json.loads(runner.invoke(app, ["crm", "sync", "--json"]).output)
+    assert sum(r["created"] + r["updated"] for r in again["objects"]) == 0
+
+
+def test_crm_setup_names_unknown_stage_ids(runner, cli_env):
+    program = cli_env / "program.yaml"
+    program.write_text(program.read_text().replace("closedwon:", "closed_won_typo:", 1))
+    result = runner.invoke(app, ["crm", "setup"])
+    assert result.exit_code == 1
+    assert "stage id 'closed_won_typo' is not a stage of deal pipeline 'default'" in result.output

@@ -1,0 +1,32 @@
+"""Builds the HubSpot CRM adapter: SDK client, rate limits, retry policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hubspot import HubSpot
+from urllib3.util import Retry
+
+from integrations.hubspot.calls import HubSpotCalls
+from integrations.hubspot.crm import HubSpotCrm
+from integrations.rate_limit import RateLimiter
+
+
+def build_hubspot_crm(
+    token: str,
+    base_url: str,
+    deal_pipeline_id: str | None,
+    calls_per_10s: int = 100,
+    searches_per_second: int = 4,
+    sleep: Callable[[float], None] | None = None,
+) -> HubSpotCrm:
+    """HubSpot's documented limits are 100 (or 190) calls per 10 s per app and 5 searches per
+    second; the defaults leave headroom. ``sleep`` is injectable so tests need not wait."""
+    calls = HubSpotCalls(
+        general=RateLimiter(calls_per_10s, 10.0, **({"sleep": sleep} if sleep else {})),
+        search=RateLimiter(searches_per_second, 1.0, **({"sleep": sleep} if sleep else {})),
+        sleep=sleep,
+    )
+    # urllib3 would otherwise retry some calls on its own (GETs on 429): our policy is the one.
+    client = HubSpot(access_token=token, host=base_url.rstrip("/"), retry=Retry(total=0))
+    return HubSpotCrm(client, calls, deal_pipeline_id)

@@ -1,0 +1,29 @@
+"""The sync-crm flow through Prefect, on the sandbox CRM."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.registry import run_flow
+from simulation.book import generate_book
+from tasks.load_book import load_book
+
+pytestmark = pytest.mark.prefect
+
+
+def test_sync_crm_flow_imports_the_book_once(flow_env, committed_factory):
+    book = generate_book(seed=3, accounts=20, days=30)
+    load_book(committed_factory, book)
+
+    first = run_flow("sync-crm")
+    second = run_flow("sync-crm")
+
+    created = {row["object"]: row["created"] for row in first["objects"]}
+    assert created == {
+        "companies": 20,
+        "contacts": len(book.contacts),
+        "deals": len(book.deals),
+        "tasks": 0,
+    }
+    assert sum(row["created"] + row["updated"] for row in second["objects"]) == 0
+    assert first["rejected"] == []

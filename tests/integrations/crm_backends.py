@@ -1,0 +1,233 @@
+"""The two CRM backends the contract suite runs on, behind one seeding interface.
+
+Seeding speaks HubSpot's property names; the sandbox backend writes its tables, the HubSpot
+backend seeds the local fake server that the real SDK talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import (
+    SandboxCompany,
+    SandboxContact,
+    SandboxDeal,
+    SandboxDealStageEntry,
+    SandboxTask,
+)
+from domain.stages import DEFAULT_PIPELINE_ID
+from integrations.hubspot.factory import build_hubspot_crm
+from integrations.ports import Crm
+from integrations.sandbox.crm import SandboxCrm
+from tests.fakes.hubspot_server import FakeHubSpot
+
+
+class SandboxBackend:
+    name = "sandbox"
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.crm: Crm = SandboxCrm(factory)
+        self._next = 100
+
+    def _id(self) -> str:
+        self._next += 1
+        return str(self._next)
+
+    def add_company(self, at: datetime, name: str, domain: str | None = None, **extra: Any) -> str:
+        crm_id = self._id()
+        with self.factory.begin() as session:
+            session.add(
+                SandboxCompany(
+                    id=crm_id,
+                    name=name,
+                    domain=domain,
+                    lifecycle="customer",
+                    segment=extra.get("segment"),
+                    health_score=extra.get("health_score"),
+                    owner_id=extra.get("hubspot_owner_id"),
+                    properties={},
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        return crm_id
+
+    def add_contact(
+        self,
+        at: datetime,
+        email: str,
+        company_id: str | None,
+        jobtitle: str | None = None,
+        firstname: str = "Ana",
+    ) -> str:
+        crm_id = self._id()
+        with self.factory.begin() as session:
+            session.add(
+                SandboxContact(
+                    id=crm_id,
+                    company_id=company_id,
+                    first_name=firstname,
+                    last_name="Lima",
+                    email=email,
+                    title=jobtitle,
+                    properties={},
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        return crm_id
+
+    def add_deal(
+        self,
+        at: datetime,
+        name: str,
+        stage_id: str,
+        company_id: str | None,
+        amount: str | None = None,
+    ) -> str:
+        crm_id = self._id()
+        with self.factory.begin() as session:
+            session.add(
+                SandboxDeal(
+                    id=crm_id,
+                    company_id=company_id,
+                    name=name,
+                    pipeline_id=DEFAULT_PIPELINE_ID,
+                    stage_id=stage_id,
+                    amount=Decimal(amount) if amount else None,
+                    source_channel="inbound",
+                    properties={},
+                    created_at=at,
+                    stage_entered_at=at,
+                    closed_at=None,
+                    updated_at=at,
+                )
+            )
+            session.flush()
+            session.add(SandboxDealStageEntry(deal_id=crm_id, stage_id=stage_id, entered_at=at))
+        return crm_id
+
+    def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:
+        with self.factory.begin() as session:
+            deal = session.get(SandboxDeal, deal_id)
+            assert deal is not None
+            deal.stage_id, deal.stage_entered_at, deal.updated_at = stage_id, at, at
+            session.add(SandboxDealStageEntry(deal_id=deal_id, stage_id=stage_id, entered_at=at))
+
+    def add_task(self, at: datetime, subject: str) -> str:
+        crm_id = self._id()
+        with self.factory.begin() as session:
+            session.add(
+                SandboxTask(
+                    id=crm_id,
+                    idempotency_key=f"t-{crm_id}",
+                    subject=subject,
+                    status="NOT_STARTED",
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        return crm_id
+
+    def complete_task(self, task_id: str, at: datetime) -> None:
+        with self.factory.begin() as session:
+            task = session.get(SandboxTask, task_id)
+            assert task is not None
+            task.status, task.completed_at, task.updated_at = "COMPLETED", at, at
+
+    def search_calls(self) -> dict[str, int]:
+        calls = self.crm.api_calls()
+        return {t: calls.get(f"search {t}", 0) for t in ("companies", "contacts", "deals", "tasks")}
+
+
+class HubSpotBackend:
+    name = "hubspot"
+
+    def __init__(self, fake: FakeHubSpot, slept: list[float]) -> None:
+        self.fake = fake
+        self.crm = build_hubspot_crm(
+            fake.token,
+            fake.base_url,
+            DEFAULT_PIPELINE_ID,
+            calls_per_10s=1000,
+            searches_per_second=100,
+            sleep=slept.append,
+        )
+        self.crm.setup(DEFAULT_PIPELINE_ID, [])
+
+    def add_company(self, at: datetime, name: str, domain: str | None = None, **extra: Any) -> str:
+        props = {
+            "name": name,
+            **({"domain": domain} if domain else {}),
+            **{k: str(v) for k, v in extra.items()},
+        }
+        return self.fake.add_company(props, updated_at=at)
+
+    def add_contact(
+        self,
+        at: datetime,
+        email: str,
+        company_id: str | None,
+        jobtitle: str | None = None,
+        firstname: str = "Ana",
+    ) -> str:
+        props = {
+            "email": email,
+            "firstname": firstname,
+            "lastname": "Lima",
+            **({"jobtitle": jobtitle} if jobtitle else {}),
+        }
+        return self.fake.add_contact(props, company_id=company_id, updated_at=at)
+
+    def add_deal(
+        self,
+        at: datetime,
+        name: str,
+        stage_id: str,
+        company_id: str | None,
+        amount: str | None = None,
+    ) -> str:
+        props = {
+            "dealname": name,
+            "pipeline": DEFAULT_PIPELINE_ID,
+            "dealstage": stage_id,
+            **({"amount": amount} if amount else {}),
+        }
+        deal_id = self.fake.add_deal(props, company_id=company_id, updated_at=at)
+        self.fake.move_deal(deal_id, stage_id, at)
+        return deal_id
+
+    def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:
+        self.fake.move_deal(deal_id, stage_id, at)
+
+    def add_task(self, at: datetime, subject: str) -> str:
+        return self.fake.add_task(
+            {
+                "hs_task_subject": subject,
+                "hs_task_status": "NOT_STARTED",
+                "hs_timestamp": at.isoformat(),
+            },
+            updated_at=at,
+        )
+
+    def complete_task(self, task_id: str, at: datetime) -> None:
+        self.fake.set_properties("tasks", task_id, {"hs_task_status": "COMPLETED"}, at)
+
+    def search_calls(self) -> dict[str, int]:
+        calls = self.crm.api_calls()
+        return {
+            t: calls.get(f"POST /crm/v3/objects/{t}/search", 0)
+            for t in ("companies", "contacts", "deals", "tasks")
+        }
+
+
+def hubspot_backend(clock: list[datetime]) -> Iterator[tuple[HubSpotBackend, list[float]]]:
+    slept: list[float] = []
+    with FakeHubSpot(now=lambda: clock[0]) as fake:
+        yield HubSpotBackend(fake, slept), slept

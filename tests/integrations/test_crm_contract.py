@@ -1,0 +1,273 @@
+"""One contract, two CRMs: the sandbox and HubSpot (real SDK against a local fake server).
+
+Also the sync's acceptance: call counts, nothing written on a quiet rerun, stage history in
+order, reopened deals, malformed records reported while the rest is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from db.engine import transaction
+from db.models import Account, Ask, Deal, Person, StageEvent, TeamMember
+from db.models.people import Account as AccountModel
+from domain.program import load_preset
+from domain.stages import ProgramStage
+from domain.statuses import AskStatus
+from integrations.ports import ReferralPush
+from tasks.sync_crm import sync_crm
+from tests.integrations.crm_backends import SandboxBackend, hubspot_backend
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+PROGRAM = load_preset("saas")
+
+
+@pytest.fixture(params=["sandbox", "hubspot"])
+def backend(request, factory):
+    if request.param == "sandbox":
+        yield SandboxBackend(factory)
+    else:
+        yield from (b for b, _ in hubspot_backend([T0]))
+
+
+def snapshot(factory) -> dict[str, object]:
+    with factory() as session:
+        return {
+            "accounts": session.execute(select(Account.crm_id, Account.updated_at)).all(),
+            "people": session.execute(select(Person.crm_id, Person.updated_at)).all(),
+            "deals": session.execute(select(Deal.crm_id, Deal.updated_at)).all(),
+            "events": session.scalar(select(func.count()).select_from(StageEvent)),
+        }
+
+
+def test_sync_pages_through_changes_with_one_search_per_200_records(backend, factory):
+    companies = [backend.add_company(T0, f"Client {i}", f"client{i}.example") for i in range(3)]
+    for i in range(450):
+        backend.add_contact(
+            T0 + timedelta(seconds=i),
+            f"person{i}@client{i % 3}.example",
+            companies[i % 3],
+            jobtitle="VP Sales" if i % 2 else "Analyst",
+        )
+    for i in range(30):
+        backend.add_deal(T0, f"Deal {i}", "appointmentscheduled", companies[i % 3], "1000")
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert backend.search_calls() == {"companies": 1, "contacts": 3, "deals": 1, "tasks": 1}
+    if backend.name == "hubspot":  # plus exactly one batch call: the deals' companies
+        assert report.api_calls == {
+            "POST /crm/v3/objects/companies/search": 1,
+            "POST /crm/v3/objects/contacts/search": 3,
+            "POST /crm/v3/objects/deals/search": 1,
+            "POST /crm/v3/objects/tasks/search": 1,
+            "POST /crm/v4/associations/deals/companies/batch/read": 1,
+        }
+    rows = {r["object"]: r for r in report.rows()}
+    assert (rows["contacts"]["fetched"], rows["contacts"]["created"]) == (450, 450)
+    assert rows["deals"]["created"] == 30 and rows["deals"]["stage_events"] == 30
+    with factory() as session:
+        vp = session.scalars(select(Person).where(Person.email == "person1@client1.example")).one()
+        account = session.get(AccountModel, vp.account_id)
+        deal = session.scalars(select(Deal).where(Deal.name == "Deal 4")).one()
+    assert vp.seniority == "vp" and account.domain == "client1.example"
+    assert deal.account_id is not None and deal.program_stage is ProgramStage.DISCOVERY
+
+
+def test_a_second_sync_without_changes_searches_once_per_type_and_writes_nothing(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    backend.add_contact(T0, "a@client.example", company)
+    backend.add_deal(T0, "Deal", "qualifiedtobuy", company)
+    sync_crm(factory, backend.crm, PROGRAM)
+    before = snapshot(factory)
+    calls_before = backend.search_calls()
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    after_calls = backend.search_calls()
+    assert {t: after_calls[t] - calls_before[t] for t in after_calls} == {
+        "companies": 1,
+        "contacts": 1,
+        "deals": 1,
+        "tasks": 1,
+    }
+    assert sum(r["created"] + r["updated"] for r in report.rows()) == 0
+    assert sum(report.api_calls.values()) == 4  # nothing but the four searches
+    assert snapshot(factory) == before
+
+
+def test_two_stage_moves_between_syncs_are_recorded_in_order(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    deal = backend.add_deal(T0, "Deal", "qualifiedtobuy", company)
+    sync_crm(factory, backend.crm, PROGRAM)
+    backend.move_deal(deal, "appointmentscheduled", T0 + timedelta(days=1))
+    backend.move_deal(deal, "presentationscheduled", T0 + timedelta(days=3))
+
+    sync_crm(factory, backend.crm, PROGRAM)
+
+    with factory() as session:
+        events = session.execute(
+            select(
+                StageEvent.program_stage, StageEvent.previous_program_stage, StageEvent.entered_at
+            ).order_by(StageEvent.entered_at)
+        ).all()
+    assert events == [
+        (ProgramStage.SALES_ACCEPTED, None, T0),
+        (ProgramStage.DISCOVERY, ProgramStage.SALES_ACCEPTED, T0 + timedelta(days=1)),
+        (ProgramStage.OPPORTUNITY, ProgramStage.DISCOVERY, T0 + timedelta(days=3)),
+    ]
+
+
+def test_a_deal_reopened_after_closed_lost_is_tracked(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    deal = backend.add_deal(T0, "Deal", "presentationscheduled", company)
+    backend.move_deal(deal, "closedlost", T0 + timedelta(days=1))
+    first = sync_crm(factory, backend.crm, PROGRAM)
+    with factory() as session:
+        lost = session.scalars(select(Deal)).one()
+        assert (lost.program_stage, lost.closed_at) == (
+            ProgramStage.CLOSED_LOST,
+            T0 + timedelta(days=1),
+        )
+    backend.move_deal(deal, "appointmentscheduled", T0 + timedelta(days=9))
+
+    second = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert first.by_type["deals"].extra["closed_lost"] == 1
+    assert second.by_type["deals"].extra["reopened"] == 1
+    with factory() as session:
+        reopened = session.scalars(select(Deal)).one()
+    assert reopened.program_stage is ProgramStage.DISCOVERY
+    assert (reopened.reopened_at, reopened.closed_at) == (T0 + timedelta(days=9), None)
+
+
+def test_malformed_records_are_listed_by_id_and_reason_and_the_rest_is_stored(backend, factory):
+    good = backend.add_company(T0, "Zoë & Søn\u200b ApS", "zoe-son.example")
+    nameless = backend.add_company(T0, "", "nameless.example")
+    backend.add_contact(T0, "ok@zoe-son.example", good, jobtitle="CEO \x07\u200b")
+    bad_email = backend.add_contact(T0, "not-an-email", good)
+    backend.add_deal(T0, "Fine deal", "contractsent", good)
+    odd = backend.add_deal(T0, "Odd deal", "contractsent", good)
+    if backend.name == "hubspot":
+        backend.fake.set_properties("deals", odd, {"amount": "12 apples"}, T0)
+    else:
+        with transaction(factory) as session:
+            session.get(__import__("db.models").models.SandboxDeal, odd).stage_id = "mystery"
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    reasons = sorted(report.rejections)
+    assert f"company {nameless}: name is missing" in reasons
+    assert f"contact {bad_email}: email 'not-an-email' is not valid" in reasons
+    assert any(r.startswith(f"deal {odd}: ") for r in reasons)
+    assert len(reasons) == 3
+    with factory() as session:
+        assert session.scalars(select(Account.name)).all() == ["Zoë & Søn ApS"]
+        assert session.scalars(select(Person.title)).all() == ["CEO"]
+        assert session.scalars(select(Deal.name)).all() == ["Fine deal"]
+
+
+def test_completing_the_crm_task_of_an_ask_marks_it_asked(backend, factory):
+    task = backend.add_task(T0, "Ask Ana for an intro")
+    company = backend.add_company(T0, "Client", "client.example")
+    contact = backend.add_contact(T0, "ana@client.example", company)
+    sync_crm(factory, backend.crm, PROGRAM)
+    with transaction(factory) as session:
+        csm = TeamMember(email="casey@vendor.example", name="Casey")
+        session.add(csm)
+        session.flush()
+        account = session.scalars(select(Account)).one()
+        person = session.scalars(select(Person).where(Person.crm_id == contact)).one()
+        from db.models import Moment, Signal
+
+        signal = Signal(
+            external_id="s1",
+            kind="nps",
+            source="cli",
+            account_crm_id=company,
+            value=10,
+            occurred_at=T0,
+            ingested_at=T0,
+        )
+        session.add(signal)
+        session.flush()
+        moment = Moment(
+            account_id=account.id,
+            signal_id=signal.id,
+            trigger="nps",
+            window_key="2026-Q1",
+            detected_at=T0,
+        )
+        session.add(moment)
+        session.flush()
+        session.add(
+            Ask(
+                moment_id=moment.id,
+                account_id=account.id,
+                champion_id=person.id,
+                csm_id=csm.id,
+                status=AskStatus.PROMPTED,
+                week_key="2026-W10",
+                created_for=T0,
+                due_at=T0 + timedelta(days=7),
+                crm_task_id=task,
+            )
+        )
+    backend.complete_task(task, T0 + timedelta(days=2))
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert report.by_type["tasks"].extra["asks_marked_asked"] == 1
+    with factory() as session:
+        ask = session.scalars(select(Ask)).one()
+    assert ask.status is AskStatus.ASKED
+
+
+def _push(n: int, domain: str = "prospect.example") -> ReferralPush:
+    return ReferralPush(
+        referral_key=f"ref-{n}",
+        company_name="Prospect Inc",
+        company_domain=domain,
+        contact_email=f"buyer{n}@{domain}",
+        contact_first_name="Bea",
+        contact_last_name="Ng",
+        contact_title="CFO",
+        deal_name=f"Prospect Inc (referral {n})",
+        pipeline_id="default",
+        stage_id="referralintroduction",
+        referred_by_email="ana@client.example",
+        referrer_type="client",
+    )
+
+
+def test_pushing_referrals_creates_once_and_matches_existing_records(backend, factory):
+    existing = backend.add_company(T0, "Known Co", "known.example")
+
+    first = backend.crm.push_referrals([_push(1), _push(2), _push(3, "known.example")])
+    again = backend.crm.push_referrals([_push(1), _push(2), _push(3, "known.example")])
+
+    assert [r.error for r in first] == [None, None, None]
+    assert first[0].created == ("company", "contact", "deal")
+    assert first[1].created == ("contact", "deal")  # same new company as the first
+    assert first[1].company_id == first[0].company_id
+    assert (first[2].company_id, first[2].created) == (existing, ("contact", "deal"))
+    assert [r.created for r in again] == [(), (), ()]
+    assert [r.deal_id for r in again] == [r.deal_id for r in first]
+
+    sync_crm(factory, backend.crm, PROGRAM)
+    with factory() as session:
+        deals = session.scalars(select(Deal).order_by(Deal.referral_key)).all()
+    assert [(d.referral_key, d.source_channel, d.program_stage) for d in deals] == [
+        (f"ref-{n}", "client_referral", ProgramStage.INTRODUCTION) for n in (1, 2, 3)
+    ]
+    assert all(d.account_id is not None for d in deals)
+
+
+def test_setup_reports_unknown_pipeline_stages(backend):
+    report = backend.crm.setup("default", ["closedwon", "no_such_stage"])
+    assert report.problems == ["stage id 'no_such_stage' is not a stage of deal pipeline 'default'"]
+    missing = backend.crm.setup("nope", [])
+    assert missing.problems and missing.problems[0].startswith("deal pipeline 'nope' not found")

@@ -1,0 +1,151 @@
+"""The HubSpot adapter on the wire: request shapes, auth, limits, retries and HubSpot's errors."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.program import load_preset
+from integrations.errors import PermanentError
+from integrations.hubspot.factory import build_hubspot_crm
+from tasks.sync_crm import sync_crm
+from tests.fakes.hubspot_server import FakeHubSpot
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+PROGRAM = load_preset("saas")
+
+
+@pytest.fixture
+def fake():
+    with FakeHubSpot(now=lambda: T0) as server:
+        yield server
+
+
+def adapter(fake: FakeHubSpot, slept: list[float] | None = None, searches_per_second: int = 100):
+    return build_hubspot_crm(
+        fake.token,
+        fake.base_url,
+        "default",
+        calls_per_10s=1000,
+        searches_per_second=searches_per_second,
+        sleep=slept.append if slept is not None else None,
+    )
+
+
+def searches(fake: FakeHubSpot, object_type: str):
+    return [r for r in fake.requests if r.path == f"/crm/v3/objects/{object_type}/search"]
+
+
+def test_search_requests_filter_sort_and_page_by_last_modified(fake):
+    for i in range(250):
+        fake.add_company(
+            {"name": f"C{i}", "domain": f"c{i}.example"}, updated_at=T0 + timedelta(minutes=i)
+        )
+    crm = adapter(fake)
+    since = T0 - timedelta(days=1)
+
+    first = crm.changed_since("companies", since, ["name", "domain"])
+    second = crm.changed_since("companies", since, ["name", "domain"], after=first.after)
+
+    assert (len(first.records), len(second.records), second.after) == (200, 50, None)
+    body = searches(fake, "companies")[0].json
+    assert body["filterGroups"] == [
+        {
+            "filters": [
+                {
+                    "propertyName": "hs_lastmodifieddate",
+                    "operator": "GTE",
+                    "value": str(int(since.timestamp() * 1000)),
+                }
+            ]
+        }
+    ]
+    assert body["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
+    assert body["limit"] == 200 and "after" not in body
+    assert set(body["properties"]) == {"name", "domain", "hs_lastmodifieddate"}
+    assert searches(fake, "companies")[1].json["after"] == first.after
+    assert all(r.headers["authorization"] == f"Bearer {fake.token}" for r in fake.requests)
+    times = [r.updated_at for r in first.records + second.records]
+    assert times == sorted(times)
+
+
+def test_deal_search_is_limited_to_the_program_pipeline(fake):
+    adapter(fake).changed_since("deals", T0, ["dealname"])
+    filters = searches(fake, "deals")[0].json["filterGroups"][0]["filters"]
+    assert {"propertyName": "pipeline", "operator": "EQ", "value": "default"} in filters
+
+
+def test_429_is_retried_after_its_retry_after(fake):
+    fake.fail_next("POST", "/crm/v3/objects/companies/search", 429, headers={"Retry-After": "3"})
+    slept: list[float] = []
+    page = adapter(fake, slept).changed_since("companies", T0, ["name"])
+    assert page.records == [] and 3.0 in slept
+    assert [r.status for r in searches(fake, "companies")] == [429, 200]
+
+
+def test_429_with_retry_after_1_waits_at_least_a_second_in_real_time(fake):
+    fake.fail_next("POST", "/crm/v3/objects/companies/search", 429, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    adapter(fake).changed_since("companies", T0, ["name"])
+    assert time.monotonic() - started >= 1.0
+    assert [r.status for r in searches(fake, "companies")] == [429, 200]
+
+
+def test_5xx_is_retried_with_backoff(fake):
+    fake.fail_next("POST", "/crm/v3/objects/deals/search", 502, times=2)
+    slept: list[float] = []
+    adapter(fake, slept).changed_since("deals", T0, ["dealname"])
+    assert [r.status for r in searches(fake, "deals")] == [502, 502, 200]
+    assert len(slept) == 2 and all(s > 0 for s in slept)
+
+
+def test_a_400_keeps_hubspots_message_and_is_not_retried(fake):
+    fake.fail_next(
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        400,
+        body={
+            "status": "error",
+            "message": "There was a problem with the request.",
+            "correlationId": "abc-123",
+            "category": "VALIDATION_ERROR",
+        },
+    )
+    with pytest.raises(PermanentError) as raised:
+        adapter(fake, []).changed_since("contacts", T0, ["email"])
+    assert str(raised.value) == (
+        "HubSpot 400 VALIDATION_ERROR: There was a problem with the request. "
+        "(correlationId abc-123)"
+    )
+    assert len(searches(fake, "contacts")) == 1
+
+
+def test_a_wrong_token_is_a_permanent_error_naming_the_cause(fake):
+    crm = build_hubspot_crm("wrong-token", fake.base_url, "default")
+    with pytest.raises(PermanentError, match="HubSpot 401"):
+        crm.changed_since("companies", T0, ["name"])
+
+
+def test_the_client_side_limiter_keeps_searches_under_hubspots_secondly_limit():
+    with FakeHubSpot(now=lambda: T0, search_limit_per_second=3) as fake:
+        for i in range(5):
+            fake.add_company({"name": f"C{i}"}, updated_at=T0)
+        crm = adapter(fake, searches_per_second=2)  # headroom, as the defaults keep (4 of 5)
+        started = time.monotonic()
+        for _ in range(7):
+            crm.changed_since("companies", T0, ["name"])
+        elapsed = time.monotonic() - started
+    assert all(r.status == 200 for r in fake.requests if r.path.endswith("/search"))
+    assert elapsed >= 3.0  # 7 searches at 2 per second
+
+
+def test_sync_survives_a_transient_failure_midway_and_loses_nothing(fake, factory):
+    for i in range(450):
+        fake.add_company(
+            {"name": f"C{i}", "domain": f"c{i}.example"}, updated_at=T0 + timedelta(seconds=i)
+        )
+    fake.fail_next("POST", "/crm/v3/objects/companies/search", 503, times=1)
+    report = sync_crm(factory, adapter(fake, []), PROGRAM, ("companies",))
+    assert report.by_type["companies"].created == 450
