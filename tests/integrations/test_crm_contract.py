@@ -271,3 +271,23 @@ def test_setup_reports_unknown_pipeline_stages(backend):
     assert report.problems == ["stage id 'no_such_stage' is not a stage of deal pipeline 'default'"]
     missing = backend.crm.setup("nope", [])
     assert missing.problems and missing.problems[0].startswith("deal pipeline 'nope' not found")
+
+
+def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory):
+    company = backend.add_company(T0, "Prospect Inc", "prospect.example")
+    rep_deal = backend.add_deal(T0, "Prospect Inc - new business", "qualifiedtobuy", company)
+    push = _push(7)
+    attach = ReferralPush(**{**push.__dict__, "existing_deal_id": rep_deal})
+
+    [result] = backend.crm.push_referrals([attach])
+
+    assert result.error is None and result.deal_id == rep_deal and "deal" not in result.created
+    sync_crm(factory, backend.crm, PROGRAM)
+    with factory() as session:
+        deal = session.scalars(select(Deal).where(Deal.crm_id == rep_deal)).one()
+        assert session.scalar(select(func.count()).select_from(Deal)) == 1
+    assert (deal.referral_key, deal.source_channel, deal.program_stage) == (
+        "ref-7",
+        "client_referral",
+        ProgramStage.SALES_ACCEPTED,
+    )

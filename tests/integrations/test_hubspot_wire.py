@@ -149,3 +149,66 @@ def test_sync_survives_a_transient_failure_midway_and_loses_nothing(fake, factor
     fake.fail_next("POST", "/crm/v3/objects/companies/search", 503, times=1)
     report = sync_crm(factory, adapter(fake, []), PROGRAM, ("companies",))
     assert report.by_type["companies"].created == 450
+
+
+def test_referral_push_uses_batch_calls_with_associations_and_program_properties(fake):
+    from integrations.ports import ReferralPush
+
+    crm = adapter(fake, [])
+    crm.setup("default", [])
+    pushes = [
+        ReferralPush(
+            referral_key=f"ref-{n}",
+            company_name=f"Prospect {n}",
+            company_domain=f"prospect{n}.example",
+            contact_email=f"cfo@prospect{n}.example",
+            contact_first_name="Bea",
+            contact_last_name="Ng",
+            contact_title="CFO",
+            deal_name=f"Prospect {n} (referral)",
+            pipeline_id="default",
+            stage_id="referralintroduction",
+            referred_by_email="ana@client.example",
+            referrer_type="client",
+            owner_id=None,
+        )
+        for n in range(3)
+    ]
+    fake.requests.clear()
+    results = crm.push_referrals(pushes)
+
+    assert [r.created for r in results] == [("company", "contact", "deal")] * 3
+    by_path = {}
+    for request in fake.requests:
+        by_path.setdefault(f"{request.method} {request.path}", []).append(request)
+    assert {k: len(v) for k, v in by_path.items()} == {
+        "POST /crm/v3/objects/deals/search": 1,  # already pushed? (idempotency)
+        "POST /crm/v3/objects/companies/search": 1,  # match by domain
+        "POST /crm/v3/objects/companies/batch/create": 1,
+        "POST /crm/v3/objects/contacts/batch/read": 1,  # match by email
+        "POST /crm/v3/objects/contacts/batch/create": 1,
+        "POST /crm/v3/objects/deals/batch/create": 1,
+    }
+    deal_search = by_path["POST /crm/v3/objects/deals/search"][0].json
+    assert deal_search["filterGroups"][0]["filters"][0] == {
+        "propertyName": "referral_program_id",
+        "operator": "IN",
+        "values": ["ref-0", "ref-1", "ref-2"],
+    }
+    assert by_path["POST /crm/v3/objects/contacts/batch/read"][0].json["idProperty"] == "email"
+    deal_input = by_path["POST /crm/v3/objects/deals/batch/create"][0].json["inputs"][0]
+    assert deal_input["properties"] == {
+        "dealname": "Prospect 0 (referral)",
+        "pipeline": "default",
+        "dealstage": "referralintroduction",
+        "referral_program_id": "ref-0",
+        "referred_by_email": "ana@client.example",
+        "referral_source": "Client referral",
+        "referrer_type": "client",
+    }
+    assert sorted(
+        (a["to"]["id"], a["types"][0]["associationTypeId"]) for a in deal_input["associations"]
+    ) == sorted([(results[0].company_id, 341), (results[0].contact_id, 3)])
+    assert fake.associations("contacts", results[0].contact_id, "companies") == [
+        results[0].company_id
+    ]
