@@ -6,6 +6,7 @@ simulated days rather than starting a Prefect flow run per day (a flow run costs
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,12 +14,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import typer
 from sqlalchemy import func, select
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from db import migrate
-from db.engine import session_factory
+from db.engine import session_factory, transaction
 from db.models import (
     Account,
+    Ask,
     Deal,
+    Moment,
     Person,
     SandboxCompany,
     SandboxContact,
@@ -26,15 +29,25 @@ from db.models import (
     StageEvent,
     TeamMember,
 )
+from db.repositories.asks import record_outcome
+from db.repositories.outbox import counts_by_status
 from db.repositories.signals import counts_by_kind
 from domain.program import Program, load_program, preset_text
 from domain.stages import ProgramStage
+from domain.statuses import AskStatus, OutboxChannel
+from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
+from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
+from integrations.sandbox.email_folder import EmailFolderSender
 from simulation.book import generate_book
+from simulation.csm_behaviour import actions_for_day
 from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
+from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
+from tasks.outbox_dispatch import dispatch_outbox
+from tasks.prompt_csms import prompt_csms
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.sync_crm import SyncReport, sync_crm
 
@@ -84,7 +97,10 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         f"unchanged {again.unchanged}"
     )
 
-    _say(f"5. days     {days} simulated days: sandbox deals move, sync-crm pulls the changes")
+    _say(
+        f"5. days     {days} simulated days: deals move, CSMs act; sync-crm, detect-moments, "
+        "prompt-csms, outbox"
+    )
     simulate_days(factory, program, book.start, days, seed, odds)
 
     with factory() as session:
@@ -97,14 +113,25 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
             "people": session.scalar(select(func.count()).select_from(Person)),
             "deals": session.scalar(select(func.count()).select_from(Deal)),
             "stage events": session.scalar(select(func.count()).select_from(StageEvent)),
+            "moments": session.scalar(select(func.count()).select_from(Moment)),
         }
+        asks_by_status = dict(
+            session.execute(select(Ask.status, func.count()).group_by(Ask.status)).all()
+        )
+        outbox = counts_by_status(session)
         by_kind = counts_by_kind(session)
     _say("6. counts")
     for name, count in table_counts.items():
         _say(f"   {name:<18} {count}")
+    _say(
+        "   asks               "
+        + ", ".join(f"{status} {count}" for status, count in sorted(asks_by_status.items()))
+    )
+    _say("   outbox             " + ", ".join(f"{k} {v}" for k, v in sorted(outbox.items())))
     _say(f"   signals            {sum(by_kind.values())}")
     for kind, count in sorted(by_kind.items(), key=lambda item: -item[1]):
         _say(f"     {kind:<22} {count}")
+    where_to_look(settings)
 
 
 def simulate_days(  # type: ignore[no-untyped-def]
@@ -115,30 +142,87 @@ def simulate_days(  # type: ignore[no-untyped-def]
     seed: int,
     odds: Mapping[ProgramStage, StageOdds],
 ) -> None:
-    """Each simulated day: the sandbox CRM moves deals, then the program syncs the CRM."""
+    """Each simulated day, in order: the sandbox CRM moves deals and CSMs act on their asks;
+    then the program's day: sync-crm, detect-moments, prompt-csms (weekdays), outbox."""
+    settings = get_settings()
     crm = SandboxCrm(factory)
+    chat = ChatLogNotifier(settings.chat_log_file)
+    deliverers = {
+        OutboxChannel.CHAT: ChatDeliverer(chat),
+        OutboxChannel.CRM: CrmDeliverer(crm),
+        OutboxChannel.EMAIL: EmailDeliverer(
+            EmailFolderSender(settings.email_outbox_dir, settings.email_from)
+        ),
+    }
     stage_map = program.stage_lookup()
-    totals: Counter[str] = Counter()
     period: Counter[str] = Counter()
     first = sync_crm(factory, crm, program)
     _say(f"   day 0     initial sync: {_describe(first)}")
     for offset in range(days):
         day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
         period["moves"] += simulate_pipeline_day(factory, day, stage_map, seed, odds)
+        period.update(simulate_csms(factory, crm, day + timedelta(hours=17), seed))
         report = sync_crm(factory, crm, program)
         deals = report.by_type["deals"]
-        period.update({"updated": deals.updated, **deals.extra})
+        period.update(
+            {
+                **deals.extra,
+                "asked via CRM task": report.by_type["tasks"].extra["asks_marked_asked"],
+            }
+        )
+        moments = detect_moments(factory, program, day + timedelta(hours=8))
+        period.update({"moments": moments.moments_detected, "asks": moments.asks_created})
+        if day.weekday() < 5:
+            prompts = prompt_csms(factory, program, chat, deliverers, day + timedelta(hours=9))
+            period.update(
+                {
+                    "digests": prompts.digests,
+                    "crm tasks": prompts.crm_tasks,
+                    "expired": prompts.expired,
+                    "re-surfaced": prompts.resurfaced,
+                }
+            )
+        dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
         if (offset + 1) % 30 == 0 or offset + 1 == days:
             _say(
-                f"   day {offset + 1:<4} {day.date()}: {period['moves']} stage moves, "
-                f"{period['stage_events']} stage events recorded, {period['closed_lost']} "
-                f"closed lost, {period['reopened']} reopened"
+                f"   day {offset + 1:<4} {day.date()}: deals: {period['moves']} stage moves, "
+                f"{period['closed_lost']} lost, {period['reopened']} reopened | moments "
+                f"{period['moments']}, asks {period['asks']}, digests {period['digests']}, "
+                f"CRM tasks {period['crm tasks']} | asked {period['asked via CRM task']}, "
+                f"intros {period['intro']}, declined {period['declined']}, re-surfaced "
+                f"{period['re-surfaced']}, expired {period['expired']}"
             )
-            totals.update(period)
             period.clear()
+
+
+def simulate_csms(factory, crm: SandboxCrm, at: datetime, seed: int) -> Counter[str]:  # type: ignore[no-untyped-def]
+    """CSMs tick CRM tasks, record intros and declines (the demo's stand-in for people)."""
+    rng = random.Random(f"csm:{seed}:{at.date().isoformat()}")
+    with factory() as session:
+        open_asks = session.execute(
+            select(Ask.id, Ask.crm_task_id).where(Ask.status == AskStatus.PROMPTED)
+        ).all()
+    tasks = dict(open_asks)
+    done: Counter[str] = Counter()
+    crm.now = lambda: at
+    for action in actions_for_day([(i, t is not None) for i, t in open_asks], rng):
+        if action.action == "complete_task":
+            crm.complete_task(str(tasks[action.ask_id]))
+        else:
+            with transaction(factory) as session:
+                record_outcome(session, action.ask_id, action.action, None, at)
+            done[action.action] += 1
+    return done
 
 
 def _describe(report: SyncReport) -> str:
     return ", ".join(f"{row['object']} {row['created']} new" for row in report.rows()) + (
         f"; API calls {sum(report.api_calls.values())}"
     )
+
+
+def where_to_look(settings: Settings) -> None:
+    _say("7. look at it")
+    _say(f"   Slack digests (sandbox): {settings.chat_log_file}")
+    _say("   asks:    .venv/bin/referrals asks list   (record one: referrals asks record ID asked)")
+    _say("   outbox:  .venv/bin/referrals outbox list")

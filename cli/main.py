@@ -7,7 +7,14 @@ import os
 
 import typer
 
-from cli import crm_commands, data_commands, db_commands, outbox_commands, program_commands
+from cli import (
+    ask_commands,
+    crm_commands,
+    data_commands,
+    db_commands,
+    outbox_commands,
+    program_commands,
+)
 from cli.context import instant
 from cli.output import fail, print_json
 
@@ -23,6 +30,7 @@ app.add_typer(data_commands.ingest_app, name="ingest")
 app.add_typer(data_commands.book_app, name="book")
 app.add_typer(outbox_commands.app, name="outbox")
 app.add_typer(crm_commands.app, name="crm")
+app.add_typer(ask_commands.app, name="asks")
 
 
 @app.callback()

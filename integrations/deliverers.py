@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from domain.crm_records import parse_time
 from domain.statuses import OutboxChannel
 from integrations.ports import (
     ChatMessage,
     ChatNotifier,
+    Crm,
+    CrmTask,
     DeliveryResult,
     EmailMessage,
     EmailSender,
@@ -37,8 +41,8 @@ class EmailDeliverer:
         ]
         return self.sender.send(messages)
 
-    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None:
-        return self.sender.find_sent(dedupe_keys)
+    def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
+        return self.sender.find_sent([item.dedupe_key for item in batch])
 
 
 class ChatDeliverer:
@@ -48,7 +52,14 @@ class ChatDeliverer:
         self.notifier = notifier
 
     def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]:
-        messages = [
+        return self.notifier.post(self._messages(batch))
+
+    def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
+        return self.notifier.find_sent(self._messages(batch))
+
+    @staticmethod
+    def _messages(batch: Sequence[OutboundItem]) -> list[ChatMessage]:
+        return [
             ChatMessage(
                 dedupe_key=item.dedupe_key,
                 recipient=item.recipient,
@@ -57,7 +68,40 @@ class ChatDeliverer:
             )
             for item in batch
         ]
-        return self.notifier.post(messages)
 
-    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None:
-        return self.notifier.find_sent(dedupe_keys)
+
+class CrmDeliverer:
+    """CRM writes decided by the program; today: tasks for CSMs (operation ``create_task``)."""
+
+    channel = OutboxChannel.CRM
+
+    def __init__(self, crm: Crm) -> None:
+        self.crm = crm
+
+    def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]:
+        tasks, results = [], {}
+        for item in batch:
+            if item.operation != "create_task":
+                results[item.dedupe_key] = DeliveryResult(
+                    item.dedupe_key, error=f"unknown CRM operation {item.operation!r}"
+                )
+                continue
+            p = item.payload
+            tasks.append(
+                CrmTask(
+                    dedupe_key=item.dedupe_key,
+                    subject=str(p["subject"]),
+                    body=str(p["body"]),
+                    due_at=parse_time(p["due_at"]) or datetime.now(UTC),
+                    owner_id=p.get("owner_id"),
+                    company_id=p.get("company_id"),
+                    contact_id=p.get("contact_id"),
+                    priority=str(p.get("priority", "MEDIUM")),
+                )
+            )
+        if tasks:
+            results.update({r.dedupe_key: r for r in self.crm.create_tasks(tasks)})
+        return [results[item.dedupe_key] for item in batch if item.dedupe_key in results]
+
+    def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
+        return self.crm.find_tasks([item.dedupe_key for item in batch])

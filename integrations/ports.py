@@ -69,6 +69,26 @@ class CrmPage:
     after: str | None  # cursor of the next page; None when this was the last
 
 
+@dataclass(frozen=True)
+class CrmTask:
+    """A to-do for a CSM in the CRM, associated with the company and the contact."""
+
+    dedupe_key: str
+    subject: str
+    body: str
+    due_at: datetime
+    owner_id: str | None
+    company_id: str | None
+    contact_id: str | None
+    priority: str = "MEDIUM"  # HIGH | MEDIUM | LOW
+
+
+@dataclass(frozen=True)
+class UserLookup:
+    user_id: str | None
+    error: str | None = None  # e.g. users_not_found
+
+
 class EmailSender(Protocol):
     def send(self, messages: Sequence[EmailMessage]) -> list[DeliveryResult]:
         """Send a batch; one result per message, in order."""
@@ -86,7 +106,13 @@ class EmailSender(Protocol):
 class ChatNotifier(Protocol):
     def post(self, messages: Sequence[ChatMessage]) -> list[DeliveryResult]: ...
 
-    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None: ...
+    def find_sent(self, messages: Sequence[ChatMessage]) -> dict[str, str | None] | None:
+        """Which of these messages already reached their recipient (key -> message ref)."""
+        ...
+
+    def lookup_user_ids(self, emails: Sequence[str]) -> dict[str, UserLookup]:
+        """Chat user ids of team members, by email (one lookup per unknown person)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -161,8 +187,10 @@ PROGRAM_PROPERTIES: dict[str, tuple[PropertySpec, ...]] = {
         PropertySpec("linkedin_followers", "LinkedIn followers", "number", "number"),
         PropertySpec("speaks_at_events", "Speaks at events", "bool", "booleancheckbox"),
     ),
+    "tasks": (PropertySpec("referral_outbox_key", "Referral program key"),),
 }
-UNIQUE_PROPERTIES = {"referral_program_id"}
+# Unique in the CRM, so a repeated create is refused rather than duplicated.
+UNIQUE_PROPERTIES = {"referral_program_id", "referral_outbox_key"}
 
 
 class Crm(Protocol):
@@ -187,6 +215,14 @@ class Crm(Protocol):
         """Create the program's properties if missing; check the pipeline and stage ids."""
         ...
 
+    def create_tasks(self, tasks: Sequence[CrmTask]) -> list[DeliveryResult]:
+        """Create tasks (batch); a task whose dedupe key exists already is not created again."""
+        ...
+
+    def find_tasks(self, dedupe_keys: Sequence[str]) -> dict[str, str | None]:
+        """Task ids by dedupe key, for the ones that exist."""
+        ...
+
     def api_calls(self) -> dict[str, int]:
         """Calls made so far, by endpoint."""
         ...
@@ -199,7 +235,10 @@ class Deliverer(Protocol):
 
     def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]: ...
 
-    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None: ...
+    def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
+        """Key -> vendor reference for the items the vendor already has (None: found none);
+        None overall when the vendor offers no way to tell."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.secrets import secret_value
 from core.settings import Settings
 from domain.statuses import OutboxChannel
-from integrations.deliverers import ChatDeliverer, EmailDeliverer
+from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
 from integrations.errors import ConfigurationError
 from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
 from integrations.sandbox.chat_log import ChatLogNotifier
@@ -50,21 +50,29 @@ def build_crm(
     return crm, "hubspot"
 
 
+def build_chat(settings: Settings) -> tuple[ChatNotifier, str]:
+    token = secret_value(settings.slack_bot_token, settings.slack_secret_block)
+    if not token:
+        return ChatLogNotifier(settings.chat_log_file), "log-file"
+    from integrations.slack.chat import build_slack_chat
+
+    return build_slack_chat(token, settings.slack_api_base), "slack"
+
+
 def build_adapters(
     settings: Settings, factory: sessionmaker[Session], deal_pipeline_id: str | None = None
 ) -> Adapters:
     crm, crm_name = build_crm(settings, factory, deal_pipeline_id)
+    chat, chat_name = build_chat(settings)
     if settings.sendgrid_api_key or settings.sendgrid_secret_block:
         raise _not_yet("SENDGRID_API_KEY", "SendGrid")
-    if settings.slack_bot_token or settings.slack_secret_block:
-        raise _not_yet("SLACK_BOT_TOKEN", "Slack")
     return Adapters(
         crm=crm,
         email=EmailFolderSender(
             settings.email_outbox_dir, settings.email_from, settings.sandbox_send_delay_ms
         ),
-        chat=ChatLogNotifier(settings.chat_log_file),
-        names={"crm": crm_name, "email": "eml-folder", "chat": "log-file"},
+        chat=chat,
+        names={"crm": crm_name, "email": "eml-folder", "chat": chat_name},
     )
 
 
@@ -72,4 +80,5 @@ def build_deliverers(adapters: Adapters) -> dict[OutboxChannel, Deliverer]:
     return {
         OutboxChannel.EMAIL: EmailDeliverer(adapters.email),
         OutboxChannel.CHAT: ChatDeliverer(adapters.chat),
+        OutboxChannel.CRM: CrmDeliverer(adapters.crm),
     }

@@ -77,11 +77,14 @@ class DispatchPolicy:
     max_batches: int = 200
 
 
+DEFAULT_POLICY = DispatchPolicy()
+
+
 def dispatch_outbox(
     factory: sessionmaker[Session],
     deliverers: Mapping[OutboxChannel, Deliverer],
     now: datetime,
-    policy: DispatchPolicy = DispatchPolicy(),
+    policy: DispatchPolicy = DEFAULT_POLICY,
     rng: random.Random | None = None,
 ) -> DispatchReport:
     """Recover rows stranded by a crash, then deliver due rows batch by batch."""
@@ -214,7 +217,7 @@ def _recover_stale(
             return
         outcomes = []
         for channel, batch in _by_channel(items).items():
-            known = deliverers[channel].find_sent([c.item.dedupe_key for c in batch])
+            known = deliverers[channel].find_sent([c.item for c in batch])
             for claimed in batch:
                 if known is None:
                     report.in_doubt[channel] += 1

@@ -37,6 +37,7 @@ class Signal(Base):
     text: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     ingested_at: Mapped[datetime]
+    moment_checked_at: Mapped[datetime | None]  # when detect-moments looked at it
 
 
 class Moment(Base):

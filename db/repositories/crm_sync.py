@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Ask, Deal, Person, Referral, StageEvent, TeamMember, Watermark
@@ -150,7 +150,8 @@ def mark_asks_done_by_crm_task(
         update(table)
         .where(
             table.c.crm_task_id == bindparam("b_task"),
-            table.c.status.in_([AskStatus.PENDING, AskStatus.PROMPTED]),
+            # no IN (...): expanding parameters cannot be used with executemany
+            or_(table.c.status == AskStatus.PENDING, table.c.status == AskStatus.PROMPTED),
         )
         .values(status=AskStatus.ASKED, outcome_at=bindparam("b_at")),
         [{"b_task": task, "b_at": at} for task, at in completions],

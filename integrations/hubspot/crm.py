@@ -46,6 +46,8 @@ from integrations.ports import (
     UNIQUE_PROPERTIES,
     CrmPage,
     CrmRecord,
+    CrmTask,
+    DeliveryResult,
     PropertySpec,
     PushResult,
     ReferralPush,
@@ -65,6 +67,8 @@ LAST_MODIFIED = {
 DEAL_TO_COMPANY = 341
 DEAL_TO_CONTACT = 3
 CONTACT_TO_COMPANY = 279
+TASK_TO_COMPANY = 192
+TASK_TO_CONTACT = 204
 BOOLEAN_OPTIONS = [
     OptionInput(label="Yes", value="true", display_order=0, hidden=False),
     OptionInput(label="No", value="false", display_order=1, hidden=False),
@@ -416,6 +420,53 @@ class HubSpotCrm:
                     )
                 ),
             )
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def find_tasks(self, dedupe_keys: Sequence[str]) -> dict[str, str | None]:
+        found = self._search_values("tasks", "referral_outbox_key", list(dedupe_keys))
+        return {key: found.get(key) for key in dedupe_keys}
+
+    def create_tasks(self, tasks: Sequence[CrmTask]) -> list[DeliveryResult]:
+        """Batch create (100 per call) with associations to company and contact. Tasks carry
+        the unique ``referral_outbox_key``, looked up first, so a repeat creates nothing."""
+        results: dict[str, DeliveryResult] = {}
+        for chunk in _chunks(list(tasks), BATCH):
+            existing = self.find_tasks([t.dedupe_key for t in chunk])
+            missing = [t for t in chunk if not existing.get(t.dedupe_key)]
+            results.update({k: DeliveryResult(k, provider_id=v) for k, v in existing.items() if v})
+            try:
+                ids = self._create(
+                    "tasks",
+                    [
+                        (
+                            {
+                                "hs_task_subject": t.subject[:250],
+                                "hs_task_body": t.body,
+                                "hs_timestamp": t.due_at.isoformat(),
+                                "hs_task_status": "NOT_STARTED",
+                                "hs_task_priority": t.priority,
+                                "hs_task_type": "TODO",
+                                "referral_outbox_key": t.dedupe_key,
+                                **({"hubspot_owner_id": t.owner_id} if t.owner_id else {}),
+                            },
+                            [(t.company_id, TASK_TO_COMPANY), (t.contact_id, TASK_TO_CONTACT)],
+                        )
+                        for t in missing
+                    ],
+                )
+            except PermanentError as error:
+                results.update(
+                    {t.dedupe_key: DeliveryResult(t.dedupe_key, error=str(error)) for t in missing}
+                )
+                continue
+            results.update(
+                {
+                    t.dedupe_key: DeliveryResult(t.dedupe_key, provider_id=i)
+                    for t, i in zip(missing, ids, strict=True)
+                }
+            )
+        return [results[t.dedupe_key] for t in tasks]
 
     # -- setup --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from integrations.ports import ChatMessage, DeliveryResult
+from integrations.ports import ChatMessage, DeliveryResult, UserLookup
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,16 @@ class ChatLogNotifier:
                 results.append(DeliveryResult(message.dedupe_key, provider_id=provider_id))
         return results
 
-    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None]:
+    def find_sent(self, messages: Sequence[ChatMessage]) -> dict[str, str | None]:
         sent = self._sent_keys()
-        return {key: sent.get(key) for key in dedupe_keys}
+        return {m.dedupe_key: sent.get(m.dedupe_key) for m in messages}
+
+    def lookup_user_ids(self, emails: Sequence[str]) -> dict[str, UserLookup]:
+        """The sandbox knows everyone: a stable made-up user id per email."""
+        return {
+            email: UserLookup("U" + hashlib.sha1(email.lower().encode()).hexdigest()[:10].upper())
+            for email in emails
+        }
 
     def _sent_keys(self) -> dict[str, str]:
         if not self.path.exists():

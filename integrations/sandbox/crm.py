@@ -27,6 +27,8 @@ from integrations.ports import (
     REFERRAL_SOURCE,
     CrmPage,
     CrmRecord,
+    CrmTask,
+    DeliveryResult,
     PushResult,
     ReferralPush,
     SetupReport,
@@ -286,6 +288,56 @@ class SandboxCrm:
         # Numeric string ids like HubSpot's; the sandbox has one writer at a time (the demo).
         highest = session.scalar(select(func.max(func.cast(model.id, BigInteger))))
         return str(max(int(highest or 0), 900000) + 1)
+
+    def create_tasks(self, tasks: Sequence[CrmTask]) -> list[DeliveryResult]:
+        self.calls["create tasks"] += 1
+        now = self.now()
+        with self.factory.begin() as session:
+            known = self._task_ids(session, [t.dedupe_key for t in tasks])
+            next_id = int(self._next_id(session, SandboxTask))
+            for task in tasks:
+                if task.dedupe_key in known:
+                    continue
+                known[task.dedupe_key] = str(next_id)
+                session.add(
+                    SandboxTask(
+                        id=str(next_id),
+                        idempotency_key=task.dedupe_key,
+                        subject=task.subject[:300],
+                        body=task.body,
+                        owner_id=task.owner_id,
+                        company_id=task.company_id,
+                        contact_id=task.contact_id,
+                        status="NOT_STARTED",
+                        due_at=task.due_at,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                next_id += 1
+        return [DeliveryResult(t.dedupe_key, provider_id=known[t.dedupe_key]) for t in tasks]
+
+    def find_tasks(self, dedupe_keys: Sequence[str]) -> dict[str, str | None]:
+        with self.factory() as session:
+            known = self._task_ids(session, dedupe_keys)
+        return {key: known.get(key) for key in dedupe_keys}
+
+    @staticmethod
+    def _task_ids(session: Session, keys: Sequence[str]) -> dict[str, str]:
+        rows = session.execute(
+            select(SandboxTask.idempotency_key, SandboxTask.id).where(
+                SandboxTask.idempotency_key.in_(keys)
+            )
+        ).all()
+        return {key: task_id for key, task_id in rows}
+
+    def complete_task(self, task_id: str) -> None:
+        """What a CSM does in the CRM when the ask is done (demo and tests)."""
+        now = self.now()
+        with self.factory.begin() as session:
+            task = session.get(SandboxTask, task_id)
+            if task is not None and task.status != "COMPLETED":
+                task.status, task.completed_at, task.updated_at = "COMPLETED", now, now
 
     def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
         """The sandbox has every property already; only the pipeline and stages are checked."""

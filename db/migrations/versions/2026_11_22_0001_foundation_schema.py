@@ -285,6 +285,7 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=True),
     sa.Column('occurred_at', db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ingested_at', db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('moment_checked_at', db.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_signals_account_id_accounts')),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_signals_person_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_signals')),

@@ -1,0 +1,259 @@
+"""Queries of moment detection and ask creation. Set-based: a handful per batch, none per row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import (
+    Account,
+    Ask,
+    AuditEntry,
+    Moment,
+    Person,
+    Referral,
+    ReferralLink,
+    Signal,
+    TeamMember,
+)
+from db.repositories.upsert import insert_ignoring_conflicts
+from domain.champions import Candidate
+from domain.moments import AccountState, SignalFact
+from domain.signals import SignalKind
+from domain.statuses import AskStatus, MomentStatus
+
+GUARD_KINDS = (
+    SignalKind.NPS,
+    SignalKind.ESCALATION_OPENED,
+    SignalKind.ESCALATION_CLOSED,
+    SignalKind.CHURN_RISK_FLAGGED,
+    SignalKind.CHURN_RISK_CLEARED,
+)
+
+
+def fact(signal: Signal) -> SignalFact:
+    return SignalFact(
+        signal.id, signal.kind, signal.occurred_at, signal.value, signal.text, signal.person_id
+    )
+
+
+def unchecked_signals(session: Session, now: datetime, limit: int) -> list[Signal]:
+    """Signals that happened by ``now``, belong to a known account, and were not looked at."""
+    return list(
+        session.scalars(
+            select(Signal)
+            .where(
+                Signal.moment_checked_at.is_(None),
+                Signal.occurred_at <= now,
+                Signal.account_id.is_not(None),
+            )
+            .order_by(Signal.occurred_at, Signal.id)
+            .limit(limit)
+        )
+    )
+
+
+def account_states(session: Session, account_ids: Sequence[int]) -> dict[int, AccountState]:
+    accounts = session.execute(
+        select(
+            Account.id,
+            Account.segment,
+            TeamMember.team,
+            Account.escalation_open,
+            Account.churn_risk,
+        )
+        .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
+        .where(Account.id.in_(account_ids))
+    ).all()
+    history: dict[int, list[SignalFact]] = defaultdict(list)
+    for signal in session.scalars(
+        select(Signal).where(Signal.account_id.in_(account_ids), Signal.kind.in_(GUARD_KINDS))
+    ):
+        history[signal.account_id or 0].append(fact(signal))
+    last_asks = dict(
+        session.execute(
+            select(Ask.account_id, func.max(Ask.created_for))
+            .where(Ask.account_id.in_(account_ids))
+            .group_by(Ask.account_id)
+        ).all()
+    )
+    return {
+        a.id: AccountState(
+            a.id,
+            a.segment,
+            a.team,
+            a.escalation_open,
+            a.churn_risk,
+            tuple(history.get(a.id, ())),
+            last_asks.get(a.id),
+        )
+        for a in accounts
+    }
+
+
+def insert_moments(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    return insert_ignoring_conflicts(
+        session, Moment.__table__, rows, ["account_id", "trigger", "window_key"]
+    )
+
+
+def mark_checked(session: Session, signal_ids: Sequence[int], now: datetime) -> None:
+    session.execute(
+        update(Signal)
+        .where(Signal.id.in_(signal_ids))
+        .values(moment_checked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(AuditEntry.__table__.insert(), list(rows))
+
+
+def moments_without_ask(session: Session, limit: int) -> list[Moment]:
+    return list(
+        session.scalars(
+            select(Moment)
+            .where(
+                Moment.status == MomentStatus.DETECTED,
+                ~select(Ask.id).where(Ask.moment_id == Moment.id).exists(),
+            )
+            .order_by(Moment.detected_at, Moment.id)
+            .limit(limit)
+        )
+    )
+
+
+def candidates(session: Session, account_ids: Sequence[int]) -> dict[int, list[Candidate]]:
+    """Everyone on these accounts with what scoring needs: latest scores, history."""
+    people = session.scalars(select(Person).where(Person.account_id.in_(account_ids))).all()
+    ids = [p.id for p in people]
+    latest: dict[tuple[int, SignalKind], float] = {}
+    for person_id, kind, value in session.execute(
+        select(Signal.person_id, Signal.kind, Signal.value)
+        .where(Signal.person_id.in_(ids), Signal.kind.in_([SignalKind.NPS, SignalKind.CSAT]))
+        .order_by(Signal.occurred_at)
+    ):
+        if value is not None:
+            latest[(person_id, kind)] = float(value)
+    intros = dict(
+        session.execute(
+            select(Referral.referrer_person_id, func.count())
+            .where(Referral.referrer_person_id.in_(ids))
+            .group_by(Referral.referrer_person_id)
+        ).all()
+    )
+    asked = {
+        row[0]: row[1:]
+        for row in session.execute(
+            select(
+                Ask.champion_id,
+                func.max(Ask.created_for),
+                func.count().filter(Ask.status == AskStatus.DECLINED),
+                func.max(Ask.outcome_at).filter(Ask.status == AskStatus.DECLINED),
+            )
+            .where(Ask.champion_id.in_(ids))
+            .group_by(Ask.champion_id)
+        )
+    }
+    grouped: dict[int, list[Candidate]] = defaultdict(list)
+    for p in people:
+        last_asked, declines, last_declined = asked.get(p.id, (None, 0, None))
+        grouped[p.account_id or 0].append(
+            Candidate(
+                person_id=p.id,
+                account_id=p.account_id or 0,
+                seniority=str(p.seniority),
+                linkedin_followers=p.linkedin_followers,
+                speaks_at_events=p.speaks_at_events,
+                opted_out=p.opted_out,
+                nps=latest.get((p.id, SignalKind.NPS)),
+                csat=latest.get((p.id, SignalKind.CSAT)),
+                intros=intros.get(p.id, 0),
+                declines=declines or 0,
+                last_asked_at=last_asked,
+                last_declined_at=last_declined,
+            )
+        )
+    return grouped
+
+
+def account_nps(session: Session, account_ids: Sequence[int]) -> dict[int, float]:
+    rows = session.execute(
+        select(Signal.account_id, func.avg(Signal.value))
+        .where(Signal.account_id.in_(account_ids), Signal.kind == SignalKind.NPS)
+        .group_by(Signal.account_id)
+    ).all()
+    return {account_id: float(avg) for account_id, avg in rows if avg is not None}
+
+
+def asks_per_csm_week(session: Session, csm_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+    rows = session.execute(
+        select(Ask.csm_id, Ask.week_key, func.count())
+        .where(Ask.csm_id.in_(csm_ids), Ask.status != AskStatus.EXPIRED)
+        .group_by(Ask.csm_id, Ask.week_key)
+    ).all()
+    return {(csm, week): n for csm, week, n in rows}
+
+
+def links_for(
+    session: Session, person_ids: Sequence[int], referrer_type: str
+) -> dict[int, ReferralLink]:
+    rows = session.scalars(
+        select(ReferralLink).where(
+            ReferralLink.person_id.in_(person_ids), ReferralLink.referrer_type_key == referrer_type
+        )
+    )
+    return {link.person_id: link for link in rows}
+
+
+def latest_results(session: Session, account_ids: Sequence[int]) -> dict[int, str]:
+    """The latest ROI result text per account: the value the script reminds."""
+    results: dict[int, str] = {}
+    for account_id, text in session.execute(
+        select(Signal.account_id, Signal.text)
+        .where(
+            Signal.account_id.in_(account_ids),
+            Signal.kind == SignalKind.ROI_MILESTONE,
+            Signal.text.is_not(None),
+        )
+        .order_by(Signal.occurred_at)
+    ):
+        results[account_id] = text
+    return results
+
+
+def set_moment_status(
+    session: Session, ids: Sequence[int], status: MomentStatus, reason: str | None = None
+) -> None:
+    if ids:
+        session.execute(
+            update(Moment)
+            .where(Moment.id.in_(ids))
+            .values(status=status, suppressed_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def people_and_accounts(
+    session: Session, person_ids: Sequence[int], account_ids: Sequence[int]
+) -> tuple[dict[int, Person], dict[int, Account]]:
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    accounts = {
+        a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+    }
+    return people, accounts
+
+
+def team_members(session: Session, ids: Sequence[int]) -> dict[int, TeamMember]:
+    return {m.id: m for m in session.scalars(select(TeamMember).where(TeamMember.id.in_(ids)))}
+
+
+def signals_by_id(session: Session, ids: Sequence[int]) -> dict[int, Signal]:
+    return {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(ids)))}

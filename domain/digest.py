@@ -1,0 +1,95 @@
+"""A CSM's Slack digest in Block Kit: one message, asks in priority order. Pure.
+
+Per ask: who and why now, the call script, the draft email and link, the due date. Slack
+allows 50 blocks and 3000 characters per section text, so long texts are cut and a digest with
+more asks than fit ends with a pointer to the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+BLOCKS_PER_ASK = 5
+
+
+@dataclass(frozen=True)
+class DigestAsk:
+    ask_id: int
+    account_name: str
+    champion_name: str
+    champion_title: str | None
+    why_now: str  # e.g. "high NPS (10/10) on 2 Mar"
+    score: float
+    script: str
+    draft_subject: str
+    draft_body: str
+    referral_link: str
+    due_on: date
+    resurfaced: bool = False
+
+
+def _text(text: str, limit: int = MAX_SECTION) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
+
+
+def digest_blocks(intro: str, asks: Sequence[DigestAsk]) -> list[dict[str, Any]]:
+    ordered = sorted(asks, key=lambda a: (-a.score, a.ask_id))
+    room = (MAX_BLOCKS - 2) // BLOCKS_PER_ASK
+    shown, hidden = ordered[:room], ordered[room:]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Referral asks", "emoji": True}},
+        _section(intro),
+    ]
+    for ask in shown:
+        who = f"*{ask.champion_name}*" + (f", {ask.champion_title}" if ask.champion_title else "")
+        again = " (reminder)" if ask.resurfaced else ""
+        blocks += [
+            {"type": "divider"},
+            _section(f"*{ask.account_name}*: {who}{again}\n_Why now:_ {ask.why_now}"),
+            _section(f"*Call script*\n{ask.script}"),
+            _section(f"*Draft email* ({ask.draft_subject})\n```{ask.draft_body}```"),
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": _text(
+                            f"Link {ask.referral_link} · due {ask.due_on.isoformat()} · "
+                            f"ask #{ask.ask_id} · "
+                            f"`referrals asks record {ask.ask_id} asked|declined|snoozed|intro`",
+                            2000,
+                        ),
+                    }
+                ],
+            },
+        ]
+    if hidden:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": (
+                            f"…and {len(hidden)} more: `referrals asks list --csm <your email>`"
+                        ),
+                    }
+                ],
+            }
+        )
+    return blocks
+
+
+def digest_text(intro: str, asks: Sequence[DigestAsk]) -> str:
+    """The notification text (and what clients without Block Kit show)."""
+    names = ", ".join(a.account_name for a in sorted(asks, key=lambda a: -a.score)[:3])
+    return _text(f"{intro.strip()} {names}".strip(), 3000)

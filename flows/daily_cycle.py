@@ -1,0 +1,29 @@
+"""daily-cycle: the program's day in order, as one parent flow run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+
+from domain.clock import SystemClock, ensure_utc
+from flows.detect_moments import detect_moments_flow
+from flows.dispatch_outbox import dispatch_outbox_flow
+from flows.prompt_csms import prompt_csms_flow
+from flows.sync_crm import sync_crm_flow
+
+
+@flow(name="daily-cycle")
+def daily_cycle_flow(at: datetime | None = None) -> dict[str, object]:
+    """sync-crm, detect-moments, prompt-csms (on weekdays), dispatch-outbox.
+
+    Args:
+        at: run the day as if at this instant; default now.
+    """
+    now = ensure_utc(at) if at else SystemClock().now()
+    result: dict[str, object] = {"sync-crm": sync_crm_flow(at=now)}
+    result["detect-moments"] = detect_moments_flow(at=now)
+    if now.weekday() < 5:
+        result["prompt-csms"] = prompt_csms_flow(at=now)
+    result["dispatch-outbox"] = dispatch_outbox_flow(at=now)
+    return result

@@ -1,0 +1,26 @@
+"""prompt-csms: a Slack digest per CSM and a CRM task per ask."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from domain.clock import SystemClock, ensure_utc
+from tasks.ask_tasks import prompt_csms_task
+
+
+@flow(name="prompt-csms")
+def prompt_csms_flow(at: datetime | None = None) -> list[dict[str, object]]:
+    """Re-surface or expire overdue asks, then prompt each CSM once with their asks.
+
+    Args:
+        at: run as if at this instant (the demo's and tests' clock); default now.
+    """
+    now = ensure_utc(at) if at else SystemClock().now()
+    rows = prompt_csms_task(now).rows()
+    create_table_artifact(
+        key="prompt-csms", table=rows, description=f"CSM prompts at {now.isoformat()}"
+    )
+    return rows

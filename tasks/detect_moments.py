@@ -1,0 +1,282 @@
+"""detect-moments: new signals -> moments (guards applied) -> prioritised asks with content.
+
+Each batch of signals is one transaction: moments are inserted with ON CONFLICT DO NOTHING on
+(account, trigger, window), suppressed ones are written to the audit log with their reasons,
+and the signals are marked checked, so a rerun finds nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.models import Ask, Moment, ReferralLink
+from db.repositories import moments as repo
+from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
+from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
+from domain.moments import guard_reasons, trigger_of, window_key
+from domain.program import Program
+from domain.referral_codes import new_code
+from domain.statuses import MomentStatus
+
+BATCH = 1000
+
+
+@dataclass
+class MomentReport:
+    signals_checked: int = 0
+    not_a_moment: int = 0
+    moments_detected: int = 0
+    duplicate_in_window: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    asks_created: int = 0
+    asks_for_later_weeks: int = 0
+    waiting_for_capacity: int = 0
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [
+            {"step": "signals checked", "count": self.signals_checked},
+            {"step": "not a moment", "count": self.not_a_moment},
+            {"step": "moments detected", "count": self.moments_detected},
+            {"step": "same account, trigger and window", "count": self.duplicate_in_window},
+        ]
+        rows += [
+            {"step": f"suppressed: {k}", "count": v} for k, v in sorted(self.suppressed.items())
+        ]
+        rows += [
+            {"step": "asks created", "count": self.asks_created},
+            {"step": "asks scheduled for a later week (cap)", "count": self.asks_for_later_weeks},
+            {"step": "moments waiting for capacity", "count": self.waiting_for_capacity},
+        ]
+        return rows
+
+
+def referrer_type_for_clients(program: Program) -> str:
+    keys = [t.key for t in program.referrer_types]
+    return "client" if "client" in keys else keys[0]
+
+
+def detect_moments(factory: sessionmaker[Session], program: Program, now: datetime) -> MomentReport:
+    report = MomentReport()
+    while True:
+        with transaction(factory) as session:
+            signals = repo.unchecked_signals(session, now, BATCH)
+            if not signals:
+                break
+            states = repo.account_states(session, sorted({s.account_id or 0 for s in signals}))
+            moments, audits = [], []
+            for signal in signals:
+                fact = repo.fact(signal)
+                trigger = trigger_of(fact, program.triggers)
+                if trigger is None:
+                    report.not_a_moment += 1
+                    continue
+                state = states[signal.account_id or 0]
+                reasons = guard_reasons(fact, state, program.guards, program.triggers, now)
+                if reasons:
+                    report.suppressed.update(reasons)
+                    audits.append(
+                        _audit(
+                            now,
+                            "moment_suppressed",
+                            "signal",
+                            signal.id,
+                            {"trigger": trigger, "reasons": reasons},
+                        )
+                    )
+                    continue
+                moments.append(
+                    {
+                        "account_id": signal.account_id,
+                        "person_id": signal.person_id,
+                        "signal_id": signal.id,
+                        "trigger": trigger,
+                        "window_key": window_key(
+                            signal.occurred_at, program.triggers.moment_window_days
+                        ),
+                        "status": MomentStatus.DETECTED,
+                        "detected_at": now,
+                    }
+                )
+            inserted = repo.insert_moments(session, moments)
+            report.moments_detected += inserted
+            report.duplicate_in_window += len(moments) - inserted
+            repo.audit(session, audits)
+            repo.mark_checked(session, [s.id for s in signals], now)
+            report.signals_checked += len(signals)
+    create_asks(factory, program, now, report)
+    return report
+
+
+def _audit(
+    now: datetime, action: str, entity_type: str, entity_id: int, details: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "occurred_at": now,
+        "actor": "detect-moments",
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "details": details,
+    }
+
+
+def create_asks(
+    factory: sessionmaker[Session], program: Program, now: datetime, report: MomentReport
+) -> None:
+    """Pick a champion for each new moment, schedule it under the weekly cap, render it."""
+    with transaction(factory) as session:
+        moments = repo.moments_without_ask(session, BATCH)
+        if not moments:
+            return
+        account_ids = sorted({m.account_id for m in moments})
+        states = repo.account_states(session, account_ids)
+        _, accounts = repo.people_and_accounts(session, [], account_ids)
+        candidates = repo.candidates(session, account_ids)
+        nps = repo.account_nps(session, account_ids)
+        cooldown = timedelta(days=program.guards.account_cooldown_days)
+
+        chosen: dict[int, tuple[Moment, int, ScoreParts]] = {}
+        asked_accounts: set[int] = set()
+        asked_people: set[int] = set()
+        suppressed: dict[str, list[int]] = {}
+        for moment in moments:
+            account = accounts[moment.account_id]
+            last_ask = states[moment.account_id].last_ask_at
+            reason = None
+            if account.owner_id is None:
+                reason = "no_owner"
+            elif moment.account_id in asked_accounts or (
+                last_ask is not None and now - last_ask < cooldown
+            ):
+                reason = "account_cooldown"
+            else:
+                ranked = [
+                    (c, p)
+                    for c, p in rank_champions(
+                        candidates.get(moment.account_id, []),
+                        account.health_score,
+                        nps.get(moment.account_id),
+                        program.scoring,
+                        program.guards,
+                        now,
+                    )
+                    if c.person_id not in asked_people
+                ]
+                if not ranked:
+                    reason = "no_champion"
+                else:
+                    champion, parts = ranked[0]
+                    chosen[moment.id] = (moment, champion.person_id, parts)
+                    asked_accounts.add(moment.account_id)
+                    asked_people.add(champion.person_id)
+            if reason:
+                suppressed.setdefault(reason, []).append(moment.id)
+                report.suppressed[reason] += 1
+        for reason, ids in suppressed.items():
+            repo.set_moment_status(session, ids, MomentStatus.SUPPRESSED, reason)
+        if not chosen:
+            return
+
+        csm_of = {m_id: accounts[m.account_id].owner_id or 0 for m_id, (m, _, _) in chosen.items()}
+        weeks = schedule(
+            [Proposal(m_id, csm_of[m_id], parts.total) for m_id, (_, _, parts) in chosen.items()],
+            repo.asks_per_csm_week(session, sorted(set(csm_of.values()))),
+            program.asks.per_csm_per_week,
+            now.date(),
+        )
+        report.waiting_for_capacity += len(chosen) - len(weeks)
+        _insert_asks(session, program, now, chosen, weeks, accounts, csm_of, report)
+
+
+def _insert_asks(
+    session: Session,
+    program: Program,
+    now: datetime,
+    chosen: dict[int, tuple[Moment, int, ScoreParts]],
+    weeks: dict[int, Any],
+    accounts: dict[int, Any],
+    csm_of: dict[int, int],
+    report: MomentReport,
+) -> None:
+    referrer_type = referrer_type_for_clients(program)
+    person_ids = [chosen[m][1] for m in weeks]
+    people, _ = repo.people_and_accounts(session, person_ids, [])
+    links = repo.links_for(session, person_ids, referrer_type)
+    new_links = [
+        ReferralLink(code=new_code(), person_id=p, referrer_type_key=referrer_type, created_at=now)
+        for p in person_ids
+        if p not in links
+    ]
+    session.add_all(new_links)
+    session.flush()
+    links.update({link.person_id: link for link in new_links})
+    csms = repo.team_members(session, sorted(set(csm_of.values())))
+    signals = repo.signals_by_id(session, [chosen[m][0].signal_id for m in weeks])
+    results = repo.latest_results(session, sorted({chosen[m][0].account_id for m in weeks}))
+    this_week = week_key(now.date())
+    asks = []
+    for moment_id, week_start in weeks.items():
+        moment, person_id, parts = chosen[moment_id]
+        account, person, csm = (
+            accounts[moment.account_id],
+            people[person_id],
+            csms[csm_of[moment_id]],
+        )
+        signal = signals[moment.signal_id]
+        link = links[person_id]
+        starts = max(now, datetime.combine(week_start, time(9), UTC))
+        name = f"{person.first_name} {person.last_name}".strip() or person.email
+        content = render_ask(
+            AskFacts(
+                account_name=account.name,
+                segment=account.segment,
+                champion_first_name=person.first_name,
+                champion_name=name,
+                champion_title=person.title,
+                csm_name=csm.name,
+                trigger=moment.trigger,
+                moment_on=signal.occurred_at.date(),
+                referral_link=program.links.referral_link(link.code),
+                referral_code=link.code,
+                results=results.get(account.id),
+                nps_score=signal.value if moment.trigger in {"nps", "csat"} else None,
+                nps_comment=signal.text if moment.trigger in {"nps", "csat"} else None,
+                renewal_date=account.renewal_date,
+            ),
+            program,
+        )
+        key = week_key(week_start)
+        report.asks_for_later_weeks += key > this_week
+        asks.append(
+            Ask(
+                moment_id=moment_id,
+                account_id=account.id,
+                champion_id=person_id,
+                csm_id=csm.id,
+                referral_link_id=link.id,
+                priority=round(parts.total * 100),
+                score=parts.total,
+                score_parts={
+                    **parts.as_dict(),
+                    "moment": moment.trigger,
+                    "why_now": f"{MOMENT_LABELS.get(moment.trigger, moment.trigger)} on "
+                    f"{signal.occurred_at.date().isoformat()}",
+                    "signal_id": signal.id,
+                },
+                week_key=key,
+                created_for=now,
+                due_at=starts + timedelta(days=program.asks.due_days),
+                script=content.script,
+                draft_subject=content.subject[:200],
+                draft_body=content.body,
+            )
+        )
+    session.add_all(asks)
+    repo.set_moment_status(session, list(weeks), MomentStatus.ASKED)
+    report.asks_created += len(asks)

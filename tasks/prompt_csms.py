@@ -1,0 +1,219 @@
+"""prompt-csms: one Slack digest per CSM and one CRM task per ask, through the outbox.
+
+The asks move to ``prompted`` in the same transaction that enqueues their digest and task, so
+a rerun or a crash never prompts twice; the dispatcher then delivers exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.repositories import asks as repo
+from db.repositories.outbox import NewMessage, enqueue
+from domain.champions import week_key
+from domain.digest import DigestAsk, digest_blocks, digest_text
+from domain.program import Program
+from domain.statuses import OutboxChannel
+from domain.templates import render
+from integrations.ports import ChatNotifier, Deliverer
+from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
+
+log = logging.getLogger(__name__)
+SLACK_RECHECK = timedelta(days=7)  # how long a failed Slack lookup is trusted
+
+
+@dataclass
+class PromptReport:
+    resurfaced: int = 0
+    expired: int = 0
+    asks_prompted: int = 0
+    digests: int = 0
+    crm_tasks: int = 0
+    csms_without_slack: list[int] = field(default_factory=list)  # team member ids
+    delivery: DispatchReport | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        sent = self.delivery.sent if self.delivery else {}
+        failed = self.delivery.failed if self.delivery else {}
+        return [
+            {"step": "asks re-surfaced (past due)", "count": self.resurfaced},
+            {"step": "asks expired", "count": self.expired},
+            {"step": "asks prompted", "count": self.asks_prompted},
+            {"step": "Slack digests enqueued", "count": self.digests},
+            {"step": "CRM tasks enqueued", "count": self.crm_tasks},
+            {"step": "CSMs without a Slack user", "count": len(self.csms_without_slack)},
+            {"step": "delivered: chat", "count": sent.get("chat", 0)},
+            {"step": "delivered: crm", "count": sent.get("crm", 0)},
+            {"step": "failed: chat", "count": failed.get("chat", 0)},
+            {"step": "failed: crm", "count": failed.get("crm", 0)},
+        ]
+
+
+def prompt_csms(
+    factory: sessionmaker[Session],
+    program: Program,
+    chat: ChatNotifier,
+    deliverers: Mapping[OutboxChannel, Deliverer],
+    now: datetime,
+    policy: DispatchPolicy = DEFAULT_POLICY,
+) -> PromptReport:
+    report = PromptReport()
+    asks_rules = program.asks
+    with transaction(factory) as session:
+        resurfaced, report.expired = repo.resurface_and_expire(
+            session,
+            now,
+            asks_rules.due_days,
+            asks_rules.resurface_once,
+            asks_rules.expire_after_days,
+        )
+        report.resurfaced = len(resurfaced)
+        rows = repo.asks_to_prompt(session, now, week_key(now.date()), resurfaced)
+    if rows:
+        _resolve_slack_users(factory, chat, rows, now)
+        with transaction(factory) as session:
+            rows = repo.asks_to_prompt(session, now, week_key(now.date()), resurfaced)
+            _enqueue(session, program, rows, set(resurfaced), now, report)
+    report.delivery = dispatch_outbox(
+        factory,
+        {c: d for c, d in deliverers.items() if c in (OutboxChannel.CHAT, OutboxChannel.CRM)},
+        now,
+        policy,
+    )
+    with transaction(factory) as session:
+        repo.copy_delivery_refs(session)
+    return report
+
+
+def _resolve_slack_users(
+    factory: sessionmaker[Session], chat: ChatNotifier, rows: list[repo.PromptRow], now: datetime
+) -> None:
+    """Look up CSMs with no Slack id yet (or a failed lookup older than a week), once each."""
+    todo = {
+        r.csm.id: r.csm.email
+        for r in rows
+        if not r.csm.slack_user_id
+        and (r.csm.slack_checked_at is None or now - r.csm.slack_checked_at > SLACK_RECHECK)
+    }
+    if not todo:
+        return
+    found = chat.lookup_user_ids(sorted(set(todo.values())))
+    results = {}
+    for member_id, email in todo.items():
+        lookup = found.get(email)
+        results[member_id] = (lookup.user_id, lookup.error) if lookup else (None, "no answer")
+        if not results[member_id][0]:
+            log.warning("team member %s has no Slack user: %s", member_id, results[member_id][1])
+    with transaction(factory) as session:
+        repo.store_slack_lookups(session, results, now)
+
+
+def _enqueue(
+    session: Session,
+    program: Program,
+    rows: list[repo.PromptRow],
+    resurfaced: set[int],
+    now: datetime,
+    report: PromptReport,
+) -> None:
+    by_csm: dict[int, list[repo.PromptRow]] = defaultdict(list)
+    for row in rows:
+        by_csm[row.csm.id].append(row)
+    messages: list[NewMessage] = []
+    for csm_id, csm_rows in by_csm.items():
+        csm = csm_rows[0].csm
+        if csm.slack_user_id:
+            messages.append(_digest(program, csm_rows, resurfaced, now))
+            report.digests += 1
+        else:
+            report.csms_without_slack.append(csm_id)
+        for row in csm_rows:
+            if row.ask.id not in resurfaced and row.ask.crm_task_id is None:
+                messages.append(_crm_task(row))
+                report.crm_tasks += 1
+    enqueue(session, messages, now)
+    repo.mark_prompted(session, [r.ask.id for r in rows], now)
+    report.asks_prompted += len(rows)
+
+
+def _digest(
+    program: Program, rows: list[repo.PromptRow], resurfaced: set[int], now: datetime
+) -> NewMessage:
+    csm = rows[0].csm
+    intro = render(
+        program.templates.slack_digest_intro,
+        {
+            "csm_name": csm.name,
+            "csm_first_name": csm.name.split(" ")[0],
+            "ask_count": len(rows),
+            "program_name": program.name,
+        },
+    ).strip()
+    asks = [
+        DigestAsk(
+            ask_id=r.ask.id,
+            account_name=r.account.name,
+            champion_name=f"{r.champion.first_name} {r.champion.last_name}".strip(),
+            champion_title=r.champion.title,
+            why_now=str(r.ask.score_parts.get("why_now", "")),
+            score=r.ask.score,
+            script=r.ask.script,
+            draft_subject=r.ask.draft_subject,
+            draft_body=r.ask.draft_body,
+            referral_link=program.links.referral_link(r.code) if r.code else "",
+            due_on=r.ask.due_at.date(),
+            resurfaced=r.ask.id in resurfaced,
+        )
+        for r in rows
+    ]
+    ask_ids = sorted(r.ask.id for r in rows)
+    fingerprint = hashlib.sha256(",".join(map(str, ask_ids)).encode()).hexdigest()[:16]
+    return NewMessage(
+        channel=OutboxChannel.CHAT,
+        operation="post_message",
+        recipient=csm.slack_user_id or "",
+        dedupe_key=f"slack-digest:{csm.id}:{now.date().isoformat()}:{fingerprint}",
+        template="slack_digest",
+        subject_type="team_member",
+        subject_id=csm.id,
+        payload={
+            "text": digest_text(intro, asks),
+            "blocks": digest_blocks(intro, asks),
+            "ask_ids": ask_ids,
+        },
+    )
+
+
+def _crm_task(row: repo.PromptRow) -> NewMessage:
+    name = f"{row.champion.first_name} {row.champion.last_name}".strip() or row.champion.email
+    body = (
+        f"{row.ask.script}\n\nDraft email ({row.ask.draft_subject}):\n{row.ask.draft_body}\n\n"
+        f"Why now: {row.ask.score_parts.get('why_now', '')}"
+    )
+    return NewMessage(
+        channel=OutboxChannel.CRM,
+        operation="create_task",
+        recipient=row.csm.email,
+        dedupe_key=f"crm-task:ask:{row.ask.id}",
+        template="ask_task",
+        subject_type="ask",
+        subject_id=row.ask.id,
+        payload={
+            "subject": f"Ask {name} ({row.account.name}) for an intro",
+            "body": body,
+            "due_at": row.ask.due_at.isoformat(),
+            "owner_id": row.csm.crm_owner_id,
+            "company_id": row.account.crm_id,
+            "contact_id": row.champion.crm_id,
+            "priority": "HIGH" if row.ask.score >= 0.75 else "MEDIUM",
+        },
+    )

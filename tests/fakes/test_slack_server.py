@@ -1,0 +1,395 @@
+"""The fake Slack, driven by the real ``slack_sdk`` WebClient.
+
+What slack_sdk 3.x does on the wire (read from ``web/base_client.py`` and checked here through
+``fake.calls``): every call is an HTTP POST to ``base_url + METHOD``; ``chat_postMessage``
+sends JSON (booleans stay JSON booleans), ``users_lookupByEmail``, ``conversations_open``
+and ``conversations_history`` send form bodies (booleans as ``"1"``/``"0"``), and a call
+without arguments (``auth_test``) sends no body but a JSON content type. ``api_call(params=...)``
+and ``api_call(data=...)`` both send a urlencoded form; only ``files=`` makes it multipart.
+
+How failures surface: ``SlackApiError`` for any non-200 status or ``ok: false``, with
+``e.response.status_code``, ``e.response.headers`` (a plain dict; on a 429 the SDK adds
+``retry-after`` next to ``Retry-After``) and ``e.response["error"]``. A non-JSON body (a 5xx
+from Slack's edge) does not raise a decoding error: the SDK substitutes
+``{"ok": false, "error": "Received a response in a non-JSON format: <first 100 chars>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from tests.fakes.slack_server import BLOCKS_ONLY_TEXT, BOT_USER_ID, FakeSlack
+
+TOKEN = "xoxb-test-token"
+T0 = 1_772_442_000.0  # 2026-03-02 09:00 UTC
+
+
+class Clock:
+    """Epoch seconds the fake stamps messages with; tests move it."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def fake(clock: Clock) -> Iterator[FakeSlack]:
+    with FakeSlack(TOKEN, now=clock) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    return WebClient(token=TOKEN, base_url=fake.base_url, retry_handlers=[])
+
+
+def _error_of(call: Any) -> SlackApiError:
+    with pytest.raises(SlackApiError) as raised:
+        call()
+    return raised.value
+
+
+SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*Thanks* for the referral"}}
+METADATA = {"event_type": "referral_thanked", "event_payload": {"referral_id": "r-1", "n": 2}}
+
+
+# -- users.lookupByEmail ---------------------------------------------------------------------
+
+
+def test_lookup_by_email_finds_the_user(fake: FakeSlack, client: WebClient) -> None:
+    user_id = fake.add_user("ann.lee@example.com")
+
+    user = client.users_lookupByEmail(email="Ann.Lee@example.com")["user"]
+
+    assert user["id"] == user_id
+    assert user["team_id"] and user["deleted"] is False and user["is_bot"] is False
+    assert user["profile"]["email"] == "ann.lee@example.com"
+    assert user["real_name"] == user["profile"]["real_name"] == "Ann Lee"
+    call = fake.calls_to("users.lookupByEmail")[0]
+    assert call.http_method == "POST"
+    assert call.content_type == "application/x-www-form-urlencoded"
+    assert call.headers["authorization"] == f"Bearer {TOKEN}"
+    assert call.params == {"email": "Ann.Lee@example.com"}
+
+
+def test_lookup_by_email_unknown_or_deactivated_is_users_not_found(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    fake.add_user("gone@example.com", deleted=True)
+
+    for email in ["nobody@example.com", "gone@example.com"]:
+        error = _error_of(lambda e=email: client.users_lookupByEmail(email=e))
+        assert error.response.status_code == 200
+        assert error.response["error"] == "users_not_found"
+
+
+def test_a_json_body_is_not_read_by_form_only_methods(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_user("ann@example.com")
+
+    error = _error_of(
+        lambda: client.api_call("users.lookupByEmail", json={"email": "ann@example.com"})
+    )
+
+    assert error.response["error"] == "invalid_arguments"
+    assert fake.calls[-1].params == {"email": "ann@example.com"}  # sent, but not read
+
+
+# -- chat.postMessage, conversations.open, conversations.history ------------------------------
+
+
+def test_post_to_a_user_id_lands_in_their_dm_and_history_returns_the_metadata(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    user_id = fake.add_user("ann@example.com")
+
+    posted = client.chat_postMessage(
+        channel=user_id, text="Thanks!", blocks=[SECTION], metadata=METADATA, unfurl_links=False
+    )
+
+    dm = posted["channel"]
+    assert dm.startswith("D")
+    assert posted["ts"] == posted["message"]["ts"] == "1772442000.000000"
+    assert posted["message"]["metadata"] == METADATA
+    assert posted["message"]["user"] == BOT_USER_ID
+    assert posted["message"]["blocks"][0]["block_id"]  # Slack fills block ids in
+    call = fake.calls_to("chat.postMessage")[0]
+    assert call.content_type.startswith("application/json")
+    assert call.params["blocks"] == [SECTION] and call.params["unfurl_links"] is False
+
+    opened = client.conversations_open(users=[user_id])
+    assert opened["channel"]["id"] == dm and opened["already_open"] is True
+
+    history = client.conversations_history(channel=dm, include_all_metadata=True)
+    assert [m["text"] for m in history["messages"]] == ["Thanks!"]
+    assert history["messages"][0]["metadata"] == METADATA
+    assert history["has_more"] is False
+    assert history["response_metadata"] == {"next_cursor": ""}
+    assert fake.calls_to("conversations.history")[0].params["include_all_metadata"] == "1"
+
+    plain = client.conversations_history(channel=dm)
+    assert "metadata" not in plain["messages"][0]
+
+    [message] = fake.messages(user_id)
+    assert message["channel"] == dm and message["metadata"] == METADATA
+    assert message["blocks"][0]["text"] == SECTION["text"]
+
+
+def test_conversations_open_gives_the_same_dm_and_refuses_unknown_users(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    user_id = fake.add_user("ann@example.com")
+
+    first = client.conversations_open(users=user_id)
+    again = client.conversations_open(users=user_id)
+
+    assert first.data == {"ok": True, "channel": {"id": first["channel"]["id"]}}
+    assert again["channel"]["id"] == first["channel"]["id"]
+    assert _error_of(lambda: client.conversations_open(users="U0NOBODY"))
+    assert fake.calls[-1].response["error"] == "user_not_found"
+
+
+def test_unknown_channel_is_channel_not_found(client: WebClient) -> None:
+    for call in [
+        lambda: client.chat_postMessage(channel="U0NOBODY", text="hi"),
+        lambda: client.chat_postMessage(channel="C0NOWHERE", text="hi"),
+        lambda: client.conversations_history(channel="D0NOWHERE"),
+    ]:
+        assert _error_of(call).response["error"] == "channel_not_found"
+
+
+def test_blocks_may_arrive_as_a_json_string_in_a_form_or_multipart_body(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    channel = fake.add_channel("referrals")
+    form = {"channel": channel, "blocks": json.dumps([SECTION]), "metadata": json.dumps(METADATA)}
+
+    client.api_call("chat.postMessage", data=form)
+    client.api_call("chat.postMessage", data=form, files={"ignored": b"bytes"})
+
+    kinds = [call.content_type.split(";")[0] for call in fake.calls]
+    assert kinds == ["application/x-www-form-urlencoded", "multipart/form-data"]
+    for message in fake.messages(channel):
+        assert message["text"] == BLOCKS_ONLY_TEXT
+        assert message["metadata"] == METADATA
+
+
+def _blocks(*blocks: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(blocks)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        (_blocks({"type": "sektion", "text": SECTION["text"]}), "/blocks/0/type"),
+        (_blocks({"text": SECTION["text"]}), "/blocks/0/type"),
+        (_blocks({"type": "section", "text": "plain string"}), "/blocks/0/text"),
+        (_blocks({"type": "section", "text": {"type": "markdown", "text": "x"}}), "/text/type"),
+        (_blocks({"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}), "/text"),
+        (_blocks({"type": "section"}), "/blocks/0"),
+        (_blocks({"type": "header", "text": {"type": "mrkdwn", "text": "Hi"}}), "/text/type"),
+        (_blocks({"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}), "/text"),
+        ([{"type": "divider"}] * 51, "/blocks"),
+        (_blocks({"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}), "id"),
+        (_blocks({"type": "context", "elements": []}), "/blocks/0/elements"),
+        ([SECTION, "divider"], "/blocks/1"),
+    ],
+)
+def test_invalid_blocks_are_refused(
+    fake: FakeSlack, client: WebClient, blocks: list[Any], pointer: str
+) -> None:
+    channel = fake.add_channel("referrals")
+
+    error = _error_of(lambda: client.chat_postMessage(channel=channel, text="t", blocks=blocks))
+
+    assert error.response["error"] == "invalid_blocks"
+    assert pointer in error.response["errors"][0]
+    assert fake.messages() == []
+
+
+def test_valid_blocks_within_the_limits_are_accepted(fake: FakeSlack, client: WebClient) -> None:
+    channel = fake.add_channel("referrals")
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "x" * 150}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "ctx"}]},
+        {"type": "actions", "elements": [{"type": "button", "text": SECTION["text"]}]},
+        *[{"type": "divider"}] * 46,
+    ]
+
+    client.chat_postMessage(channel=channel, text="fallback", blocks=blocks)
+
+    assert len(fake.messages(channel)[0]["blocks"]) == 50
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({}, "no_text"),
+        ({"text": ""}, "no_text"),
+        ({"text": "x" * 40_001}, "msg_too_long"),
+        ({"text": "t", "blocks": "not json"}, "invalid_blocks_format"),
+        ({"text": "t", "blocks": {"type": "divider"}}, "invalid_blocks_format"),
+        ({"text": "t", "metadata": {"event_payload": {}}}, "invalid_metadata_schema"),
+    ],
+)
+def test_message_content_rules(
+    fake: FakeSlack, client: WebClient, arguments: dict[str, Any], error: str
+) -> None:
+    channel = fake.add_channel("referrals")
+
+    body = {"channel": channel, **arguments}
+    raised = _error_of(lambda: client.api_call("chat.postMessage", json=body))
+
+    assert raised.response["error"] == error
+
+
+def test_history_is_newest_first_and_pages_with_the_sdk_iterator(
+    fake: FakeSlack, client: WebClient, clock: Clock
+) -> None:
+    channel = fake.add_channel("referrals")
+    stamps = []
+    for n in range(5):
+        stamps.append(client.chat_postMessage(channel=channel, text=f"m{n}")["ts"])
+        clock.now += 60
+    assert stamps == sorted(stamps) and len(set(stamps)) == 5
+
+    pages = [
+        [m["text"] for m in page["messages"]]
+        for page in client.conversations_history(channel=channel, limit=2)
+    ]
+    window = client.conversations_history(channel=channel, oldest=stamps[1], latest=stamps[4])
+
+    assert pages == [["m4", "m3"], ["m2", "m1"], ["m0"]]
+    assert [m["text"] for m in window["messages"]] == ["m3", "m2"]
+
+
+def test_timestamps_stay_unique_when_the_clock_stands_still(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    channel = fake.add_channel("referrals")
+
+    stamps = [client.chat_postMessage(channel=channel, text="x")["ts"] for _ in range(3)]
+
+    assert stamps == ["1772442000.000000", "1772442000.000001", "1772442000.000002"]
+
+
+def test_a_deactivated_users_dm_still_takes_messages(fake: FakeSlack, client: WebClient) -> None:
+    user_id = fake.add_user("gone@example.com", deleted=True)
+
+    assert client.chat_postMessage(channel=user_id, text="hi")["ok"] is True
+    error = _error_of(lambda: client.conversations_open(users=user_id))
+    assert error.response["error"] == "user_disabled"
+
+
+def test_a_channel_the_bot_is_not_in_refuses_posts(fake: FakeSlack, client: WebClient) -> None:
+    channel = fake.add_channel("sales", is_member=False)
+
+    error = _error_of(lambda: client.chat_postMessage(channel=channel, text="hi"))
+
+    assert error.response["error"] == "not_in_channel"
+
+
+# -- auth, unknown methods, wire details -----------------------------------------------------
+
+
+def test_auth_test_and_bad_tokens(fake: FakeSlack, client: WebClient) -> None:
+    me = client.auth_test()
+    assert me["user_id"] == BOT_USER_ID and me["bot_id"] and me["team_id"] and me["url"]
+
+    wrong = WebClient(token="xoxb-wrong", base_url=fake.base_url, retry_handlers=[])
+    missing = WebClient(base_url=fake.base_url, retry_handlers=[])
+    error = _error_of(lambda: wrong.chat_postMessage(channel="C1", text="hi"))
+    assert (error.response.status_code, error.response["error"]) == (200, "invalid_auth")
+    error = _error_of(lambda: missing.users_lookupByEmail(email="a@example.com"))
+    assert error.response["error"] == "not_authed"
+
+
+def test_unknown_method(client: WebClient) -> None:
+    error = _error_of(lambda: client.api_call("chat.postMesage", json={"channel": "C1"}))
+
+    assert error.response["error"] == "unknown_method"
+
+
+def test_every_answer_is_json_with_a_request_id(client: WebClient) -> None:
+    response = client.auth_test()
+
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["x-slack-req-id"]
+
+
+def test_json_without_a_charset_gets_slacks_warning(fake: FakeSlack) -> None:
+    request = urllib.request.Request(
+        fake.base_url + "auth.test",
+        data=b"{}",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        body = json.loads(answer.read())
+
+    assert body["ok"] is True and body["warning"] == "missing_charset"
+
+
+# -- canned failures -------------------------------------------------------------------------
+
+
+def test_rate_limit_surfaces_as_slack_api_error_with_retry_after(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    channel = fake.add_channel("referrals")
+    fake.fail_next("chat.postMessage", status=429, headers={"Retry-After": "7"})
+
+    error = _error_of(lambda: client.chat_postMessage(channel=channel, text="hi"))
+
+    assert error.response.status_code == 429
+    assert error.response["error"] == "ratelimited"
+    assert error.response.headers["Retry-After"] == "7"
+    assert error.response.headers["retry-after"] == "7"  # the SDK adds the lower-case alias
+    assert client.chat_postMessage(channel=channel, text="hi")["ok"] is True  # only once
+
+
+def test_a_canned_429_always_carries_retry_after(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail_next("auth.test", status=429)
+
+    assert _error_of(client.auth_test).response.headers["Retry-After"] == "1"
+
+
+def test_a_5xx_with_a_plain_body_surfaces_as_slack_api_error(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    fake.fail_next("users.lookupByEmail", status=503, times=2)
+
+    for _ in range(2):
+        error = _error_of(lambda: client.users_lookupByEmail(email="a@example.com"))
+        assert error.response.status_code == 503
+        assert error.response["ok"] is False
+        assert error.response["error"].startswith("Received a response in a non-JSON format")
+    assert [c.status for c in fake.calls] == [503, 503]
+    assert fake.calls[0].response == {"raw_body": "503 Service Unavailable"}
+
+
+def test_a_canned_error_on_http_200(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail_next("auth.test", error="invalid_auth")
+
+    error = _error_of(client.auth_test)
+
+    assert (error.response.status_code, error.response["error"]) == (200, "invalid_auth")
+    assert client.auth_test()["ok"] is True
+
+
+def test_fail_next_needs_an_error_code_for_non_429_4xx_and_200() -> None:
+    with pytest.raises(ValueError):
+        FakeSlack().fail_next("auth.test")
