@@ -61,8 +61,11 @@ def value_reminder(facts: AskFacts) -> str:
     if facts.trigger in {"nps", "csat"} and facts.nps_score is not None:
         return f"you rated us {facts.nps_score:.0f}/10 on {when}."
     if facts.trigger == "renewal_signed":  # the template thanks for the renewal itself
-        return f"your team {facts.results}." if facts.results else (
-            f"{facts.account_name} has now been with us for another term.")
+        return (
+            f"your team {facts.results}."
+            if facts.results
+            else (f"{facts.account_name} has now been with us for another term.")
+        )
     if facts.trigger == "upsell_signed":
         return f"you expanded your plan on {when}."
     if facts.trigger == "onboarding_completed":

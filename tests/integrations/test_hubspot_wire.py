@@ -212,3 +212,43 @@ def test_referral_push_uses_batch_calls_with_associations_and_program_properties
     assert fake.associations("contacts", results[0].contact_id, "companies") == [
         results[0].company_id
     ]
+
+
+def test_crm_tasks_are_batch_created_with_associations_once(fake):
+    from integrations.ports import CrmTask
+
+    crm = adapter(fake, [])
+    crm.setup("default", [])
+    company = fake.add_company({"name": "Acme", "domain": "acme.example"}, updated_at=T0)
+    contact = fake.add_contact({"email": "ana@acme.example"}, company_id=company, updated_at=T0)
+    tasks = [
+        CrmTask(
+            f"crm-task:ask:{n}",
+            f"Ask Ana for an intro ({n})",
+            "Script...",
+            T0 + timedelta(days=7),
+            None,
+            company,
+            contact,
+            "HIGH",
+        )
+        for n in range(3)
+    ]
+    fake.requests.clear()
+
+    first = crm.create_tasks(tasks)
+    again = crm.create_tasks(tasks)
+
+    assert [r.provider_id for r in first] == [r.provider_id for r in again]
+    creates = [r for r in fake.requests if r.path == "/crm/v3/objects/tasks/batch/create"]
+    assert len(creates) == 1 and len(creates[0].json["inputs"]) == 3
+    task_input = creates[0].json["inputs"][0]
+    assert task_input["properties"]["referral_outbox_key"] == "crm-task:ask:0"
+    assert task_input["properties"]["hs_task_status"] == "NOT_STARTED"
+    assert sorted(
+        (a["to"]["id"], a["types"][0]["associationTypeId"]) for a in task_input["associations"]
+    ) == sorted([(company, 192), (contact, 204)])
+    assert crm.find_tasks(["crm-task:ask:1", "crm-task:ask:9"]) == {
+        "crm-task:ask:1": first[1].provider_id,
+        "crm-task:ask:9": None,
+    }

@@ -1,0 +1,174 @@
+"""detect-moments on the database: moments only where a trigger fires and no guard applies,
+asks with their reasons and words, caps, and nothing new on a rerun."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from db.models import Ask, AuditEntry, Moment, ReferralLink, Signal
+from domain.moments import guard_reasons, trigger_of
+from domain.program import load_preset
+from domain.signals import SignalKind as K
+from domain.statuses import MomentStatus
+from tasks.detect_moments import detect_moments
+from tests.scenario import World
+
+PROGRAM = load_preset("saas")
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)  # Monday
+
+
+def count_rows(factory, model) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_promoter_gets_one_ask_with_why_words_and_a_personal_link(factory):
+    w = World(factory)
+    csm = w.csm()
+    account = w.account(csm)
+    cfo = w.person(account, linkedin_followers=5000)
+    w.person(account, title="Analyst", seniority="individual")
+    w.signal(account, K.NPS, NOW - timedelta(days=1), 10, cfo, "Close is so much faster")
+
+    report = detect_moments(factory, PROGRAM, NOW)
+
+    assert (report.moments_detected, report.asks_created) == (1, 1)
+    with factory() as session:
+        ask = session.scalars(select(Ask)).one()
+        link = session.get(ReferralLink, ask.referral_link_id)
+    assert ask.champion_id == cfo and ask.csm_id == csm
+    assert ask.score_parts["moment"] == "nps" and "high NPS" in ask.score_parts["why_now"]
+    assert {"satisfaction", "seniority", "network", "history", "health"} <= set(ask.score_parts)
+    assert "Close is so much faster" in ask.script and link.code in ask.script
+    assert ask.draft_subject == "Quick intro?" and ask.week_key == "2026-W10"
+
+
+def test_rerunning_creates_nothing_new(factory):
+    w = World(factory)
+    account = w.account(w.csm())
+    w.person(account)
+    w.signal(account, K.RENEWAL_SIGNED, NOW - timedelta(days=2))
+    detect_moments(factory, PROGRAM, NOW)
+    again = detect_moments(factory, PROGRAM, NOW + timedelta(hours=1))
+    assert (again.signals_checked, again.moments_detected, again.asks_created) == (0, 0, 0)
+    assert count_rows(factory, Ask) == 1
+
+
+def test_guards_suppress_and_record_their_reasons(factory):
+    w = World(factory)
+    csm = w.csm()
+    escalated = w.account(csm, escalation_open=True)
+    detractor = w.account(csm)
+    w.person(escalated)
+    w.person(detractor)
+    w.signal(escalated, K.NPS, NOW - timedelta(days=1), 10)
+    w.signal(detractor, K.NPS, NOW - timedelta(days=20), 2)
+    w.signal(detractor, K.ROI_MILESTONE, NOW - timedelta(days=1), text="saved 10 hours a week")
+
+    report = detect_moments(factory, PROGRAM, NOW)
+
+    assert report.asks_created == 0
+    assert report.suppressed == {"open_escalation": 1, "recent_detractor": 1}
+    with factory() as session:
+        audits = session.scalars(select(AuditEntry)).all()
+    assert sorted(a.details["reasons"][0] for a in audits) == [
+        "open_escalation",
+        "recent_detractor",
+    ]
+
+
+def test_opted_out_people_are_never_asked_and_a_moment_without_champion_is_kept(factory):
+    w = World(factory)
+    account = w.account(w.csm())
+    w.person(account, opted_out=True)
+    w.signal(account, K.ONBOARDING_COMPLETED, NOW - timedelta(days=1))
+    report = detect_moments(factory, PROGRAM, NOW)
+    assert report.asks_created == 0 and report.suppressed == {"no_champion": 1}
+    with factory() as session:
+        moment = session.scalars(select(Moment)).one()
+    assert (moment.status, moment.suppressed_reason) == (MomentStatus.SUPPRESSED, "no_champion")
+
+
+def test_one_moment_per_account_trigger_and_window_and_one_ask_per_account(factory):
+    w = World(factory)
+    account = w.account(w.csm())
+    w.person(account)
+    w.person(account, title="VP Sales", seniority="vp")
+    w.signal(account, K.NPS, NOW - timedelta(days=3), 9)
+    w.signal(account, K.NPS, NOW - timedelta(days=2), 10)  # same window
+    w.signal(account, K.UPSELL_SIGNED, NOW - timedelta(days=1))  # another trigger
+    report = detect_moments(factory, PROGRAM, NOW)
+    assert (report.moments_detected, report.duplicate_in_window) == (2, 1)
+    assert report.asks_created == 1 and report.suppressed == {"account_cooldown": 1}
+
+
+def test_the_weekly_cap_defers_overflow_to_next_week_without_dropping_it(factory):
+    w = World(factory)
+    csm = w.csm()
+    for i in range(PROGRAM.asks.per_csm_per_week + 2):
+        account = w.account(csm, health=50 + i)
+        w.person(account)
+        w.signal(account, K.ROI_MILESTONE, NOW - timedelta(hours=5), text=f"result {i}")
+    report = detect_moments(factory, PROGRAM, NOW)
+    with factory() as session:
+        weeks = Counter(session.scalars(select(Ask.week_key)))
+    assert report.asks_created == PROGRAM.asks.per_csm_per_week + 2
+    assert weeks == {"2026-W10": PROGRAM.asks.per_csm_per_week, "2026-W11": 2}
+
+
+def test_signals_in_the_future_wait_for_their_day(factory):
+    w = World(factory)
+    account = w.account(w.csm())
+    w.person(account)
+    w.signal(account, K.RENEWAL_SIGNED, NOW + timedelta(days=3))
+    assert detect_moments(factory, PROGRAM, NOW).signals_checked == 0
+    assert detect_moments(factory, PROGRAM, NOW + timedelta(days=4)).asks_created == 1
+
+
+def test_on_a_generated_book_asks_exist_only_where_a_moment_qualifies_and_no_guard_applies(
+    factory, tmp_path
+):
+    from domain.moments import AccountState  # noqa: F401
+    from integrations.sandbox.crm import SandboxCrm
+    from simulation.book import generate_book
+    from simulation.signals_file import write_signals
+    from tasks.ingest_signals import ingest_rows, read_rows
+    from tasks.load_book import load_book
+    from tasks.sync_crm import sync_crm
+
+    book = generate_book(seed=5, accounts=60, days=60)
+    load_book(factory, book)
+    sync_crm(factory, SandboxCrm(factory), PROGRAM)
+    write_signals(book.signals, tmp_path / "s.jsonl")
+    ingest_rows(factory, read_rows(tmp_path / "s.jsonl"), NOW)
+    now = datetime.combine(book.start, datetime.min.time(), UTC)
+    total = 0
+    for day in range(0, 60, 3):
+        total += detect_moments(factory, PROGRAM, now + timedelta(days=day)).asks_created
+        rerun = detect_moments(factory, PROGRAM, now + timedelta(days=day))
+        assert (rerun.moments_detected, rerun.asks_created) == (0, 0)
+    assert total > 5
+
+    from db.repositories.moments import account_states, fact
+
+    with factory() as session:
+        asks = session.execute(
+            select(Ask, Moment, Signal)
+            .join(Moment, Moment.id == Ask.moment_id)
+            .join(Signal, Signal.id == Moment.signal_id)
+        ).all()
+        states = account_states(session, [a.account_id for a, _, _ in asks])
+    for ask, moment, signal in asks:
+        assert trigger_of(fact(signal), PROGRAM.triggers) == moment.trigger
+        state = states[ask.account_id]
+        history_before = tuple(f for f in state.history if f.occurred_at <= signal.occurred_at)
+        no_asks = type(state)(
+            state.account_id, state.segment, state.owner_team, False, False, history_before, None
+        )
+        assert (
+            guard_reasons(fact(signal), no_asks, PROGRAM.guards, PROGRAM.triggers, ask.created_for)
+            == []
+        )
