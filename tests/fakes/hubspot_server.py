@@ -23,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -46,6 +46,7 @@ from tests.fakes.hubspot_store import (
     iso,
     utc_now,
 )
+from tests.fakes.loopback import LoopbackServer
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
@@ -115,7 +116,9 @@ def _query_one(query: Mapping[str, list[str]], name: str) -> str | None:
 Handler = Callable[[re.Match[str], dict[str, list[str]], Any], tuple[int, Any]]
 
 
-class FakeHubSpot:
+class FakeHubSpot(LoopbackServer):
+    name = "fake-hubspot"
+    poll_interval = 0.05
     """HubSpot's CRM API on 127.0.0.1, an in-memory portal, and seeding helpers.
 
     ``now`` is the portal clock (create/modify stamps); tests inject one to get stable data.
@@ -137,8 +140,6 @@ class FakeHubSpot:
         self._failures: list[_CannedFailure] = []
         self._searches: deque[float] = deque()
         self._meta_lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (method, re.compile(pattern), handler)
             for method, pattern, handler in [
@@ -190,45 +191,14 @@ class FakeHubSpot:
             ]
         ]
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    # -- lifecycle: LoopbackServer -------------------------------------------------------
 
-    def start(self) -> FakeHubSpot:
-        if self._server is not None:
-            return self
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+    def on_start(self) -> None:
         self.store.base_url = self.base_url
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-hubspot",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeHubSpot:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeHubSpot is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def pipelines(self) -> dict[str, list[str]]:
@@ -1098,3 +1068,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+
+FakeHubSpot.handler_class = _Handler

@@ -44,9 +44,11 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 
@@ -192,7 +194,9 @@ class _Answer:
     content_type: str = "application/json; charset=utf-8"
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
+    name = "fake-slack"
+    poll_interval = 0.01
     """Slack's Web API on 127.0.0.1 with an in-memory workspace and seeding helpers.
 
     ``now`` (epoch seconds) drives message timestamps, so tests get predictable ``ts``
@@ -213,8 +217,6 @@ class FakeSlack:
         self._posted: list[tuple[str, JsonDict]] = []  # (channel id, stored message)
         self._last_ts_micros = 0
         self._serial = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[Mapping[str, Any]], JsonDict]] = {
             "auth.test": self._auth_test,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -223,45 +225,12 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
         }
 
-    # -- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        if self._server is not None:
-            return self
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},  # stop() waits up to one poll
-            name="fake-slack",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    # -- lifecycle: LoopbackServer -------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/api/``: with the trailing slash, as slack_sdk joins URLs."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/"
+        return f"{self.origin}/api/"
 
     # -- inspection and failure injection -----------------------------------------------------
 
@@ -976,3 +945,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = _serve
+
+
+FakeSlack.handler_class = _Handler
