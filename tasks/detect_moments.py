@@ -145,11 +145,14 @@ def create_asks(
         asked_accounts: set[int] = set()
         asked_people: set[int] = set()
         suppressed: dict[str, list[int]] = {}
+        too_old = now - timedelta(days=program.triggers.moment_window_days)
         for moment in moments:
             account = accounts[moment.account_id]
             last_ask = states[moment.account_id].last_ask_at
             reason = None
-            if account.owner_id is None:
+            if moment.detected_at < too_old:
+                reason = "waited_too_long"  # no capacity within the window: no longer a moment
+            elif account.owner_id is None:
                 reason = "no_owner"
             elif moment.account_id in asked_accounts or (
                 last_ask is not None and now - last_ask < cooldown

@@ -172,3 +172,19 @@ def test_on_a_generated_book_asks_exist_only_where_a_moment_qualifies_and_no_gua
             guard_reasons(fact(signal), no_asks, PROGRAM.guards, PROGRAM.triggers, ask.created_for)
             == []
         )
+
+
+def test_a_moment_that_waited_a_whole_window_for_capacity_is_dropped(factory):
+    w = World(factory)
+    csm = w.csm()
+    cap = PROGRAM.asks.per_csm_per_week
+    weeks = 12  # the scheduling horizon
+    for i in range(cap * weeks + 1):
+        account = w.account(csm)
+        w.person(account)
+        w.signal(account, K.ROI_MILESTONE, NOW - timedelta(hours=1), text=f"result {i}")
+    first = detect_moments(factory, PROGRAM, NOW)
+    assert (first.asks_created, first.waiting_for_capacity) == (cap * weeks, 1)
+    later = detect_moments(factory, PROGRAM,
+                           NOW + timedelta(days=PROGRAM.triggers.moment_window_days + 1))
+    assert later.suppressed == {"waited_too_long": 1}
