@@ -39,7 +39,7 @@ class Settings(BaseSettings):
 
     outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")
     outbox_max_attempts: int = Field(8, ge=1, alias="REFERRALS_OUTBOX_MAX_ATTEMPTS")
-    outbox_lease_seconds: int = Field(600, ge=1, alias="REFERRALS_OUTBOX_LEASE_SECONDS")
+    outbox_lease_seconds: int = Field(1800, ge=1, alias="REFERRALS_OUTBOX_LEASE_SECONDS")
     sandbox_stage_odds: dict[str, dict[str, float]] = Field(
         default_factory=dict, alias="REFERRALS_SANDBOX_STAGE_ODDS"
     )

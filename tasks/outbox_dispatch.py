@@ -19,9 +19,9 @@ import logging
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,8 +73,10 @@ class DispatchReport:
 class DispatchPolicy:
     batch_size: int = 500
     max_attempts: int = 8
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(minutes=30)
     max_batches: int = 200
+    # Leases run on real time whatever the run's program time is; tests inject a clock.
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 DEFAULT_POLICY = DispatchPolicy()
@@ -93,7 +95,9 @@ def dispatch_outbox(
     for _ in range(policy.max_batches):
         token = uuid.uuid4().hex
         with transaction(factory) as session:
-            claimed = repo.claim_due(session, now, policy.batch_size, token, list(deliverers))
+            claimed = repo.claim_due(
+                session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
+            )
             items = [_item(row) for row in claimed]
         if not items:
             break
@@ -210,14 +214,23 @@ def _recover_stale(
         token = uuid.uuid4().hex
         with transaction(factory) as session:
             stale = repo.claim_stale(
-                session, now, policy.lease, policy.batch_size, token, list(deliverers)
+                session, policy.wall_clock(), policy.lease, policy.batch_size, token,
+                list(deliverers)
             )
             items = [_item(row) for row in stale]
         if not items:
             return
         outcomes = []
         for channel, batch in _by_channel(items).items():
-            known = deliverers[channel].find_sent([c.item for c in batch])
+            try:
+                known = deliverers[channel].find_sent([c.item for c in batch])
+            except TransientError:
+                # Ask again later: the rows stay claimed and go stale again after the lease.
+                log.warning("could not ask %s about %d stranded rows", channel, len(batch))
+                continue
+            except PermanentError as error:
+                log.warning("%s cannot confirm stranded rows: %s", channel, error)
+                known = None
             for claimed in batch:
                 if known is None:
                     report.in_doubt[channel] += 1

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from db.base import UTCDateTime
 from db.models import OutboxMessage
 from db.repositories.upsert import insert_ignoring_conflicts
 from domain.statuses import OutboxChannel, OutboxStatus
@@ -55,7 +56,12 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime) -> 
 
 
 def claim_due(
-    session: Session, now: datetime, limit: int, token: str, channels: Sequence[OutboxChannel]
+    session: Session,
+    now: datetime,
+    limit: int,
+    token: str,
+    channels: Sequence[OutboxChannel],
+    claimed_at: datetime | None = None,
 ) -> list[OutboxMessage]:
     """Mark up to ``limit`` due pending rows as ours (status sending) and return them.
 
@@ -73,30 +79,34 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _claim(session, due, OutboxStatus.PENDING, now, token)
+    return _claim(session, due, OutboxStatus.PENDING, claimed_at or now, token)
 
 
 def claim_stale(
     session: Session,
-    now: datetime,
+    wall_now: datetime,
     lease: timedelta,
     limit: int,
     token: str,
     channels: Sequence[OutboxChannel],
 ) -> list[OutboxMessage]:
-    """Claim rows left in ``sending`` longer than the lease: their dispatcher died mid-send."""
+    """Claim rows left in ``sending`` longer than the lease: their dispatcher died mid-send.
+
+    Leases are wall-clock time (``claimed_at`` is stamped with the real time of the claim), never
+    the run's program time, so a long run cannot look stale to a concurrent dispatcher.
+    """
     stale = (
         select(OutboxMessage.id)
         .where(
             OutboxMessage.status == OutboxStatus.SENDING,
-            OutboxMessage.claimed_at < now - lease,
+            OutboxMessage.claimed_at < wall_now - lease,
             OutboxMessage.channel.in_(channels),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _claim(session, stale, OutboxStatus.SENDING, now, token)
+    return _claim(session, stale, OutboxStatus.SENDING, wall_now, token)
 
 
 def _claim(
@@ -142,8 +152,11 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
             status=bindparam("b_status"),
             provider_id=func.coalesce(bindparam("b_provider_id"), OUTBOX.c.provider_id),
             last_error=func.coalesce(bindparam("b_last_error"), OUTBOX.c.last_error),
-            next_attempt_at=func.coalesce(bindparam("b_next"), OUTBOX.c.next_attempt_at),
-            sent_at=bindparam("b_sent_at"),
+            # typed binds: inside coalesce() the column's UTC type would not apply
+            next_attempt_at=func.coalesce(
+                bindparam("b_next", type_=UTCDateTime()), OUTBOX.c.next_attempt_at
+            ),
+            sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
             claim_token=None,
         )
     )

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -68,10 +67,11 @@ def test_killed_dispatcher_rerun_sends_nothing_twice_and_loses_nothing(
         stranded = Counter(str(s) for s in session.scalars(select(OutboxMessage.status)))
     assert stranded["sending"] > 0  # killed mid-batch, as intended
 
+    time.sleep(1.1)  # the lease (1 s here) runs on real time
     rerun = subprocess.run(
-        _dispatch_command((T0 + timedelta(minutes=11)).isoformat()),
+        _dispatch_command(T0.isoformat()),
         cwd=ROOT,
-        env=_env(committed_url, tmp_path, 0),
+        env={**_env(committed_url, tmp_path, 0), "REFERRALS_OUTBOX_LEASE_SECONDS": "1"},
         capture_output=True,
         text=True,
         check=True,

@@ -185,6 +185,7 @@ def test_a_moment_that_waited_a_whole_window_for_capacity_is_dropped(factory):
         w.signal(account, K.ROI_MILESTONE, NOW - timedelta(hours=1), text=f"result {i}")
     first = detect_moments(factory, PROGRAM, NOW)
     assert (first.asks_created, first.waiting_for_capacity) == (cap * weeks, 1)
-    later = detect_moments(factory, PROGRAM,
-                           NOW + timedelta(days=PROGRAM.triggers.moment_window_days + 1))
+    later = detect_moments(
+        factory, PROGRAM, NOW + timedelta(days=PROGRAM.triggers.moment_window_days + 1)
+    )
     assert later.suppressed == {"waited_too_long": 1}

@@ -169,6 +169,11 @@ def test_attempts_are_bounded(factory, tmp_path):
     assert row.last_error == "gave up after 3 attempts: 503 Service Unavailable"
 
 
+def at_wall(moment) -> DispatchPolicy:
+    """A policy whose lease clock reads ``moment`` (leases run on real time otherwise)."""
+    return DispatchPolicy(wall_clock=lambda: moment)
+
+
 def _strand_in_sending(factory, sender: EmailFolderSender, send_first: int) -> None:
     """What a dispatcher killed mid-batch leaves behind: rows claimed, some actually sent."""
     with transaction(factory) as session:
@@ -182,10 +187,11 @@ def test_rows_stranded_by_a_crash_are_confirmed_with_the_vendor_not_resent(facto
     enqueue_messages(factory, [email(n) for n in range(6)], T0)
     _strand_in_sending(factory, sender, send_first=4)
 
-    within_lease = dispatch_outbox(factory, deliverers, T0 + timedelta(minutes=5))
-    after_lease = dispatch_outbox(factory, deliverers, T0 + timedelta(minutes=11))
+    within_lease = dispatch_outbox(factory, deliverers, T0, at_wall(T0 + timedelta(minutes=5)))
+    after_lease = dispatch_outbox(factory, deliverers, T0, at_wall(T0 + timedelta(minutes=31)))
 
     assert sum(within_lease.sent.values()) == 0  # a live dispatcher may still own them
+    # The run's program time plays no part in the lease: only real (wall) time does.
     assert after_lease.confirmed_after_crash == {"email": 4}
     assert after_lease.requeued_after_crash == {"email": 2}
     assert after_lease.sent == {"email": 2}
@@ -206,7 +212,7 @@ def test_unconfirmable_stranded_rows_are_parked_in_doubt_for_a_person(factory, t
     enqueue_messages(factory, [email(n) for n in range(3)], T0)
     _strand_in_sending(factory, sender, send_first=1)
 
-    report = dispatch_outbox(factory, deliverers, T0 + timedelta(hours=1))
+    report = dispatch_outbox(factory, deliverers, T0, at_wall(T0 + timedelta(hours=1)))
     assert report.in_doubt == {"email": 3} and sum(report.sent.values()) == 0
     assert journal(tmp_path / "outbox") == {"written": 1}
 
@@ -242,3 +248,50 @@ def test_two_dispatchers_at_once_deliver_each_row_once(committed_factory, tmp_pa
     assert sum(r.sent["email"] for r in reports) == 120
     assert journal(tmp_path / "outbox") == {"written": 120}
     assert statuses(committed_factory) == {"sent": 120}
+
+
+def test_a_long_run_is_not_mistaken_for_a_dead_one_by_a_concurrent_dispatcher(factory, tmp_path):
+    """Program time says a day later; real time says five minutes: the claim still holds."""
+    _, _, deliverers = sandbox(tmp_path)
+    enqueue_messages(factory, [email(n) for n in range(2)], T0)
+    wall = T0 + timedelta(days=200)
+    with transaction(factory) as session:
+        repo.claim_due(session, T0, 100, "slow-run", [OutboxChannel.EMAIL], claimed_at=wall)
+
+    other = dispatch_outbox(
+        factory, deliverers, T0 + timedelta(days=1), at_wall(wall + timedelta(minutes=5))
+    )
+
+    assert sum(other.confirmed_after_crash.values()) + sum(other.sent.values()) == 0
+    assert journal(tmp_path / "outbox") == {}
+
+
+class AskingFails(FlakyEmail):
+    def __init__(self, inner, error):
+        super().__init__(inner, failures=0)
+        self.error = error
+
+    def find_sent(self, keys):
+        raise self.error
+
+
+def test_a_failing_vendor_check_parks_or_retries_stranded_rows_without_stopping_delivery(
+    factory, tmp_path
+):
+    from integrations.errors import PermanentError
+
+    sender, _, _ = sandbox(tmp_path)
+    enqueue_messages(factory, [email(n) for n in range(2)], T0)
+    _strand_in_sending(factory, sender, send_first=0)
+    enqueue_messages(factory, [email(9, prefix="fresh")], T0)
+    later = at_wall(T0 + timedelta(hours=1))
+
+    transient = {OutboxChannel.EMAIL: EmailDeliverer(AskingFails(sender, TransientError("503")))}
+    report = dispatch_outbox(factory, transient, T0, later)
+    assert report.sent == {"email": 1} and sum(report.in_doubt.values()) == 0  # fresh row went
+
+    permanent = {
+        OutboxChannel.EMAIL: EmailDeliverer(AskingFails(sender, PermanentError("missing scope")))
+    }
+    parked = dispatch_outbox(factory, permanent, T0, at_wall(T0 + timedelta(hours=2)))
+    assert parked.in_doubt == {"email": 2}
