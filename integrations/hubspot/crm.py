@@ -7,7 +7,7 @@ Every call goes through :class:`HubSpotCalls` (rate limits, retry policy, counti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,18 +207,22 @@ class HubSpotCrm:
         )
         domains = sorted({p.company_domain for p in pushes if p.company_domain})
         companies = self._search_values("companies", "domain", domains)
+        # A company without a domain is matched by its exact name rather than duplicated.
+        names = sorted({p.company_name for p in pushes if not p.company_domain})
+        companies |= {
+            f"name:{n}": i for n, i in self._search_values("companies", "name", names).items()
+        }
         created: dict[str, set[str]] = {p.referral_key: set() for p in pushes}
 
         missing_companies = {}
         for p in pushes:
             key = p.company_domain or f"name:{p.company_name}"
-            if p.referral_key in existing_deals or (
-                p.company_domain and p.company_domain in companies
-            ):
+            if p.referral_key in existing_deals or key in companies:
                 continue
             missing_companies.setdefault(key, p)
         new_company_ids = self._create(
             "companies",
+            _company_key,
             [
                 (
                     {
@@ -230,8 +234,8 @@ class HubSpotCrm:
                 for p in missing_companies.values()
             ],
         )
-        for (key, p), company_id in zip(missing_companies.items(), new_company_ids, strict=True):
-            companies[key] = company_id
+        for key, p in missing_companies.items():
+            companies[key] = new_company_ids[key]
             created[p.referral_key].add("company")
 
         emails = sorted({p.contact_email for p in pushes if p.contact_email})
@@ -246,6 +250,7 @@ class HubSpotCrm:
                 missing_contacts.setdefault(p.contact_email, p)
         new_contact_ids = self._create(
             "contacts",
+            lambda props: str(props.get("email", "")).lower(),
             [
                 (
                     {
@@ -259,8 +264,8 @@ class HubSpotCrm:
                 for email, p in missing_contacts.items()
             ],
         )
-        for (email, p), contact_id in zip(missing_contacts.items(), new_contact_ids, strict=True):
-            contacts[email] = contact_id
+        for email, p in missing_contacts.items():
+            contacts[email] = new_contact_ids[email]
             created[p.referral_key].add("contact")
 
         to_create = [
@@ -268,6 +273,7 @@ class HubSpotCrm:
         ]
         new_deal_ids = self._create(
             "deals",
+            lambda props: str(props.get("referral_program_id", "")),
             [
                 (
                     self._deal_properties(p, with_stage=True),
@@ -280,8 +286,8 @@ class HubSpotCrm:
             ],
         )
         deals = dict(existing_deals)
-        for p, deal_id in zip(to_create, new_deal_ids, strict=True):
-            deals[p.referral_key] = deal_id
+        for p in to_create:
+            deals[p.referral_key] = new_deal_ids[p.referral_key]
             created[p.referral_key].add("deal")
         to_attach = [
             p for p in pushes if p.existing_deal_id and p.referral_key not in existing_deals
@@ -374,9 +380,14 @@ class HubSpotCrm:
         return found
 
     def _create(
-        self, object_type: str, items: Sequence[tuple[dict[str, str], list[tuple[str | None, int]]]]
-    ) -> list[str]:
-        ids: list[str] = []
+        self,
+        object_type: str,
+        key_of: Callable[[dict[str, Any]], str],
+        items: Sequence[tuple[dict[str, str], list[tuple[str | None, int]]]],
+    ) -> dict[str, str]:
+        """Batch create; ids by each record's key, read from the properties HubSpot echoes
+        back (HubSpot does not promise results in input order)."""
+        ids: dict[str, str] = {}
         for chunk in _chunks(list(items), BATCH):
             inputs = [
                 SimplePublicObjectInputForCreate(
@@ -405,7 +416,12 @@ class HubSpotCrm:
                     BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
                 ),
             )
-            ids += [str(r.id) for r in response.results]
+            ids |= {key_of(dict(r.properties or {})): str(r.id) for r in response.results}
+            missing = [key_of(props) for props, _ in chunk if key_of(props) not in ids]
+            if missing:
+                raise PermanentError(
+                    f"HubSpot created {object_type} but echoed no record for {missing[:3]}"
+                )
         return ids
 
     def _update(self, object_type: str, items: Sequence[tuple[str, dict[str, str]]]) -> None:
@@ -438,6 +454,7 @@ class HubSpotCrm:
             try:
                 ids = self._create(
                     "tasks",
+                    lambda props: str(props.get("referral_outbox_key", "")),
                     [
                         (
                             {
@@ -462,8 +479,8 @@ class HubSpotCrm:
                 continue
             results.update(
                 {
-                    t.dedupe_key: DeliveryResult(t.dedupe_key, provider_id=i)
-                    for t, i in zip(missing, ids, strict=True)
+                    t.dedupe_key: DeliveryResult(t.dedupe_key, provider_id=ids[t.dedupe_key])
+                    for t in missing
                 }
             )
         return [results[t.dedupe_key] for t in tasks]
@@ -541,3 +558,8 @@ class HubSpotCrm:
             )
             created += [f"{object_type} property {spec.name}" for spec in missing]
         return created
+
+
+def _company_key(props: dict[str, Any]) -> str:
+    domain = str(props.get("domain") or "").lower()
+    return domain or f"name:{props.get('name', '')}"

@@ -140,6 +140,7 @@ class FakeHubSpot(LoopbackServer):
         self._failures: list[_CannedFailure] = []
         self._searches: deque[float] = deque()
         self._meta_lock = threading.Lock()
+        self.reverse_batch_results = False
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             (method, re.compile(pattern), handler)
             for method, pattern, handler in [
@@ -650,6 +651,8 @@ class FakeHubSpot(LoopbackServer):
                     object_type, obj.id, to_type, to_id, primary=primary or None, at=now
                 )
             results.append(self.store.object_json(obj, None, all_set=True))
+        if self.reverse_batch_results:  # HubSpot does not promise input order
+            results.reverse()
         return self._batch_answer(results, [], ok_status=201)
 
     def _batch_update(self, m: re.Match[str], query: Any, body: Any) -> tuple[int, Any]:

@@ -175,6 +175,7 @@ def test_referral_push_uses_batch_calls_with_associations_and_program_properties
         for n in range(3)
     ]
     fake.requests.clear()
+    fake.reverse_batch_results = True
     results = crm.push_referrals(pushes)
 
     assert [r.created for r in results] == [("company", "contact", "deal")] * 3
@@ -212,6 +213,10 @@ def test_referral_push_uses_batch_calls_with_associations_and_program_properties
     assert fake.associations("contacts", results[0].contact_id, "companies") == [
         results[0].company_id
     ]
+    for n, result in enumerate(results):  # results are matched by key, not by position
+        assert fake.objects("deals")[result.deal_id]["referral_program_id"] == f"ref-{n}"
+        assert fake.objects("contacts")[result.contact_id]["email"] == f"cfo@prospect{n}.example"
+        assert fake.objects("companies")[result.company_id]["domain"] == f"prospect{n}.example"
 
 
 def test_crm_tasks_are_batch_created_with_associations_once(fake):
@@ -235,11 +240,15 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
         for n in range(3)
     ]
     fake.requests.clear()
+    fake.reverse_batch_results = True
 
     first = crm.create_tasks(tasks)
     again = crm.create_tasks(tasks)
 
     assert [r.provider_id for r in first] == [r.provider_id for r in again]
+    assert [fake.objects("tasks")[r.provider_id]["referral_outbox_key"] for r in first] == [
+        t.dedupe_key for t in tasks
+    ]
     creates = [r for r in fake.requests if r.path == "/crm/v3/objects/tasks/batch/create"]
     assert len(creates) == 1 and len(creates[0].json["inputs"]) == 3
     task_input = creates[0].json["inputs"][0]
