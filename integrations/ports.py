@@ -6,7 +6,7 @@ default) and a real one; the wiring module picks between them from settings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -201,9 +201,23 @@ class Crm(Protocol):
         properties: Sequence[str],
         after: str | None = None,
         limit: int = 200,
+        known: Collection[str] = frozenset(),
     ) -> CrmPage:
         """Records of ``object_type`` modified at or after ``since``, oldest first, a page at
-        a time, with at least ``properties``; deals also carry their company association."""
+        a time, with at least ``properties``. Deals also carry their company association,
+        except the ``known`` ids (already stored by the caller), which need no second look."""
+        ...
+
+    def changed_at(
+        self,
+        object_type: str,
+        at: datetime,
+        properties: Sequence[str],
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> CrmPage:
+        """Records modified exactly at ``at``, by ascending id after ``after_id``: drains a
+        burst of records that share one modification time (bulk imports do that)."""
         ...
 
     def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:

@@ -214,8 +214,12 @@ def _recover_stale(
         token = uuid.uuid4().hex
         with transaction(factory) as session:
             stale = repo.claim_stale(
-                session, policy.wall_clock(), policy.lease, policy.batch_size, token,
-                list(deliverers)
+                session,
+                policy.wall_clock(),
+                policy.lease,
+                policy.batch_size,
+                token,
+                list(deliverers),
             )
             items = [_item(row) for row in stale]
         if not items:

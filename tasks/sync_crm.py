@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,7 +40,6 @@ from integrations.ports import Crm, CrmRecord
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OBJECT_TYPES = ("companies", "contacts", "deals", "tasks")
-SEARCH_RESULT_CAP = 10_000  # HubSpot refuses to page past this; restart from the watermark
 
 
 @dataclass
@@ -102,33 +101,73 @@ def _properties(program: Program, object_type: str) -> list[str]:
     return list(TASK_PROPERTIES)
 
 
+MODELS = {"companies": Account, "contacts": Person, "deals": Deal}
+
+
 def sync_object_type(
     factory: sessionmaker[Session], crm: Crm, program: Program, object_type: str
 ) -> SyncCounts:
+    """Keyset paging on last-modified time: each page asks again from the newest time seen, so
+    a record edited while we page (which moves to the end of an offset-paged result) can never
+    shift another one out of sight. Records at the boundary time come twice and are skipped by
+    id; a page that is all one time is drained by id before moving past that time."""
     counts = SyncCounts()
     key = f"crm:{object_type}"
+    properties = _properties(program, object_type)
     with factory() as session:
         since = repo.get_watermark(session, key) or EPOCH
-    properties = _properties(program, object_type)
-    after: str | None = None
+        model = MODELS.get(object_type)
+        known = repo.ids_modified_at(session, model, since) if model is not None else set()
+    seen: set[str] = set()
     while True:
-        page = crm.changed_since(object_type, since, properties, after)
-        counts.fetched += len(page.records)
-        if page.records:
-            newest = max(r.updated_at for r in page.records)
-            with transaction(factory) as session:
-                _apply(session, program, object_type, page.records, counts)
-                stored = repo.get_watermark(session, key)
-                if stored is None or newest > stored:
-                    repo.set_watermark(session, key, newest)
-        if not page.after:
+        page = crm.changed_since(object_type, since, properties, known=known | seen)
+        _take(factory, program, object_type, key, page.records, seen, counts)
+        if page.after is None:
             break
-        after = page.after
-        if after.isdigit() and int(after) >= SEARCH_RESULT_CAP:
-            since, after = max(since, newest), None
+        newest = max(r.updated_at for r in page.records)
+        if newest > since:
+            seen = {r.crm_id for r in page.records if r.updated_at == newest}
+            since, known = newest, set()
+            continue
+        after_id: str | None = None  # a full page of one instant: drain it by id
+        while True:
+            block = crm.changed_at(object_type, since, properties, after_id)
+            _take(factory, program, object_type, key, block.records, seen, counts)
+            if block.after is None or not block.records:
+                break
+            after_id = block.records[-1].crm_id
+        since, seen, known = since + timedelta(milliseconds=1), set(), set()
+        with transaction(factory) as session:
+            _advance(session, key, since)
     for rejection in counts.rejected:
         log.warning("CRM record rejected: %s", rejection)
     return counts
+
+
+def _take(
+    factory: sessionmaker[Session],
+    program: Program,
+    object_type: str,
+    key: str,
+    records: list[CrmRecord],
+    seen: set[str],
+    counts: SyncCounts,
+) -> None:
+    """Apply the records not seen yet in this run, and the watermark, in one transaction."""
+    fresh = [r for r in records if r.crm_id not in seen]
+    counts.fetched += len(fresh)  # boundary records fetched twice by keyset paging count once
+    seen.update(r.crm_id for r in records)
+    if not fresh:
+        return
+    with transaction(factory) as session:
+        _apply(session, program, object_type, fresh, counts)
+        _advance(session, key, max(r.updated_at for r in fresh))
+
+
+def _advance(session: Session, key: str, value: datetime) -> None:
+    stored = repo.get_watermark(session, key)
+    if stored is None or value > stored:
+        repo.set_watermark(session, key, value)
 
 
 def _apply(

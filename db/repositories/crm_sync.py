@@ -23,6 +23,11 @@ def set_watermark(session: Session, key: str, value: datetime) -> None:
     upsert(session, Watermark.__table__, [{"key": key, "value": value}], ["key"], ["value"])
 
 
+def ids_modified_at(session: Session, model: Any, at: datetime) -> set[str]:
+    """CRM ids stored with exactly this last-modified time (already read by an earlier run)."""
+    return set(session.scalars(select(model.crm_id).where(model.crm_updated_at == at)))
+
+
 def owner_ids(session: Session, crm_owner_ids: Iterable[str]) -> dict[str, int]:
     wanted = {o for o in crm_owner_ids if o}
     if not wanted:

@@ -7,7 +7,7 @@ Every call goes through :class:`HubSpotCalls` (rate limits, retry policy, counti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,16 +125,71 @@ class HubSpotCrm:
         properties: Sequence[str],
         after: str | None = None,
         limit: int = SEARCH_PAGE,
+        known: Collection[str] = frozenset(),
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
         filters = [Filter(property_name=last_modified, operator="GTE", value=ms(since))]
+        return self._search_page(
+            object_type,
+            filters,
+            last_modified,
+            properties,
+            after,
+            limit,
+            known,
+            next_after=lambda page: (
+                page.paging.next.after if page.paging and page.paging.next else None
+            ),
+        )
+
+    def changed_at(
+        self,
+        object_type: str,
+        at: datetime,
+        properties: Sequence[str],
+        after_id: str | None = None,
+        limit: int = SEARCH_PAGE,
+    ) -> CrmPage:
+        last_modified = LAST_MODIFIED[object_type]
+        filters = [Filter(property_name=last_modified, operator="EQ", value=ms(at))]
+        if after_id is not None:
+            filters.append(Filter(property_name="hs_object_id", operator="GT", value=after_id))
+        return self._search_page(
+            object_type,
+            filters,
+            "hs_object_id",
+            properties,
+            None,
+            limit,
+            frozenset(),
+            next_after=lambda page: (
+                str(page.results[-1].id)
+                if page.paging and page.paging.next and page.results
+                else None
+            ),
+        )
+
+    def _search_page(
+        self,
+        object_type: str,
+        filters: list[Filter],
+        sort_by: str,
+        properties: Sequence[str],
+        after: str | None,
+        limit: int,
+        known: Collection[str],
+        next_after: Callable[[Any], str | None],
+    ) -> CrmPage:
+        last_modified = LAST_MODIFIED[object_type]
         if object_type == "deals" and self.deal_pipeline_id:
             filters.append(
                 Filter(property_name="pipeline", operator="EQ", value=self.deal_pipeline_id)
             )
+        if object_type == "tasks":  # only the program's own tasks, not the whole portal's
+            filters.append(Filter(property_name="referral_outbox_key", operator="HAS_PROPERTY"))
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=filters)],
-            sorts=[{"propertyName": last_modified, "direction": "ASCENDING"}],
+            sorts=[{"propertyName": sort_by, "direction": "ASCENDING"}],
             properties=sorted({*properties, last_modified}),
             limit=min(limit, SEARCH_PAGE),
             after=after,
@@ -145,30 +200,23 @@ class HubSpotCrm:
             object_type,
             public_object_search_request=request,
         )
-        # Records stamped exactly at `since` were read by the previous sync (the watermark is
-        # inclusive); their associations are not fetched again, so a quiet sync costs one call.
-        fresh = [
-            r.id
-            for r in page.results
-            if (parse_hubspot_time((r.properties or {}).get(last_modified)) or since) > since
-        ]
+        # Deals the caller already stored need no second association read: a quiet sync then
+        # costs one search call per object type.
+        fresh = [str(r.id) for r in page.results if str(r.id) not in known]
         companies = self._deal_companies(fresh) if object_type == "deals" and fresh else {}
         records = []
         for result in page.results:
             props = dict(result.properties or {})
-            updated = parse_hubspot_time(props.get(last_modified)) or result.updated_at
+            updated = parse_hubspot_time(props.get(last_modified)) or parse_hubspot_time(
+                result.updated_at
+            )
             associations = {"companies": companies[result.id]} if companies.get(result.id) else {}
             records.append(
                 CrmRecord(
-                    object_type,
-                    str(result.id),
-                    props,
-                    parse_hubspot_time(updated) or datetime.now(UTC),
-                    associations,
+                    object_type, str(result.id), props, updated or datetime.now(UTC), associations
                 )
             )
-        next_page = page.paging.next.after if page.paging and page.paging.next else None
-        return CrmPage(records, next_page)
+        return CrmPage(records, next_after(page))
 
     def _deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}

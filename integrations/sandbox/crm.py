@@ -8,7 +8,7 @@ as a remote CRM would, independent of the program's transactions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,20 +134,48 @@ class SandboxCrm:
         properties: Sequence[str] = (),
         after: str | None = None,
         limit: int = 200,
+        known: Collection[str] = frozenset(),
     ) -> CrmPage:
+        model = self._model(object_type)
+        self.calls[f"search {object_type}"] += 1
+        offset = int(after or 0)
+        query = (
+            select(model)
+            .where(model.updated_at >= since)
+            .order_by(model.updated_at, model.id)
+            .offset(offset)
+            .limit(limit + 1)
+        )
+        records, more = self._page(object_type, query, limit)
+        return CrmPage(records, str(offset + limit) if more else None)
+
+    def changed_at(
+        self,
+        object_type: str,
+        at: datetime,
+        properties: Sequence[str] = (),
+        after_id: str | None = None,
+        limit: int = 200,
+    ) -> CrmPage:
+        model = self._model(object_type)
+        self.calls[f"search {object_type}"] += 1
+        numeric_id = func.cast(model.id, BigInteger)
+        query = select(model).where(model.updated_at == at)
+        if after_id is not None:
+            query = query.where(numeric_id > int(after_id))
+        records, more = self._page(object_type, query.order_by(numeric_id).limit(limit + 1), limit)
+        return CrmPage(records, records[-1].crm_id if more else None)
+
+    @staticmethod
+    def _model(object_type: str) -> Any:
         model = OBJECT_MODELS.get(object_type)
         if model is None:
             raise ValueError(f"unknown CRM object type {object_type!r}")
-        self.calls[f"search {object_type}"] += 1
-        offset = int(after or 0)
+        return model
+
+    def _page(self, object_type: str, query: Any, limit: int) -> tuple[list[CrmRecord], bool]:
         with self.factory() as session:
-            rows = session.scalars(
-                select(model)
-                .where(model.updated_at >= since)
-                .order_by(model.updated_at, model.id)
-                .offset(offset)
-                .limit(limit + 1)
-            ).all()
+            rows = session.scalars(query).all()
             page = rows[:limit]
             entries: dict[str, list[SandboxDealStageEntry]] = {}
             if object_type == "deals" and page:
@@ -158,9 +186,8 @@ class SandboxCrm:
                 )
                 for entry in found:
                     entries.setdefault(entry.deal_id, []).append(entry)
-        more = len(rows) > limit
         records = [self._record(object_type, row, entries.get(row.id, [])) for row in page]
-        return CrmPage(records, str(offset + limit) if more else None)
+        return records, len(rows) > limit
 
     def _record(
         self, object_type: str, row: Any, entries: Sequence[SandboxDealStageEntry]

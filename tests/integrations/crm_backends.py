@@ -113,6 +113,12 @@ class SandboxBackend:
             session.add(SandboxDealStageEntry(deal_id=crm_id, stage_id=stage_id, entered_at=at))
         return crm_id
 
+    def touch_company(self, company_id: str, at: datetime) -> None:
+        with self.factory.begin() as session:
+            company = session.get(SandboxCompany, company_id)
+            assert company is not None
+            company.industry, company.updated_at = "edited", at
+
     def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:
         with self.factory.begin() as session:
             deal = session.get(SandboxDeal, deal_id)
@@ -206,12 +212,16 @@ class HubSpotBackend:
     def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:
         self.fake.move_deal(deal_id, stage_id, at)
 
+    def touch_company(self, company_id: str, at: datetime) -> None:
+        self.fake.set_properties("companies", company_id, {"industry": "edited"}, at)
+
     def add_task(self, at: datetime, subject: str) -> str:
         return self.fake.add_task(
             {
                 "hs_task_subject": subject,
                 "hs_task_status": "NOT_STARTED",
                 "hs_timestamp": at.isoformat(),
+                "referral_outbox_key": f"crm-task:test:{subject}",
             },
             updated_at=at,
         )

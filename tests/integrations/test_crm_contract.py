@@ -291,3 +291,49 @@ def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory)
         "client_referral",
         ProgramStage.SALES_ACCEPTED,
     )
+
+
+class EditsWhilePaging:
+    """A CRM where someone edits an already-read company right after the first page."""
+
+    def __init__(self, backend, company_id: str, at: datetime) -> None:
+        self.backend, self.company_id, self.at = backend, company_id, at
+        self.pages = 0
+
+    def __getattr__(self, name):
+        return getattr(self.backend.crm, name)
+
+    def changed_since(self, *args, **kwargs):
+        page = self.backend.crm.changed_since(*args, **kwargs)
+        self.pages += 1
+        if self.pages == 1:
+            self.backend.touch_company(self.company_id, self.at)
+        return page
+
+
+def test_an_edit_during_paging_does_not_hide_any_record(backend, factory):
+    ids = [
+        backend.add_company(T0 + timedelta(seconds=i), f"C{i}", f"c{i}.example") for i in range(450)
+    ]
+    crm = EditsWhilePaging(backend, ids[0], T0 + timedelta(hours=1))
+
+    report = sync_crm(factory, crm, PROGRAM, ("companies",))
+
+    assert report.by_type["companies"].created == 450
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Account)) == 450
+        edited = session.scalars(select(Account).where(Account.crm_id == ids[0])).one()
+    assert edited.industry == "edited"
+
+
+def test_a_burst_of_records_sharing_one_modification_time_is_drained(backend, factory):
+    for i in range(450):
+        backend.add_company(T0, f"Bulk {i}", f"bulk{i}.example")
+
+    first = sync_crm(factory, backend.crm, PROGRAM, ("companies",))
+    calls_before = backend.search_calls()["companies"]
+    second = sync_crm(factory, backend.crm, PROGRAM, ("companies",))
+
+    assert first.by_type["companies"].created == 450
+    assert backend.search_calls()["companies"] - calls_before == 1
+    assert second.by_type["companies"].fetched == 0
