@@ -97,24 +97,33 @@ def guard_reasons(
         reasons.append("stale_signal")
     if not guards.rollout.includes(state.segment, state.owner_team):
         reasons.append("outside_rollout")
+    return reasons + standing_guards(state, guards, signal.occurred_at, now)
+
+
+def standing_guards(
+    state: AccountState, guards: Guards, since: datetime, now: datetime
+) -> list[str]:
+    """Reasons the account must not be asked now: an escalation or churn risk open at the
+    moment or since, a detractor score from the window before the moment up to now, a recent
+    ask. Used when the moment is detected and again when its ask is about to be sent."""
+    reasons = []
+
+    def open_between(opened: SignalKind, closed: SignalKind) -> bool:
+        events = [f for f in state.history if f.kind in (opened, closed)]
+        return (
+            _open_at(events, since, opened, closed)
+            or _open_at(events, now, opened, closed)
+            or (any(f.kind is opened and since <= f.occurred_at <= now for f in events))
+        )
+
     if guards.skip_open_escalation and (
         state.escalation_open
-        or _open_at(
-            state.history,
-            signal.occurred_at,
-            SignalKind.ESCALATION_OPENED,
-            SignalKind.ESCALATION_CLOSED,
-        )
+        or open_between(SignalKind.ESCALATION_OPENED, SignalKind.ESCALATION_CLOSED)
     ):
         reasons.append("open_escalation")
     if guards.skip_churn_risk and (
         state.churn_risk
-        or _open_at(
-            state.history,
-            signal.occurred_at,
-            SignalKind.CHURN_RISK_FLAGGED,
-            SignalKind.CHURN_RISK_CLEARED,
-        )
+        or open_between(SignalKind.CHURN_RISK_FLAGGED, SignalKind.CHURN_RISK_CLEARED)
     ):
         reasons.append("churn_risk")
     window = timedelta(days=guards.detractor_window_days)
@@ -122,7 +131,7 @@ def guard_reasons(
         f.kind is SignalKind.NPS
         and f.value is not None
         and f.value <= guards.detractor_max_nps
-        and signal.occurred_at - window <= f.occurred_at <= signal.occurred_at
+        and since - window <= f.occurred_at <= now
         for f in state.history
     ):
         reasons.append("recent_detractor")

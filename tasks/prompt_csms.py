@@ -17,10 +17,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
+from db.models import TeamMember
 from db.repositories import asks as repo
+from db.repositories.moments import account_states
 from db.repositories.outbox import NewMessage, enqueue
 from domain.champions import week_key
 from domain.digest import DigestAsk, digest_blocks, digest_text
+from domain.moments import standing_guards
 from domain.program import Program
 from domain.statuses import OutboxChannel
 from domain.templates import render
@@ -35,6 +38,7 @@ SLACK_RECHECK = timedelta(days=7)  # how long a failed Slack lookup is trusted
 class PromptReport:
     resurfaced: int = 0
     expired: int = 0
+    withdrawn: int = 0  # a guard applied by the time the ask was due to go out
     asks_prompted: int = 0
     digests: int = 0
     crm_tasks: int = 0
@@ -47,6 +51,7 @@ class PromptReport:
         return [
             {"step": "asks re-surfaced (past due)", "count": self.resurfaced},
             {"step": "asks expired", "count": self.expired},
+            {"step": "asks withdrawn (guard applied since)", "count": self.withdrawn},
             {"step": "asks prompted", "count": self.asks_prompted},
             {"step": "Slack digests enqueued", "count": self.digests},
             {"step": "CRM tasks enqueued", "count": self.crm_tasks},
@@ -67,21 +72,21 @@ def prompt_csms(
     policy: DispatchPolicy = DEFAULT_POLICY,
 ) -> PromptReport:
     report = PromptReport()
-    asks_rules = program.asks
+    rules = program.asks
+    this_week = week_key(now.date())
+    # Slack lookups first (network, outside any transaction), so that re-surfacing, choosing
+    # and enqueueing below happen in one transaction: a crash leaves nothing half done.
+    with factory() as session:
+        members = repo.csms_with_promptable_asks(session, now, this_week)
+    _resolve_slack_users(factory, chat, members, now)
     with transaction(factory) as session:
         resurfaced, report.expired = repo.resurface_and_expire(
-            session,
-            now,
-            asks_rules.due_days,
-            asks_rules.resurface_once,
-            asks_rules.expire_after_days,
+            session, now, rules.due_days, rules.resurface_once, rules.expire_after_days
         )
         report.resurfaced = len(resurfaced)
-        rows = repo.asks_to_prompt(session, now, week_key(now.date()), resurfaced)
-    if rows:
-        _resolve_slack_users(factory, chat, rows, now)
-        with transaction(factory) as session:
-            rows = repo.asks_to_prompt(session, now, week_key(now.date()), resurfaced)
+        rows = repo.asks_to_prompt(session, now, this_week, resurfaced)
+        rows = _drop_guarded(session, program, rows, now, report)
+        if rows:
             _enqueue(session, program, rows, set(resurfaced), now, report)
     report.delivery = dispatch_outbox(
         factory,
@@ -94,15 +99,45 @@ def prompt_csms(
     return report
 
 
+def _drop_guarded(
+    session: Session,
+    program: Program,
+    rows: list[repo.PromptRow],
+    now: datetime,
+    report: PromptReport,
+) -> list[repo.PromptRow]:
+    """An ask deferred by the cap may meet trouble before its week: check the guards again."""
+    if not rows:
+        return rows
+    states = account_states(session, sorted({r.account.id for r in rows}))
+    keep, dropped = [], {}
+    for row in rows:
+        reasons = [
+            r
+            for r in standing_guards(
+                states[row.account.id], program.guards, row.ask.created_for, now
+            )
+            if r != "account_cooldown"  # the ask itself is the latest ask
+        ]
+        if reasons:
+            dropped[row.ask.id] = reasons
+        else:
+            keep.append(row)
+    if dropped:
+        repo.withdraw(session, dropped, now)
+        report.withdrawn += len(dropped)
+    return keep
+
+
 def _resolve_slack_users(
-    factory: sessionmaker[Session], chat: ChatNotifier, rows: list[repo.PromptRow], now: datetime
+    factory: sessionmaker[Session], chat: ChatNotifier, members: list[TeamMember], now: datetime
 ) -> None:
     """Look up CSMs with no Slack id yet (or a failed lookup older than a week), once each."""
     todo = {
-        r.csm.id: r.csm.email
-        for r in rows
-        if not r.csm.slack_user_id
-        and (r.csm.slack_checked_at is None or now - r.csm.slack_checked_at > SLACK_RECHECK)
+        m.id: m.email
+        for m in members
+        if not m.slack_user_id
+        and (m.slack_checked_at is None or now - m.slack_checked_at > SLACK_RECHECK)
     }
     if not todo:
         return
@@ -141,7 +176,7 @@ def _enqueue(
                 messages.append(_crm_task(row))
                 report.crm_tasks += 1
     enqueue(session, messages, now)
-    repo.mark_prompted(session, [r.ask.id for r in rows], now)
+    repo.mark_prompted(session, [r.ask.id for r in rows], now, program.asks.due_days)
     report.asks_prompted += len(rows)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.models import Account, Deal, Person
 from db.repositories import crm_sync as repo
+from db.repositories.asks import copy_delivery_refs
 from db.repositories.signals import link_to_accounts_and_people
 from domain.crm_records import (
     COMPANY_PROPERTIES,
@@ -256,11 +257,26 @@ def _apply_contacts(
     email_changes = []
     for person in list(mapped.values()):
         owner = by_email.get(person.email)
+        stored_email = (by_crm.get(person.crm_id) or {}).get("email")
         if owner is not None and owner["crm_id"] not in (None, person.crm_id):
             counts.rejected.append(
                 str(
                     Rejection(
                         "contact", person.crm_id, f"email is also used by contact {owner['crm_id']}"
+                    )
+                )
+            )
+            del mapped[person.crm_id]
+        elif owner is not None and stored_email not in (None, person.email):
+            # The contact's new email belongs to a person the program created itself (say a
+            # referred lead): two rows for one person need a person to merge them.
+            counts.rejected.append(
+                str(
+                    Rejection(
+                        "contact",
+                        person.crm_id,
+                        f"new email is already a person the program stored (id "
+                        f"{owner['id']}); merge them first",
                     )
                 )
             )
@@ -388,6 +404,8 @@ def _new_stage_events(
 
 
 def _apply_tasks(session: Session, records: list[CrmRecord], counts: SyncCounts) -> None:
+    # Tasks delivered since the last prompt run may not be linked to their asks yet.
+    copy_delivery_refs(session)
     completions = []
     for record in records:
         task = map_task(record.crm_id, record.properties, record.updated_at)

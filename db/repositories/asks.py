@@ -84,14 +84,52 @@ def asks_to_prompt(
     return [PromptRow(*row) for row in rows]
 
 
-def mark_prompted(session: Session, ids: Sequence[int], now: datetime) -> None:
-    if ids:
+def mark_prompted(session: Session, ids: Sequence[int], now: datetime, due_days: int) -> None:
+    """In a digest now. New and snoozed asks are due ``due_days`` from today; re-surfaced ones
+    already got their new due date."""
+    if not ids:
+        return
+    session.execute(
+        update(Ask)
+        .where(Ask.id.in_(ids), Ask.status.in_((AskStatus.PENDING, AskStatus.SNOOZED)))
+        .values(due_at=now + timedelta(days=due_days))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Ask)
+        .where(Ask.id.in_(ids), Ask.status.in_(OPEN))
+        .values(status=AskStatus.PROMPTED, prompted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def withdraw(session: Session, reasons: dict[int, list[str]], now: datetime) -> None:
+    """Asks that must not go out any more (a guard applied since they were made)."""
+    for ask_id, why in reasons.items():
         session.execute(
             update(Ask)
-            .where(Ask.id.in_(ids), Ask.status.in_(OPEN))
-            .values(status=AskStatus.PROMPTED, prompted_at=now)
+            .where(Ask.id == ask_id, Ask.status.in_(OPEN))
+            .values(
+                status=AskStatus.EXPIRED,
+                outcome_at=now,
+                outcome_note="withdrawn: " + ", ".join(why),
+            )
             .execution_options(synchronize_session=False)
         )
+
+
+def csms_with_promptable_asks(session: Session, now: datetime, this_week: str) -> list[TeamMember]:
+    """CSMs who may get a digest in this run (for looking up their chat ids first)."""
+    promptable = or_(
+        and_(Ask.status == AskStatus.PENDING, Ask.week_key <= this_week),
+        and_(Ask.status == AskStatus.SNOOZED, Ask.due_at <= now),
+        and_(Ask.status == AskStatus.PROMPTED, Ask.due_at < now),
+    )
+    return list(
+        session.scalars(
+            select(TeamMember).where(TeamMember.id.in_(select(Ask.csm_id).where(promptable)))
+        )
+    )
 
 
 def store_slack_lookups(

@@ -124,3 +124,11 @@ def test_several_guards_are_all_named():
         1, escalation_open=True, churn_risk=True, history=(sig(K.NPS, 2, days_ago=2, id=9),)
     )
     assert reasons(state) == ["open_escalation", "churn_risk", "recent_detractor"]
+
+
+def test_trouble_after_the_good_moment_also_stops_the_ask():
+    good = sig(K.NPS, 10, days_ago=5, id=1)
+    escalated = sig(K.ESCALATION_OPENED, days_ago=1, id=2)
+    detractor = sig(K.NPS, 2, days_ago=1, id=3)
+    assert reasons(AccountState(1, history=(escalated,)), good) == ["open_escalation"]
+    assert reasons(AccountState(1, history=(detractor,)), good) == ["recent_detractor"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from db.engine import transaction
@@ -161,3 +162,68 @@ def test_a_permanent_chat_failure_is_stored_on_the_outbox_row(factory, tmp_path)
         "Slack channel_not_found",
         1,
     )
+
+
+def test_a_failing_slack_lookup_loses_no_reminder(factory, tmp_path):
+    from integrations.errors import TransientError
+
+    chat, deliverers = setup(factory, tmp_path, csms=1, asks_each=1)
+    prompt_csms(factory, PROGRAM, chat, deliverers, NOW)
+    with factory.begin() as session:  # Slack forgot the CSM: the next run must look up again
+        session.query(TeamMember).update({"slack_user_id": None, "slack_checked_at": None})
+
+    class Down(Chat):
+        def lookup_user_ids(self, emails):
+            raise TransientError("Slack HTTP 503")
+
+    overdue = NOW + timedelta(days=PROGRAM.asks.due_days + 1)
+    with pytest.raises(TransientError):
+        prompt_csms(factory, PROGRAM, Down(tmp_path / "chat.log"), deliverers, overdue)
+    rerun = prompt_csms(factory, PROGRAM, chat, deliverers, overdue + timedelta(minutes=10))
+    assert (rerun.resurfaced, rerun.digests) == (1, 1)
+
+
+def test_a_snoozed_ask_comes_back_with_a_fresh_due_date(factory, tmp_path):
+    chat, deliverers = setup(factory, tmp_path, csms=1, asks_each=1)
+    prompt_csms(factory, PROGRAM, chat, deliverers, NOW)
+    with factory() as session:
+        ask_id = session.scalars(select(Ask.id)).one()
+    with transaction(factory) as session:
+        record_outcome(session, ask_id, "snoozed", None, NOW)
+    back_on = NOW + timedelta(days=8)
+    prompt_csms(factory, PROGRAM, chat, deliverers, back_on)
+    next_day = prompt_csms(factory, PROGRAM, chat, deliverers, back_on + timedelta(days=1))
+    assert next_day.resurfaced == 0
+    with factory() as session:
+        ask = session.get(Ask, ask_id)
+    assert (ask.status, ask.due_at) == (
+        AskStatus.PROMPTED,
+        back_on + timedelta(days=PROGRAM.asks.due_days),
+    )
+
+
+def test_an_ask_waiting_for_its_week_is_withdrawn_if_an_escalation_opens(factory, tmp_path):
+    chat, deliverers = setup(factory, tmp_path, csms=1, asks_each=1)
+    with factory() as session:
+        ask = session.scalars(select(Ask)).one()
+    World(factory).signal(ask.account_id, K.ESCALATION_OPENED, NOW - timedelta(minutes=30))
+    report = prompt_csms(factory, PROGRAM, chat, deliverers, NOW)
+    assert (report.withdrawn, report.digests, report.crm_tasks) == (1, 0, 0)
+    with factory() as session:
+        withdrawn = session.get(Ask, ask.id)
+    assert withdrawn.status is AskStatus.EXPIRED
+    assert withdrawn.outcome_note == "withdrawn: open_escalation"
+
+
+def test_a_task_completed_before_it_was_linked_still_marks_the_ask_asked(factory, tmp_path):
+    from tasks.sync_crm import sync_crm
+
+    chat, deliverers = setup(factory, tmp_path, csms=1, asks_each=1)
+    crm = SandboxCrm(factory, now=lambda: NOW + timedelta(hours=2))
+    prompt_csms(factory, PROGRAM, chat, deliverers, NOW)
+    with factory.begin() as session:  # as if delivered by dispatch-outbox after the prompt run
+        session.query(Ask).update({"crm_task_id": None})
+        task_id = session.scalars(select(SandboxTask.id)).one()
+    crm.complete_task(task_id)
+    report = sync_crm(factory, crm, PROGRAM, ("tasks",))
+    assert report.by_type["tasks"].extra["asks_marked_asked"] == 1
