@@ -13,9 +13,12 @@ from typing import Any
 
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import (
+    BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
+    PublicDefaultAssociationMultiPost,
     PublicFetchAssociationsBatchRequest,
 )
+from hubspot.crm.associations.v4 import PublicObjectId as AssociationObjectId
 from hubspot.crm.objects import (
     AssociationSpec,
     BatchInputSimplePublicObjectBatchInput,
@@ -261,6 +264,17 @@ class HubSpotCrm:
             f"name:{n}": i for n, i in self._search_values("companies", "name", names).items()
         }
         created: dict[str, set[str]] = {p.referral_key: set() for p in pushes}
+        # Attaching to a rep's deal: its company is the one that counts, never a new one.
+        attach_ids = [
+            p.existing_deal_id
+            for p in pushes
+            if p.existing_deal_id and p.referral_key not in existing_deals
+        ]
+        rep_companies = self._deal_companies(attach_ids) if attach_ids else {}
+        for p in pushes:
+            linked = rep_companies.get(p.existing_deal_id or "")
+            if linked:
+                companies[p.company_domain or f"name:{p.company_name}"] = linked[0]
 
         missing_companies = {}
         for p in pushes:
@@ -346,6 +360,20 @@ class HubSpotCrm:
         )
         for p in to_attach:
             deals[p.referral_key] = p.existing_deal_id or ""
+        self._associate_default(
+            "deals",
+            "contacts",
+            [(p.existing_deal_id or "", contacts.get(p.contact_email or "")) for p in to_attach],
+        )
+        self._associate_default(
+            "deals",
+            "companies",
+            [
+                (p.existing_deal_id or "", self._company_of(p, companies))
+                for p in to_attach
+                if not rep_companies.get(p.existing_deal_id or "")
+            ],
+        )
 
         return [
             PushResult(
@@ -471,6 +499,28 @@ class HubSpotCrm:
                     f"HubSpot created {object_type} but echoed no record for {missing[:3]}"
                 )
         return ids
+
+    def _associate_default(
+        self, from_type: str, to_type: str, pairs: Sequence[tuple[str, str | None]]
+    ) -> None:
+        """Default (unlabelled) associations, in batches; pairs missing an end are skipped."""
+        inputs = [
+            PublicDefaultAssociationMultiPost(
+                _from=AssociationObjectId(id=a), to=AssociationObjectId(id=b)
+            )
+            for a, b in pairs
+            if a and b
+        ]
+        for chunk in _chunks(inputs, ASSOCIATION_BATCH):
+            self.calls(
+                f"POST /crm/v4/associations/{from_type}/{to_type}/batch/associate/default",
+                self._associations.create_default,
+                from_type,
+                to_type,
+                batch_input_public_default_association_multi_post=(
+                    BatchInputPublicDefaultAssociationMultiPost(inputs=list(chunk))
+                ),
+            )
 
     def _update(self, object_type: str, items: Sequence[tuple[str, dict[str, str]]]) -> None:
         for chunk in _chunks(list(items), BATCH):

@@ -226,7 +226,12 @@ class SandboxCrm:
             return PushResult(push.referral_key, deal.company_id, contact_id, deal.id)
         created: list[str] = []
         company = None
-        if push.company_domain:
+        rep_deal = (
+            session.get(SandboxDeal, push.existing_deal_id) if push.existing_deal_id else None
+        )
+        if rep_deal is not None and rep_deal.company_id:
+            company = session.get(SandboxCompany, rep_deal.company_id)  # the rep's company counts
+        if company is None and push.company_domain:
             company = session.scalars(
                 select(SandboxCompany).where(
                     func.lower(SandboxCompany.domain) == push.company_domain

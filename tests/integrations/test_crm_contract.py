@@ -274,7 +274,7 @@ def test_setup_reports_unknown_pipeline_stages(backend):
 
 
 def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory):
-    company = backend.add_company(T0, "Prospect Inc", "prospect.example")
+    company = backend.add_company(T0, "Prospect Incorporated")  # no domain: the rep's own
     rep_deal = backend.add_deal(T0, "Prospect Inc - new business", "qualifiedtobuy", company)
     push = _push(7)
     attach = ReferralPush(**{**push.__dict__, "existing_deal_id": rep_deal})
@@ -282,6 +282,9 @@ def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory)
     [result] = backend.crm.push_referrals([attach])
 
     assert result.error is None and result.deal_id == rep_deal and "deal" not in result.created
+    assert result.company_id == company and "company" not in result.created
+    if backend.name == "hubspot":
+        assert backend.fake.associations("deals", rep_deal, "contacts") == [result.contact_id]
     sync_crm(factory, backend.crm, PROGRAM)
     with factory() as session:
         deal = session.scalars(select(Deal).where(Deal.crm_id == rep_deal)).one()
