@@ -54,6 +54,7 @@ def unchecked_signals(session: Session, now: datetime, limit: int) -> list[Signa
             )
             .order_by(Signal.occurred_at, Signal.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # two runs at once take different signals
         )
     )
 
@@ -126,6 +127,7 @@ def moments_without_ask(session: Session, limit: int) -> list[Moment]:
             )
             .order_by(Moment.detected_at, Moment.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # two runs never ask for one moment twice
         )
     )
 

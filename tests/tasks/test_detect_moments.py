@@ -189,3 +189,33 @@ def test_a_moment_that_waited_a_whole_window_for_capacity_is_dropped(factory):
         factory, PROGRAM, NOW + timedelta(days=PROGRAM.triggers.moment_window_days + 1)
     )
     assert later.suppressed == {"waited_too_long": 1}
+
+
+def test_two_runs_at_once_create_each_moment_and_ask_once(committed_factory):
+    import threading
+
+    w = World(committed_factory)
+    csm = w.csm()
+    for i in range(40):
+        account = w.account(csm)
+        w.person(account)
+        w.signal(account, K.FEEDBACK_POSITIVE, NOW - timedelta(minutes=i + 1))
+    reports, errors = [], []
+
+    def run() -> None:
+        try:
+            reports.append(detect_moments(committed_factory, PROGRAM, NOW))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert sum(r.moments_detected for r in reports) == 40
+    with committed_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Ask)) == 40
+        assert session.scalar(select(func.count(func.distinct(Ask.moment_id)))) == 40
