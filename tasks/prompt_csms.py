@@ -25,7 +25,7 @@ from domain.champions import week_key
 from domain.digest import DigestAsk, digest_blocks, digest_text
 from domain.moments import standing_guards
 from domain.program import Program
-from domain.statuses import OutboxChannel
+from domain.statuses import AskStatus, OutboxChannel
 from domain.templates import render
 from integrations.ports import ChatNotifier, Deliverer
 from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
@@ -168,11 +168,12 @@ def _enqueue(
         csm = csm_rows[0].csm
         if csm.slack_user_id:
             messages.append(_digest(program, csm_rows, resurfaced, now))
+            repo.mark_in_digest(session, [r.ask.id for r in csm_rows], csm.slack_user_id)
             report.digests += 1
         else:
             report.csms_without_slack.append(csm_id)
         for row in csm_rows:
-            if row.ask.id not in resurfaced and row.ask.crm_task_id is None:
+            if row.ask.status is AskStatus.PENDING:  # the first prompt: its CRM task
                 messages.append(_crm_task(row))
                 report.crm_tasks += 1
     enqueue(session, messages, now)

@@ -65,7 +65,8 @@ class PromptRow:
 def asks_to_prompt(
     session: Session, now: datetime, this_week: str, resurfaced: Sequence[int]
 ) -> list[PromptRow]:
-    """Asks whose week has come, snoozes that ran out, and the ones re-surfaced today."""
+    """Asks whose week has come, snoozes that ran out, the ones re-surfaced today, and prompted
+    asks that never reached a digest because their CSM had no chat id then but has one now."""
     rows = session.execute(
         select(Ask, Account, Person, TeamMember, ReferralLink.code)
         .join(Account, Account.id == Ask.account_id)
@@ -77,6 +78,11 @@ def asks_to_prompt(
                 and_(Ask.status == AskStatus.PENDING, Ask.week_key <= this_week),
                 and_(Ask.status == AskStatus.SNOOZED, Ask.due_at <= now),
                 Ask.id.in_(list(resurfaced) or [-1]),
+                and_(
+                    Ask.status == AskStatus.PROMPTED,
+                    Ask.slack_channel.is_(None),
+                    TeamMember.slack_user_id.is_not(None),
+                ),
             )
         )
         .order_by(Ask.csm_id, Ask.score.desc(), Ask.id)
@@ -103,6 +109,16 @@ def mark_prompted(session: Session, ids: Sequence[int], now: datetime, due_days:
     )
 
 
+def mark_in_digest(session: Session, ids: Sequence[int], recipient: str) -> None:
+    if ids:
+        session.execute(
+            update(Ask)
+            .where(Ask.id.in_(ids))
+            .values(slack_channel=recipient)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def withdraw(session: Session, reasons: dict[int, list[str]], now: datetime) -> None:
     """Asks that must not go out any more (a guard applied since they were made)."""
     for ask_id, why in reasons.items():
@@ -124,6 +140,7 @@ def csms_with_promptable_asks(session: Session, now: datetime, this_week: str) -
         and_(Ask.status == AskStatus.PENDING, Ask.week_key <= this_week),
         and_(Ask.status == AskStatus.SNOOZED, Ask.due_at <= now),
         and_(Ask.status == AskStatus.PROMPTED, Ask.due_at < now),
+        and_(Ask.status == AskStatus.PROMPTED, Ask.slack_channel.is_(None)),
     )
     return list(
         session.scalars(

@@ -33,6 +33,7 @@ TRANSIENT_CODES = {
     "request_timeout",
 }
 HISTORY_LIMIT = 200
+HISTORY_PAGES = 5  # up to 1000 messages back per DM
 
 
 def classify(error: Exception) -> Exception:
@@ -119,18 +120,24 @@ class SlackChat:
         found: dict[str, str | None] = {m.dedupe_key: None for m in messages}
         for recipient in sorted({m.recipient for m in messages}):
             channel = self._dm_channel(recipient)
-            history = self._call(
-                "conversations.history",
-                self.client.conversations_history,
-                channel=channel,
-                limit=HISTORY_LIMIT,
-                include_all_metadata=True,
-            )
-            for item in history.get("messages", []):
-                payload = (item.get("metadata") or {}).get("event_payload") or {}
-                key = payload.get("dedupe_key")
-                if key in found and found[key] is None:
-                    found[key] = f"{channel}:{item.get('ts')}"
+            cursor = None
+            for _ in range(HISTORY_PAGES):  # digests are a few a day: recent history suffices
+                history = self._call(
+                    "conversations.history",
+                    self.client.conversations_history,
+                    channel=channel,
+                    limit=HISTORY_LIMIT,
+                    include_all_metadata=True,
+                    **({"cursor": cursor} if cursor else {}),
+                )
+                for item in history.get("messages", []):
+                    payload = (item.get("metadata") or {}).get("event_payload") or {}
+                    key = payload.get("dedupe_key")
+                    if key in found and found[key] is None:
+                        found[key] = f"{channel}:{item.get('ts')}"
+                cursor = (history.get("response_metadata") or {}).get("next_cursor")
+                if not history.get("has_more") or not cursor or all(found.values()):
+                    break
         return found
 
     def _dm_channel(self, recipient: str) -> str:

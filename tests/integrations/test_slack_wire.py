@@ -123,3 +123,13 @@ def test_after_a_crash_slack_is_asked_what_already_arrived(slack):
     assert found["digest:sent"] and found["digest:lost"] is None
     history = slack.calls_to("conversations.history")[0]
     assert history.params["include_all_metadata"] in ("1", "true", True)
+
+
+def test_find_sent_pages_back_through_the_dm_history(slack):
+    user = slack.add_user("casey@vendor.example")
+    chat = adapter(slack)
+    chat.post([ChatMessage("digest:old", user, "old", BLOCKS)])
+    chat.post([ChatMessage(f"other:{n}", user, f"n{n}", BLOCKS) for n in range(250)])
+    found = chat.find_sent([ChatMessage("digest:old", user, "old", BLOCKS)])
+    assert found["digest:old"]
+    assert len(slack.calls_to("conversations.history")) == 2

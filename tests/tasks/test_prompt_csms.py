@@ -227,3 +227,22 @@ def test_a_task_completed_before_it_was_linked_still_marks_the_ask_asked(factory
     crm.complete_task(task_id)
     report = sync_crm(factory, crm, PROGRAM, ("tasks",))
     assert report.by_type["tasks"].extra["asks_marked_asked"] == 1
+
+
+def test_a_csm_found_in_slack_later_gets_the_asks_they_missed_in_a_digest(factory, tmp_path):
+    chat, deliverers = setup(factory, tmp_path, csms=1, asks_each=2)
+    with factory() as session:
+        csm = session.scalars(select(TeamMember)).one()
+    chat.unknown = {csm.email}
+    first = prompt_csms(factory, PROGRAM, chat, deliverers, NOW)
+    assert (first.digests, first.crm_tasks) == (0, 2)
+
+    chat.unknown = set()
+    with factory.begin() as session:  # the weekly re-check is due
+        session.get(TeamMember, csm.id).slack_checked_at = NOW - timedelta(days=8)
+    later = prompt_csms(factory, PROGRAM, chat, deliverers, NOW + timedelta(days=1))
+    again = prompt_csms(factory, PROGRAM, chat, deliverers, NOW + timedelta(days=1, hours=1))
+
+    assert (later.digests, later.asks_prompted, later.crm_tasks) == (1, 2, 0)
+    assert again.digests == 0
+    assert len(posted(tmp_path)) == 1
