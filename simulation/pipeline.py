@@ -87,3 +87,48 @@ def moves_for_day(
         if target is not None and target in first_id:
             moves.append(StageMove(deal.crm_id, first_id[target], at))
     return moves
+
+
+NEW_DEALS_PER_DAY = 1.2  # other channels keep feeding the pipeline (the referral baseline)
+CHANNELS = ("inbound", "outbound", "partner", "event")
+AMOUNT_BY_SEGMENT = {
+    "smb": (4_000, 15_000),
+    "mid_market": (15_000, 60_000),
+    "enterprise": (60_000, 250_000),
+}
+
+
+@dataclass(frozen=True)
+class NewDeal:
+    company_id: str
+    name: str
+    channel: str
+    amount: int
+    at: datetime
+
+
+def new_deals_for_day(
+    companies: Sequence[tuple[str, str | None, str]],
+    day_start: datetime,
+    rng: random.Random,
+    rate: float = NEW_DEALS_PER_DAY,
+) -> list[NewDeal]:
+    """Deals from channels other than referrals: ``companies`` are (id, segment, name)."""
+    if not companies:
+        return []
+    count = int(rate) + (1 if rng.random() < rate - int(rate) else 0)
+    deals = []
+    for _ in range(count):
+        company_id, segment, name = rng.choice(sorted(companies))
+        low, high = AMOUNT_BY_SEGMENT.get(segment or "", (5_000, 20_000))
+        channel = rng.choice(CHANNELS)
+        deals.append(
+            NewDeal(
+                company_id,
+                f"{name} - {channel} {day_start.date().isoformat()}",
+                channel,
+                rng.randrange(low, high, 500),
+                day_start + timedelta(hours=9, minutes=rng.randrange(8 * 60)),
+            )
+        )
+    return deals

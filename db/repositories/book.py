@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, select, true, update
+from sqlalchemy import BigInteger, Boolean, bindparam, case, func, select, true, update
 from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
@@ -94,3 +94,32 @@ def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> Non
         [{"deal_id": m["b_id"], "stage_id": m["b_stage"], "entered_at": m["b_at"]} for m in moves],
         ["deal_id", "stage_id", "entered_at"],
     )
+
+
+def sandbox_companies(session: Session) -> list[tuple[str, str | None, str]]:
+    return [
+        tuple(row)
+        for row in session.execute(  # type: ignore[misc]
+            select(SandboxCompany.id, SandboxCompany.segment, SandboxCompany.name)
+        )
+    ]
+
+
+def add_sandbox_deals(session: Session, deals: Sequence[dict[str, Any]]) -> None:
+    """New sandbox deals (ids follow the highest numeric id) with their first stage entry."""
+    if not deals:
+        return
+    highest = session.scalar(select(func.max(func.cast(SandboxDeal.id, BigInteger)))) or 0
+    rows, entries = [], []
+    for offset, deal in enumerate(deals, start=1):
+        deal_id = str(int(highest) + offset)
+        rows.append({**deal, "id": deal_id})
+        entries.append(
+            {
+                "deal_id": deal_id,
+                "stage_id": deal["stage_id"],
+                "entered_at": deal["stage_entered_at"],
+            }
+        )
+    session.execute(SandboxDeal.__table__.insert(), rows)
+    session.execute(SandboxDealStageEntry.__table__.insert(), entries)

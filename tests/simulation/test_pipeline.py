@@ -36,3 +36,16 @@ def test_lost_deals_are_sometimes_reopened_and_the_last_stage_never_moves():
     moves = moves_for_day(lost + paid, DAY, DEFAULT_STAGE_MAP, random.Random(2), odds)
     assert {m.to_stage_id for m in moves} == {"appointmentscheduled"}
     assert 150 < len(moves) < 250
+
+
+def test_other_channels_keep_feeding_the_pipeline_at_the_configured_rate():
+    from simulation.pipeline import CHANNELS, new_deals_for_day
+
+    companies = [(str(i), "smb", f"Co {i}") for i in range(50)]
+    days = [
+        new_deals_for_day(companies, DAY, random.Random(f"7:{d}"), rate=1.5) for d in range(400)
+    ]
+    assert 500 < sum(len(d) for d in days) < 700
+    assert {deal.channel for day in days for deal in day} == set(CHANNELS)
+    assert days[3] == new_deals_for_day(companies, DAY, random.Random("7:3"), rate=1.5)
+    assert new_deals_for_day([], DAY, random.Random(1)) == []
