@@ -7,6 +7,7 @@ simulated days rather than starting a Prefect flow run per day (a flow run costs
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from core.settings import Settings, get_settings
 from db import migrate
-from db.engine import session_factory, transaction
+from db.engine import engine_for, session_factory, transaction
 from db.models import (
     Account,
     Ask,
@@ -56,8 +57,26 @@ def _say(text: str) -> None:
     typer.echo(text)
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own world: a SQLite file, outbox and chat log under ``<data dir>/demo``."""
+    folder = settings.data_dir / "demo"
+    return settings.model_copy(
+        update={
+            "data_dir": folder,
+            "database_url": f"sqlite:///{(folder / 'referrals.db').as_posix()}",
+        }
+    )
+
+
 def run_demo(seed: int, accounts: int, days: int) -> None:
-    settings = get_settings()
+    """Every run starts a fresh demo world, so the same seed tells the same story."""
+    base = get_settings()
+    settings = demo_settings(base)
+    engine_for(settings.resolved_database_url).dispose()  # no pooled handle to the old file
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    settings.data_dir.mkdir(parents=True)
+    if base.database_url:
+        _say("   (the demo keeps to its own SQLite world; DATABASE_URL is left untouched)")
     try:
         odds = odds_from(settings.sandbox_stage_odds)
     except (ValueError, KeyError) as error:
@@ -67,7 +86,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
     migrate.upgrade(url)
     factory = session_factory(url)
 
-    program_file = settings.program_file
+    program_file = base.program_file
     if not program_file.exists():
         program_file = settings.data_dir / "program.yaml"
         program_file.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +104,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         f"contacts, {len(book.deals)} deals, {len(book.team)} team members -> sandbox CRM"
     )
 
-    signals_file = settings.data_dir / "demo" / "signals.jsonl"
+    signals_file = settings.data_dir / "signals.jsonl"
     signals_file.parent.mkdir(parents=True, exist_ok=True)
     write_signals(book.signals, signals_file)
     now = datetime.combine(book.start, time(9), UTC)
@@ -101,7 +120,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         f"5. days     {days} simulated days: deals move, CSMs act; sync-crm, detect-moments, "
         "prompt-csms, outbox"
     )
-    simulate_days(factory, program, book.start, days, seed, odds)
+    simulate_days(factory, program, book.start, days, seed, odds, settings)
 
     with factory() as session:
         table_counts = {
@@ -141,10 +160,10 @@ def simulate_days(  # type: ignore[no-untyped-def]
     days: int,
     seed: int,
     odds: Mapping[ProgramStage, StageOdds],
+    settings: Settings,
 ) -> None:
     """Each simulated day, in order: the sandbox CRM moves deals and CSMs act on their asks;
     then the program's day: sync-crm, detect-moments, prompt-csms (weekdays), outbox."""
-    settings = get_settings()
     crm = SandboxCrm(factory)
     chat = ChatLogNotifier(settings.chat_log_file)
     deliverers = {
@@ -223,6 +242,8 @@ def _describe(report: SyncReport) -> str:
 
 def where_to_look(settings: Settings) -> None:
     _say("7. look at it")
+    cli = f"REFERRALS_DATA_DIR={settings.data_dir} .venv/bin/referrals"
     _say(f"   Slack digests (sandbox): {settings.chat_log_file}")
-    _say("   asks:    .venv/bin/referrals asks list   (record one: referrals asks record ID asked)")
-    _say("   outbox:  .venv/bin/referrals outbox list")
+    _say(f"   CRM tasks and deals:     {settings.data_dir / 'referrals.db'} (sandbox CRM tables)")
+    _say(f"   asks:    {cli} asks list    (then: asks record ID asked|declined|snoozed|intro)")
+    _say(f"   outbox:  {cli} outbox list")

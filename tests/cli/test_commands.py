@@ -141,3 +141,16 @@ def test_crm_setup_names_unknown_stage_ids(runner, cli_env):
     result = runner.invoke(app, ["crm", "setup"])
     assert result.exit_code == 1
     assert "stage id 'closed_won_typo' is not a stage of deal pipeline 'default'" in result.output
+
+
+def test_the_demo_is_repeatable_and_tells_the_same_story_twice(runner, cli_env, monkeypatch):
+    monkeypatch.delenv("REFERRALS_PROGRAM_FILE")
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    first = runner.invoke(app, ["demo", "--accounts", "20", "--days", "30"])
+    second = runner.invoke(app, ["demo", "--accounts", "20", "--days", "30"])
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output
+    assert "asks" in first.output and "digests" in first.output
+    assert (cli_env / "data" / "demo" / "chat.log").exists()
