@@ -40,7 +40,7 @@ from hubspot.crm.properties import (
     PropertyGroupCreate,
 )
 
-from integrations.errors import DeliveryError, PermanentError
+from integrations.errors import PermanentError
 from integrations.hubspot.calls import HubSpotCalls
 from integrations.ports import (
     PROGRAM_PROPERTIES,
@@ -246,11 +246,17 @@ class HubSpotCrm:
         for chunk in _chunks(list(pushes), BATCH):
             try:
                 results += self._push_chunk(chunk)
-            except DeliveryError as error:
-                if not isinstance(error, PermanentError):
-                    raise
-                results += [PushResult(p.referral_key, error=str(error)) for p in chunk]
+            except PermanentError:
+                # HubSpot batch writes are all-or-nothing: one bad record fails its batch. Push
+                # one by one to find it; what the batch did create is matched, not duplicated.
+                results += [self._push_alone(p) for p in chunk]
         return results
+
+    def _push_alone(self, push: ReferralPush) -> PushResult:
+        try:
+            return self._push_chunk([push])[0]
+        except PermanentError as error:
+            return PushResult(push.referral_key, error=str(error))
 
     def _push_chunk(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
         existing_deals = self._search_values(

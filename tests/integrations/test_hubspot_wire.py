@@ -261,3 +261,34 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
         "crm-task:ask:1": first[1].provider_id,
         "crm-task:ask:9": None,
     }
+
+
+def test_one_bad_referral_fails_alone_and_the_rest_of_its_batch_goes_through(fake):
+    from integrations.ports import ReferralPush
+
+    crm = adapter(fake, [])
+    crm.setup("default", [])
+    pushes = [
+        ReferralPush(
+            referral_key=f"ref-{n}",
+            company_name=f"Prospect {n}",
+            company_domain=f"prospect{n}.example",
+            contact_email=f"cfo@prospect{n}.example",
+            contact_first_name="Bea",
+            contact_last_name="Ng",
+            contact_title=None,
+            deal_name=f"Prospect {n}",
+            pipeline_id="default",
+            stage_id="no_such_stage" if n == 1 else "referralintroduction",
+            referred_by_email="ana@client.example",
+            referrer_type="client",
+        )
+        for n in range(3)
+    ]
+    results = crm.push_referrals(pushes)
+
+    assert [r.error is None for r in results] == [True, False, True]
+    assert "HubSpot 400" in (results[1].error or "")
+    assert len(fake.objects("deals")) == 2
+    assert len(fake.objects("companies")) == 3  # created once by the batch, then matched
+    assert len(fake.objects("contacts")) == 3
