@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.repositories.outbox import NewMessage, enqueue
 from domain.statuses import OutboxChannel
+from integrations.ports import ReferralPush
 
 
 def email(n: int, prefix: str = "test") -> NewMessage:
@@ -37,3 +38,22 @@ def enqueue_messages(
 ) -> int:
     with transaction(factory) as session:
         return enqueue(session, messages, now)
+
+
+def referral_push(n: int, **overrides: object) -> ReferralPush:
+    """A referral to push to the CRM: prospect ``n`` with its own domain unless overridden."""
+    values: dict[str, object] = {
+        "referral_key": f"ref-{n}",
+        "company_name": f"Prospect {n}",
+        "company_domain": f"prospect{n}.example",
+        "contact_email": f"cfo@prospect{n}.example",
+        "contact_first_name": "Bea",
+        "contact_last_name": "Ng",
+        "contact_title": "CFO",
+        "deal_name": f"Prospect {n} (referral)",
+        "pipeline_id": "default",
+        "stage_id": "referralintroduction",
+        "referred_by_email": "ana@client.example",
+        "referrer_type": "client",
+    }
+    return ReferralPush(**{**values, **overrides})  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from domain.stages import ProgramStage
 from domain.statuses import AskStatus
 from integrations.ports import ReferralPush
 from tasks.sync_crm import sync_crm
+from tests.factories import referral_push
 from tests.integrations.crm_backends import SandboxBackend, hubspot_backend
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -227,19 +228,12 @@ def test_completing_the_crm_task_of_an_ask_marks_it_asked(backend, factory):
 
 
 def _push(n: int, domain: str = "prospect.example") -> ReferralPush:
-    return ReferralPush(
-        referral_key=f"ref-{n}",
+    return referral_push(
+        n,
         company_name="Prospect Inc",
         company_domain=domain,
         contact_email=f"buyer{n}@{domain}",
-        contact_first_name="Bea",
-        contact_last_name="Ng",
-        contact_title="CFO",
         deal_name=f"Prospect Inc (referral {n})",
-        pipeline_id="default",
-        stage_id="referralintroduction",
-        referred_by_email="ana@client.example",
-        referrer_type="client",
     )
 
 

@@ -11,6 +11,7 @@ from domain.program import load_preset
 from integrations.errors import PermanentError
 from integrations.hubspot.factory import build_hubspot_crm
 from tasks.sync_crm import sync_crm
+from tests.factories import referral_push
 from tests.fakes.hubspot_server import FakeHubSpot
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -152,28 +153,9 @@ def test_sync_survives_a_transient_failure_midway_and_loses_nothing(fake, factor
 
 
 def test_referral_push_uses_batch_calls_with_associations_and_program_properties(fake):
-    from integrations.ports import ReferralPush
-
     crm = adapter(fake, [])
     crm.setup("default", [])
-    pushes = [
-        ReferralPush(
-            referral_key=f"ref-{n}",
-            company_name=f"Prospect {n}",
-            company_domain=f"prospect{n}.example",
-            contact_email=f"cfo@prospect{n}.example",
-            contact_first_name="Bea",
-            contact_last_name="Ng",
-            contact_title="CFO",
-            deal_name=f"Prospect {n} (referral)",
-            pipeline_id="default",
-            stage_id="referralintroduction",
-            referred_by_email="ana@client.example",
-            referrer_type="client",
-            owner_id=None,
-        )
-        for n in range(3)
-    ]
+    pushes = [referral_push(n) for n in range(3)]
     fake.requests.clear()
     fake.reverse_batch_results = True
     results = crm.push_referrals(pushes)
@@ -264,24 +246,14 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
 
 
 def test_one_bad_referral_fails_alone_and_the_rest_of_its_batch_goes_through(fake):
-    from integrations.ports import ReferralPush
-
     crm = adapter(fake, [])
     crm.setup("default", [])
     pushes = [
-        ReferralPush(
-            referral_key=f"ref-{n}",
-            company_name=f"Prospect {n}",
-            company_domain=f"prospect{n}.example",
-            contact_email=f"cfo@prospect{n}.example",
-            contact_first_name="Bea",
-            contact_last_name="Ng",
+        referral_push(
+            n,
             contact_title=None,
             deal_name=f"Prospect {n}",
-            pipeline_id="default",
             stage_id="no_such_stage" if n == 1 else "referralintroduction",
-            referred_by_email="ana@client.example",
-            referrer_type="client",
         )
         for n in range(3)
     ]
