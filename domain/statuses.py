@@ -15,9 +15,17 @@ class Seniority(StrEnum):
 
 
 class TeamRole(StrEnum):
-    CSM = "csm"
-    REP = "rep"
-    ADMIN = "admin"
+    """What a person does in the program. CRM owners arrive with no role: an admin gives one
+    (``referrals team set-role``), so nobody is prompted for asks by accident."""
+
+    CSM = "csm"  # asks clients for intros
+    REP = "rep"  # sales: works referred deals, may ask too
+    APPROVER = "approver"  # decides rewards that need approval
+    ADMIN = "admin"  # runs the program
+
+
+ASKING_ROLES: frozenset[TeamRole] = frozenset({TeamRole.CSM, TeamRole.REP})
+"""Roles whose accounts get asks: an account owned by anyone else waits for an owner."""
 
 
 class MomentStatus(StrEnum):

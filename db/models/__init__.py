@@ -2,6 +2,7 @@
 
 from db.models.asks import Ask, ReferralLink
 from db.models.audit import AuditEntry, Watermark
+from db.models.crm_issues import CrmIssue, QuarantinedRecord
 from db.models.outbox import OutboxMessage
 from db.models.people import Account, Person, ReferrerType, TeamMember
 from db.models.referrals import Deal, Referral, StageEvent
@@ -11,6 +12,7 @@ from db.models.sandbox_crm import (
     SandboxContact,
     SandboxDeal,
     SandboxDealStageEntry,
+    SandboxOwner,
     SandboxTask,
 )
 from db.models.signals import Moment, Signal
@@ -19,10 +21,12 @@ __all__ = [
     "Account",
     "Ask",
     "AuditEntry",
+    "CrmIssue",
     "Deal",
     "Moment",
     "OutboxMessage",
     "Person",
+    "QuarantinedRecord",
     "Referral",
     "ReferralLink",
     "ReferrerType",
@@ -32,6 +36,7 @@ __all__ = [
     "SandboxContact",
     "SandboxDeal",
     "SandboxDealStageEntry",
+    "SandboxOwner",
     "SandboxTask",
     "Signal",
     "StageEvent",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -34,6 +34,9 @@ class OutboxMessage(Base):
     subject_id: Mapped[int | None]
     status: Mapped[OutboxStatus] = mapped_column(default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    # The last attempt may have reached the vendor (its answer was lost): ask the vendor
+    # what it has before sending again.
+    verify_first: Mapped[bool] = mapped_column(default=False, server_default=false())
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(36), index=True)

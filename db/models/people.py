@@ -12,7 +12,8 @@ from domain.statuses import Seniority, TeamRole
 
 
 class TeamMember(TimestampMixin, Base):
-    """A CSM, account executive or rep: the people who ask for intros."""
+    """A CSM, rep, approver or admin. Most come from the CRM's owners (``crm_owner_id``);
+    ``role`` and the Slack id are set by a person and never overwritten by a sync."""
 
     __tablename__ = "team_members"
 
@@ -20,7 +21,7 @@ class TeamMember(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     team: Mapped[str | None] = mapped_column(String(64))
-    role: Mapped[TeamRole] = mapped_column(default=TeamRole.CSM)
+    role: Mapped[TeamRole | None]  # None: not in the program yet (a CRM owner nobody placed)
     crm_owner_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(32))
     slack_lookup_error: Mapped[str | None] = mapped_column(String(200))
@@ -50,6 +51,7 @@ class Account(TimestampMixin, Base):
     segment: Mapped[str | None] = mapped_column(String(64))
     industry: Mapped[str | None] = mapped_column(String(128))
     lifecycle: Mapped[str] = mapped_column(String(32), default="customer")
+    owner_crm_id: Mapped[str | None] = mapped_column(String(64), index=True)  # as the CRM says
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("team_members.id"), index=True)
     onboarding_completed_at: Mapped[datetime | None]
     renewal_date: Mapped[date | None]

@@ -15,7 +15,9 @@ from domain.statuses import Eligibility, ReferralChannel
 
 
 class Deal(TimestampMixin, Base):
-    """A CRM deal, referred or not: other channels are kept so reports can compare."""
+    """A CRM deal, referred or not, in any pipeline and stage: other channels are kept so
+    reports can compare. ``program_stage`` is None when the stage map does not cover the
+    deal's pipeline or stage (the sync flags that once per stage)."""
 
     __tablename__ = "deals"
 
@@ -28,6 +30,8 @@ class Deal(TimestampMixin, Base):
     program_stage: Mapped[ProgramStage | None]
     amount: Mapped[Decimal | None]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    owner_crm_id: Mapped[str | None] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("team_members.id"), index=True)
     source_channel: Mapped[str] = mapped_column(String(32), default="unknown")
     referral_key: Mapped[str | None] = mapped_column(String(200), index=True)
     reopened_at: Mapped[datetime | None]

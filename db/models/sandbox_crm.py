@@ -95,3 +95,17 @@ class SandboxTask(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(index=True)
     completed_at: Mapped[datetime | None]
+
+
+class SandboxOwner(Base):
+    """A CRM user who can own records (HubSpot's owners): the team comes from here."""
+
+    __tablename__ = "sbx_owners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    team: Mapped[str | None] = mapped_column(String(64))
+    archived: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime]
