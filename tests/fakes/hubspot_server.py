@@ -14,6 +14,7 @@ limit and a record of every request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -77,6 +78,30 @@ class _CannedFailure:
     remaining: int
 
 
+# How a request that was performed in full can still fail its client (lose_answer_next).
+LOST_ANSWER_MODES = frozenset({"timeout", "cut", "disconnect", "5xx"})
+
+
+@dataclass
+class _LostAnswer:
+    method: str
+    path_prefix: str
+    mode: str  # one of LOST_ANSWER_MODES
+    status: int  # for "5xx"
+    hold: float  # for "timeout": seconds before the (too late) answer
+    remaining: int
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """A request the fake performed and then answered badly (or not at all)."""
+
+    method: str
+    path: str
+    mode: str
+    performed_status: int  # what the request's effect answered before the answer was lost
+
+
 def _default_failure_body(status: int) -> JsonDict:
     """What HubSpot sends with a status when the test does not say."""
     if status == 429:
@@ -138,6 +163,8 @@ class FakeHubSpot(LoopbackServer):
         self.search_limit_per_second = search_limit_per_second
         self.requests: list[RecordedRequest] = []
         self._failures: list[_CannedFailure] = []
+        self._lost: list[_LostAnswer] = []
+        self.lost_answers: list[LostAnswer] = []
         self._searches: deque[float] = deque()
         self._meta_lock = threading.Lock()
         self.reverse_batch_results = False
@@ -238,6 +265,48 @@ class FakeHubSpot(LoopbackServer):
                     method.upper(), path_prefix, status, body, dict(headers or {}), times
                 )
             )
+
+    def lose_answer_next(
+        self,
+        method: str,
+        path_prefix: str,
+        mode: str,
+        *,
+        times: int = 1,
+        status: int = 500,
+        hold: float = 1.0,
+    ) -> None:
+        """Perform the next ``times`` matching requests in full, then lose the answer.
+
+        ``timeout``: hold the answer ``hold`` seconds (longer than the client's read timeout),
+        then send it and close. ``cut``: the right status and a well-framed but truncated JSON
+        body. ``disconnect``: close the connection without a byte of answer. ``5xx``: answer
+        ``status`` (500 or 503) with HubSpot's error JSON. Each is recorded in ``lost_answers``.
+        """
+        if mode not in LOST_ANSWER_MODES:
+            raise ValueError(f"mode must be one of {sorted(LOST_ANSWER_MODES)}, got {mode!r}")
+        if mode == "5xx" and not 500 <= status <= 599:
+            raise ValueError("a 5xx lost answer needs a 5xx status")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._meta_lock:
+            self._lost.append(_LostAnswer(method.upper(), path_prefix, mode, status, hold, times))
+
+    def _take_lost_answer(self, method: str, target: str) -> _LostAnswer | None:
+        path = unquote(urlsplit(target).path).rstrip("/") or "/"
+        with self._meta_lock:
+            for lost in self._lost:
+                if lost.method == method.upper() and path.startswith(lost.path_prefix):
+                    lost.remaining -= 1
+                    if lost.remaining <= 0:
+                        self._lost.remove(lost)
+                    return lost
+        return None
+
+    def _note_lost_answer(self, method: str, target: str, mode: str, status: int) -> None:
+        path = unquote(urlsplit(target).path).rstrip("/") or "/"
+        with self._meta_lock:
+            self.lost_answers.append(LostAnswer(method.upper(), path, mode, status))
 
     # -- seeding helpers (no HTTP, no write validation beyond property names) ----------------
 
@@ -1055,8 +1124,27 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
+        lost = self.fake._take_lost_answer(self.command, self.path)
         status, body, extra = self.fake.handle(self.command, self.path, headers, raw)
         payload = b"" if body is None else json.dumps(body).encode()
+        if lost is None:
+            self._answer(status, payload, extra)
+            return
+        self.fake._note_lost_answer(self.command, self.path, lost.mode, status)
+        self.close_connection = True  # whatever the client saw, this connection is spent
+        if lost.mode == "disconnect":
+            return
+        if lost.mode == "5xx":
+            failure = _default_failure_body(lost.status)
+            self._answer(lost.status, json.dumps(failure).encode(), {})
+        elif lost.mode == "cut":
+            self._answer(status, payload[: len(payload) // 2], extra)
+        else:  # timeout: the client gave up before this arrives
+            time.sleep(lost.hold)
+            with contextlib.suppress(OSError):  # the client may have hung up already
+                self._answer(status, payload, extra)
+
+    def _answer(self, status: int, payload: bytes, extra: Mapping[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import threading
 import time
@@ -160,6 +161,28 @@ class _CannedFailure:
     remaining: int
 
 
+# How a request that was performed in full can still fail its client (lose_answer_next).
+LOST_ANSWER_MODES = frozenset({"timeout", "cut", "disconnect", "5xx"})
+
+
+@dataclass
+class _LostAnswer:
+    method_name: str
+    mode: str  # one of LOST_ANSWER_MODES
+    status: int  # for "5xx"
+    hold: float  # for "timeout": seconds before the (too late) answer
+    remaining: int
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """A call the fake performed and then answered badly (or not at all)."""
+
+    method_name: str
+    mode: str
+    performed: JsonDict  # the answer the client never (fully) got
+
+
 @dataclass
 class _User:
     id: str
@@ -214,6 +237,8 @@ class FakeSlack(LoopbackServer):
         self._channels: dict[str, _Channel] = {}
         self._dm_by_members: dict[frozenset[str], str] = {}
         self._failures: list[_CannedFailure] = []
+        self._lost: list[_LostAnswer] = []
+        self.lost_answers: list[LostAnswer] = []
         self._posted: list[tuple[str, JsonDict]] = []  # (channel id, stored message)
         self._last_ts_micros = 0
         self._serial = 0
@@ -260,6 +285,51 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             self._failures.append(
                 _CannedFailure(method_name, status, error, dict(headers or {}), times)
+            )
+
+    def lose_answer_next(
+        self,
+        method_name: str,
+        mode: str,
+        *,
+        times: int = 1,
+        status: int = 500,
+        hold: float = 1.0,
+    ) -> None:
+        """Perform the next ``times`` calls of ``method_name`` in full, then lose the answer.
+
+        ``timeout``: hold the answer ``hold`` seconds (longer than the client's timeout), then
+        send it and close. ``cut``: HTTP 200 with a well-framed but truncated JSON body.
+        ``disconnect``: close the connection without a byte of answer. ``5xx``: answer
+        ``status`` (500 or 503) with the plain-text body Slack's edge sends. Each is recorded
+        in ``lost_answers``.
+        """
+        if mode not in LOST_ANSWER_MODES:
+            raise ValueError(f"mode must be one of {sorted(LOST_ANSWER_MODES)}, got {mode!r}")
+        if mode == "5xx" and not 500 <= status <= 599:
+            raise ValueError("a 5xx lost answer needs a 5xx status")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._lost.append(_LostAnswer(method_name, mode, status, hold, times))
+
+    def _take_lost_answer(self, target: str) -> _LostAnswer | None:
+        path = urlsplit(target).path
+        method_name = path[len("/api/") :] if path.startswith("/api/") else ""
+        with self._lock:
+            for lost in self._lost:
+                if lost.method_name == method_name:
+                    lost.remaining -= 1
+                    if lost.remaining <= 0:
+                        self._lost.remove(lost)
+                    return lost
+        return None
+
+    def _note_lost_answer(self, lost: _LostAnswer, answer: _Answer) -> None:
+        performed = answer.body if isinstance(answer.body, dict) else {"raw_body": answer.body}
+        with self._lock:
+            self.lost_answers.append(
+                LostAnswer(lost.method_name, lost.mode, json.loads(json.dumps(performed)))
             )
 
     def messages(self, channel: str | None = None) -> list[JsonDict]:
@@ -930,11 +1000,32 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
+        lost = self.fake._take_lost_answer(self.path)
         answer = self.fake.handle(self.command, self.path, headers, raw)
+        if lost is None:
+            self._answer(answer)
+            return
+        self.fake._note_lost_answer(lost, answer)
+        self.close_connection = True  # whatever the client saw, this connection is spent
+        if lost.mode == "disconnect":
+            return
+        if lost.mode == "5xx":
+            text = f"{lost.status} {HTTPStatus(lost.status).phrase}"
+            self._answer(_Answer(lost.status, text, {}, "text/plain; charset=utf-8"))
+        elif lost.mode == "cut":
+            self._answer(answer, cut=True)
+        else:  # timeout: the client gave up before this arrives
+            time.sleep(lost.hold)
+            with contextlib.suppress(OSError):  # the client may have hung up already
+                self._answer(answer)
+
+    def _answer(self, answer: _Answer, *, cut: bool = False) -> None:
         if isinstance(answer.body, dict):
             payload = json.dumps(answer.body).encode()
         else:
             payload = answer.body.encode()
+        if cut:
+            payload = payload[: len(payload) // 2]
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(payload)))

@@ -16,6 +16,7 @@ from Slack's edge) does not raise a decoding error: the SDK substitutes
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -393,3 +394,64 @@ def test_a_canned_error_on_http_200(fake: FakeSlack, client: WebClient) -> None:
 def test_fail_next_needs_an_error_code_for_non_429_4xx_and_200() -> None:
     with pytest.raises(ValueError):
         FakeSlack().fail_next("auth.test")
+
+
+# -- answers lost after the call was performed (lose_answer_next) ------------------------------
+
+
+def _quick(fake: FakeSlack) -> WebClient:
+    """A client that gives up on an answer after 0.3 s."""
+    return WebClient(
+        token=TOKEN,
+        base_url=fake.base_url,
+        timeout=0.3,
+        retry_handlers=[],  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "raised"),
+    [
+        ("timeout", TimeoutError),
+        ("disconnect", http.client.RemoteDisconnected),
+        ("cut", SlackApiError),
+        ("5xx", SlackApiError),
+    ],
+)
+def test_a_lost_answer_comes_after_the_message_was_posted(
+    fake: FakeSlack, mode: str, raised: type[Exception]
+) -> None:
+    user = fake.add_user("casey@example.com")
+    fake.lose_answer_next("chat.postMessage", mode, hold=1.0)
+
+    with pytest.raises(raised):
+        _quick(fake).chat_postMessage(channel=user, text="once")
+
+    assert [m["text"] for m in fake.messages(user)] == ["once"]
+    [lost] = fake.lost_answers
+    assert (lost.method_name, lost.mode, lost.performed["ok"]) == ("chat.postMessage", mode, True)
+    assert _quick(fake).chat_postMessage(channel=user, text="next")["ok"] is True  # once only
+
+
+def test_a_cut_body_keeps_the_200_and_the_sdk_calls_it_non_json(fake: FakeSlack) -> None:
+    user = fake.add_user("casey@example.com")
+    fake.lose_answer_next("chat.postMessage", "cut")
+    error = _error_of(lambda: _quick(fake).chat_postMessage(channel=user, text="hi"))
+    assert error.response.status_code == 200
+    assert error.response["error"].startswith("Received a response in a non-JSON format")
+
+
+def test_a_5xx_lost_answer_has_slacks_plain_body_and_status(fake: FakeSlack) -> None:
+    user = fake.add_user("casey@example.com")
+    fake.lose_answer_next("chat.postMessage", "5xx", status=503, times=2)
+    for text in ("a", "b"):
+        error = _error_of(lambda t=text: _quick(fake).chat_postMessage(channel=user, text=t))
+        assert error.response.status_code == 503
+    assert len(fake.messages(user)) == 2 and len(fake.lost_answers) == 2
+
+
+def test_lose_answer_next_refuses_unknown_modes_and_non_5xx_statuses() -> None:
+    with pytest.raises(ValueError):
+        FakeSlack().lose_answer_next("chat.postMessage", "vanish")
+    with pytest.raises(ValueError):
+        FakeSlack().lose_answer_next("chat.postMessage", "5xx", status=404)
