@@ -11,7 +11,8 @@ from cli.context import factory, instant
 from cli.output import fail, print_json
 from simulation.book import generate_book
 from simulation.signals_file import write_signals
-from tasks.ingest_signals import ingest_rows, read_rows
+from simulation.team_file import write_team_file
+from tasks.ingest_signals import SignalFileError, ingest_rows, read_rows
 from tasks.load_book import load_book
 
 ingest_app = typer.Typer(help="Import signals and referrals from files.", no_args_is_help=True)
@@ -26,25 +27,23 @@ def ingest_signals(
 ) -> None:
     """Validate every row and store the good ones; re-importing is a no-op.
 
-    Exits 1 when any row was rejected or conflicted (the good rows are stored all the same).
+    Rows are named by their line in the file (a CSV header is line 1). Exits 1 when any row
+    was rejected or conflicted (the good rows are stored all the same), 2 when the file
+    cannot be read at all (nothing is stored).
     """
-    if not file.exists():
-        raise fail(f"{file}: no such file", 2)
+    now = instant(at)
     try:
-        report = ingest_rows(factory(), read_rows(file), instant(at))
-    except ValueError as error:
-        raise fail(str(error), 2) from None
+        report = ingest_rows(factory(), read_rows(file), now)
+    except SignalFileError as error:
+        raise fail(f"{file}: {error}", 2) from None
     summary = report.as_dict()
     if as_json:
         print_json({"file": str(file), **summary})
     else:
         for error in summary["errors"]:
             typer.echo(f"{file}: {error}", err=True)
-        typer.echo(
-            f"{file}: read {report.read}, new {report.new}, unchanged {report.unchanged}, "
-            f"conflicting {len(report.conflicting)}, rejected rows "
-            f"{len({e.split(',')[0] for e in report.rejected})}"
-        )
+        counts = ("read", "new", "unchanged", "conflicting", "rejected")
+        typer.echo(f"{file}: " + ", ".join(f"{name} {summary[name]}" for name in counts))
     if report.rejected or report.conflicting:
         raise typer.Exit(1)
 
@@ -60,9 +59,14 @@ def generate(
     signals_out: Path = typer.Option(
         Path(".data/demo/signals.jsonl"), help="Where to write the book's signals (.jsonl or .csv)."
     ),
+    team_out: Path = typer.Option(
+        Path(".data/demo/team.csv"), help="Where to write the team file (roles, Slack ids)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Generate a book, load it into the sandbox CRM and the team, write its signals file."""
+    """Generate a book, load it into the sandbox CRM (owners, companies, contacts, deals),
+    write its signals file and its team file. Then: `referrals crm sync`, `referrals team
+    import TEAM_FILE`, `referrals ingest signals SIGNALS_FILE`."""
     try:
         first_day = date.fromisoformat(start)
     except ValueError:
@@ -75,7 +79,8 @@ def generate(
     counts = load_book(factory(), book)
     signals_out.parent.mkdir(parents=True, exist_ok=True)
     write_signals(book.signals, signals_out)
-    result = {**counts.__dict__, "signals_file": str(signals_out)}
+    write_team_file(book, team_out)
+    result = {**counts.__dict__, "signals_file": str(signals_out), "team_file": str(team_out)}
     if as_json:
         print_json(result)
     else:

@@ -1,19 +1,23 @@
 """Validation of one incoming signal row (CSV, JSON lines, CLI). Pure: no I/O.
 
-Rows are untrusted. Each problem is reported as ``field 'name': message`` so the caller can
-prefix the row number and a person can fix the file.
+Rows are untrusted: any type, any character, any length. Each problem names its field and
+what the field accepts, never the value itself: a value may be personal data (an email
+address), unprintable, or a megabyte long. The caller adds the line so a person can fix the
+file.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.clock import parse_instant
+from domain.display import printable
 from domain.signals import SCORED_KINDS, SignalKind, SignalSource
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -28,8 +32,38 @@ FIELDS = (
     "source",
 )
 REQUIRED = ("external_id", "kind", "account_crm_id", "occurred_at")
-MAX_TEXT = 5000
+COMPARED = ("kind", "account_crm_id", "person_email", "value", "text", "occurred_at")
+"""The stored facts, in the order of ``SignalRow.comparable``."""
+MAX_LENGTH = {"external_id": 200, "account_crm_id": 64, "person_email": 320, "text": 5000}
+MAX_TEXT = MAX_LENGTH["text"]
 MAX_VALUE = Decimal(10) ** 12
+_MAX_NUMBER_TEXT = 40  # longer than any number the value column accepts
+
+_KINDS = ", ".join(k.value for k in SignalKind)
+_SOURCES = ", ".join(s.value for s in SignalSource)
+_NUMBER = "a number with at most 2 decimals and 12 digits before the point"
+ACCEPTS: dict[str, str] = {
+    "external_id": "text of up to 200 characters, unique per signal",
+    "kind": f"one of {_KINDS}",
+    "account_crm_id": "the account's CRM id, text of up to 64 characters",
+    "person_email": "an email address (optional)",
+    "value": f"{_NUMBER} (required for nps: 0 to 10, csat: 1 to 5, whole numbers)",
+    "text": f"text of up to {MAX_TEXT} characters (optional)",
+    "occurred_at": "an ISO 8601 time with a zone (2026-02-01T09:30:00Z, +01:00) or a date "
+    "(midnight UTC), from 1900 to 2199",
+    "source": f"one of {_SOURCES} (optional; default file)",
+}
+"""What each column accepts: quoted in error messages and in the README."""
+
+
+class RowProblem(NamedTuple):
+    """One problem with a row: a field's, or the whole row's when ``field`` is None."""
+
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"field '{self.field}': {self.message}" if self.field else self.message
 
 
 @dataclass(frozen=True)
@@ -55,92 +89,106 @@ class SignalRow:
         )
 
 
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def parse_signal_row(
     raw: Mapping[str, Any], default_source: SignalSource = SignalSource.FILE
-) -> tuple[SignalRow | None, list[str]]:
+) -> tuple[SignalRow | None, list[RowProblem]]:
     """The validated row, or None and every problem found in it."""
-    errors: list[str] = []
-    unknown = sorted(set(raw) - set(FIELDS))
-    errors += [f"field '{name}': unknown column" for name in unknown]
-    values = {name: _clean(raw.get(name)) for name in FIELDS}
-    errors += [f"field '{name}': is required" for name in REQUIRED if values[name] is None]
+    columns = ", ".join(FIELDS)
+    problems = [
+        RowProblem(printable(str(name)), f"unknown column (the columns are {columns})")
+        for name in raw
+        if name not in FIELDS
+    ]
+    values: dict[str, str | None] = {}
+    for name in FIELDS:
+        values[name], problem = _text_of(name, raw.get(name))
+        if problem:
+            problems.append(RowProblem(name, problem))
+        elif values[name] is None and name in REQUIRED:
+            problems.append(RowProblem(name, f"is required: {ACCEPTS[name]}"))
+    checked = {name: _checked(name, values[name], default_source) for name in FIELDS}
+    problems += [RowProblem(name, msg) for name, (_, msg) in checked.items() if msg]
+    kind = checked["kind"][0]
+    if kind in SCORED_KINDS and not any(p.field == "value" for p in problems):
+        problems += _score_problems(kind, checked["value"][0])
+    if problems:
+        return None, problems
+    fields = {name: result for name, (result, _) in checked.items()}
+    return SignalRow(**fields), []
 
-    external_id = values["external_id"]
-    if external_id and len(external_id) > 200:
-        errors.append("field 'external_id': longer than 200 characters")
-    account = values["account_crm_id"]
-    if account and len(account) > 64:
-        errors.append("field 'account_crm_id': longer than 64 characters")
 
-    kind: SignalKind | None = None
-    if values["kind"] is not None:
+def _text_of(name: str, value: Any) -> tuple[str | None, str | None]:
+    """A field as stripped text (None when blank), or a problem with its characters."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return None, f"must be text or a number, not {_json_type(value)}"
+    text = str(value).strip()
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # undecodable bytes, or a "\ud800" escape
+        return None, "is not valid UTF-8 text (save the file as UTF-8)"
+    if "\x00" in text:
+        return None, "contains a NUL character"
+    if name != "text" and any(unicodedata.category(c) == "Cc" for c in text):
+        return None, "contains a control character (a line break, tab, ...)"
+    return text or None, None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _checked(name: str, text: str | None, default_source: SignalSource) -> tuple[Any, str | None]:
+    """The field's typed value and the problem with it, if any; None/None when absent."""
+    if text is None:
+        return (default_source if name == "source" else None), None
+    limit = MAX_LENGTH.get(name)
+    if limit is not None and len(text) > limit:
+        return None, f"is longer than {limit} characters"
+    if name == "kind":
+        return _member(SignalKind, text, ACCEPTS["kind"])
+    if name == "source":
+        return _member(SignalSource, text, ACCEPTS["source"])
+    if name == "person_email":
+        email = text.lower()
+        return (email, None) if EMAIL_RE.match(email) else (None, "is not an email address")
+    if name == "value":
+        return _number(text)
+    if name == "occurred_at":
         try:
-            kind = SignalKind(values["kind"].lower())
-        except ValueError:
-            errors.append(
-                f"field 'kind': '{values['kind']}' is not one of "
-                f"{', '.join(k.value for k in SignalKind)}"
-            )
-
-    source = default_source
-    if values["source"] is not None:
-        try:
-            source = SignalSource(values["source"].lower())
-        except ValueError:
-            errors.append(
-                f"field 'source': must be one of {', '.join(s.value for s in SignalSource)}"
-            )
-
-    email = values["person_email"]
-    if email is not None:
-        email = email.lower()
-        if not EMAIL_RE.match(email) or len(email) > 320:
-            errors.append(f"field 'person_email': '{email}' is not an email address")
-
-    value: Decimal | None = None
-    if values["value"] is not None:
-        try:
-            value = Decimal(values["value"])
-            if not value.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            errors.append(f"field 'value': '{values['value']}' is not a number")
-            value = None
-        else:
-            if abs(value) >= MAX_VALUE or value != value.quantize(Decimal("0.01")):
-                errors.append(
-                    f"field 'value': '{values['value']}' needs at most 2 decimals and "
-                    "12 digits before the point"
-                )
-                value = None
-    if kind in SCORED_KINDS:
-        low, high = SCORED_KINDS[kind]
-        if value is None and values["value"] is None:
-            errors.append(f"field 'value': is required for {kind.value}")
-        elif value is not None and not (low <= value <= high and value == value.to_integral()):
-            errors.append(
-                f"field 'value': {kind.value} must be a whole number from {low} to {high}"
-            )
-
-    text = values["text"]
-    if text is not None and len(text) > MAX_TEXT:
-        errors.append(f"field 'text': longer than {MAX_TEXT} characters")
-
-    occurred_at: datetime | None = None
-    if values["occurred_at"] is not None:
-        try:
-            occurred_at = parse_instant(values["occurred_at"])
+            return parse_instant(text), None
         except ValueError as error:
-            errors.append(f"field 'occurred_at': {error}")
+            return None, str(error)
+    return text, None
 
-    if errors:
-        return None, errors
-    assert external_id and kind and account and occurred_at
-    return SignalRow(external_id, kind, account, email, value, text, occurred_at, source), []
+
+def _member(enum: type[SignalKind] | type[SignalSource], text: str, accepts: str) -> Any:
+    try:
+        return enum(text.lower()), None
+    except ValueError:
+        return None, f"is not {accepts}"
+
+
+def _number(text: str) -> tuple[Decimal | None, str | None]:
+    try:
+        if len(text) > _MAX_NUMBER_TEXT:
+            raise InvalidOperation
+        value = Decimal(text)
+        if not value.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        return None, f"is not {_NUMBER}"
+    if abs(value) >= MAX_VALUE or value != value.quantize(Decimal("0.01")):
+        return None, f"is not {_NUMBER}"
+    return value, None
+
+
+def _score_problems(kind: SignalKind, value: Decimal | None) -> list[RowProblem]:
+    low, high = SCORED_KINDS[kind]
+    if value is None:
+        whole = f"a whole number from {low} to {high}"
+        return [RowProblem("value", f"is required for {kind.value}: {whole}")]
+    if low <= value <= high and value == value.to_integral():
+        return []
+    return [RowProblem("value", f"{kind.value} needs a whole number from {low} to {high}")]

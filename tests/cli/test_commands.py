@@ -71,8 +71,11 @@ def test_ingest_reports_bad_rows_exits_1_and_keeps_the_good_ones(runner, cli_env
 
     assert first.exit_code == 1
     report = json.loads(first.stdout)
-    assert (report["new"], report["rejected"]) == (1, 1)
-    assert report["errors"] == ["row 2 (line 3), field 'value': 'eleven' is not a number"]
+    assert (report["read"], report["new"], report["rejected"]) == (2, 1, 1)
+    assert report["errors"] == [
+        "line 3, field 'value': is not a number with at most 2 decimals and 12 digits before "
+        "the point"
+    ]
     assert json.loads(second.stdout)["unchanged"] == 1
 
 
