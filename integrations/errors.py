@@ -15,6 +15,13 @@ class TransientError(DeliveryError):
         self.retry_after = retry_after
 
 
+class UncertainError(TransientError):
+    """A write reached the vendor but its answer was lost: a timeout after sending, a connection
+    dropped after sending, an unreadable 2xx body, or a 5xx. The effect may have happened, so
+    it is never retried blindly: the vendor is asked what it has before anything is sent again.
+    Reads never raise it; a lost answer to a read is a plain ``TransientError``."""
+
+
 class PermanentError(DeliveryError):
     """Retrying cannot help: bad request, bad auth, unknown channel or user."""
 

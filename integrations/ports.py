@@ -19,13 +19,18 @@ __all__ = ["REFERRAL_SOURCE"]
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What happened to one outbound message. ``provider_id`` is the vendor's reference."""
+    """What happened to one outbound message. ``provider_id`` is the vendor's reference.
+
+    ``uncertain``: the request reached the vendor but its answer was lost, so the message may
+    have been delivered; the dispatcher asks the vendor (``find_sent``) before sending again.
+    """
 
     dedupe_key: str
     provider_id: str | None = None
     error: str | None = None
     transient: bool = False
     retry_after: float | None = None
+    uncertain: bool = False
 
     @property
     def ok(self) -> bool:

@@ -1,8 +1,10 @@
 """The one retry policy every adapter uses, and the backoff of outbox redelivery.
 
 Transient errors only (429 honouring ``Retry-After``, 5xx, timeouts), bounded attempts,
-jittered exponential waits. Adapters wrap each vendor call with :func:`vendor_retry`; the outbox
-dispatcher does not retry on top of that, it reschedules the row with :func:`redelivery_delay`.
+jittered exponential waits; never an :class:`UncertainError` (a write whose answer was lost may
+have happened: only the outbox dispatcher, after asking the vendor, may send it again).
+Adapters wrap each vendor call with :func:`vendor_retrying`; the outbox dispatcher does not
+retry on top of that, it reschedules the row with :func:`redelivery_delay`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from typing import ParamSpec, TypeVar
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
 )
 from tenacity.wait import wait_base
 
-from integrations.errors import TransientError
+from integrations.errors import TransientError, UncertainError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -29,6 +31,11 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 5
 MAX_TOTAL_SECONDS = 120.0
 MAX_RETRY_AFTER = 60.0
+
+
+def worth_retrying(error: BaseException) -> bool:
+    """Transient, and certainly not performed (a lost answer to a write is not retried)."""
+    return isinstance(error, TransientError) and not isinstance(error, UncertainError)
 
 
 class wait_retry_after(wait_base):
@@ -55,7 +62,7 @@ def vendor_retrying(
     """A tenacity ``Retrying`` for one vendor call; ``sleep`` is injectable for tests."""
     kwargs = {} if sleep is None else {"sleep": sleep}
     return Retrying(
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception(worth_retrying),
         wait=wait_retry_after(wait_exponential_jitter(multiplier=initial_wait, max=30.0)),
         stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
         reraise=True,

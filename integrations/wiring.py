@@ -46,6 +46,7 @@ def build_crm(
         deal_pipeline_id,
         settings.hubspot_calls_per_10s,
         settings.hubspot_searches_per_second,
+        timeout=settings.hubspot_timeout_seconds,
     )
     return crm, "hubspot"
 
@@ -56,7 +57,8 @@ def build_chat(settings: Settings) -> tuple[ChatNotifier, str]:
         return ChatLogNotifier(settings.chat_log_file), "log-file"
     from integrations.slack.chat import build_slack_chat
 
-    return build_slack_chat(token, settings.slack_api_base), "slack"
+    chat = build_slack_chat(token, settings.slack_api_base, timeout=settings.slack_timeout_seconds)
+    return chat, "slack"
 
 
 def build_adapters(

@@ -1,8 +1,18 @@
 """Every HubSpot call goes through here: rate limits, the shared retry policy, error
-classification, and a count per endpoint so a sync's efficiency is visible."""
+classification, and a count per endpoint so a sync's efficiency is visible.
+
+What hubspot-api-client 12 (urllib3 2, ``Retry(total=0)``) raises, measured against the fake
+server (``tests/fakes``): a refused or timed-out connect is ``NewConnectionError`` /
+``ConnectTimeoutError`` (inside ``MaxRetryError``); a read timeout after sending is
+``ReadTimeoutError``; a connection closed without an answer is ``ProtocolError``
+(``RemoteDisconnected``); a 5xx is ``ServiceException`` (an ``ApiException``, ``status``
+set). A 2xx whose JSON body is cut raises nothing: the SDK falls back to the raw text and
+returns a model with every field None, so that is checked here.
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 from collections import Counter
@@ -11,14 +21,17 @@ from typing import Any, TypeVar
 
 import urllib3
 
-from integrations.errors import PermanentError, TransientError
+from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.rate_limit import RateLimiter
 from integrations.retry import vendor_retrying
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for an answer
+CONNECT_TIMEOUT = 5.0
+# Connection failures where the request never left: safe to send again.
+_NOT_SENT = (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.PoolError)
 
 
 def hubspot_message(error: Exception) -> str:
@@ -50,19 +63,47 @@ def _retry_after(error: Exception) -> float | None:
         return None
 
 
-def classify(error: Exception) -> Exception:
-    """Map an SDK or transport error to TransientError / PermanentError."""
-    if isinstance(error, urllib3.exceptions.HTTPError):  # timeouts, refused, reset
-        return TransientError(f"HubSpot unreachable: {type(error).__name__}: {error}")
+def is_read(endpoint: str) -> bool:
+    """Reads may be repeated whatever happened to their answer; everything else is a write."""
+    return endpoint.startswith("GET ") or endpoint.endswith(("/search", "/batch/read"))
+
+
+def _not_sent(error: Exception) -> bool:
+    reason = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
+    return isinstance(reason, _NOT_SENT) and not isinstance(
+        reason, urllib3.exceptions.ReadTimeoutError
+    )
+
+
+def _lost(message: str, write: bool, retry_after: float | None = None) -> TransientError:
+    """The request was sent and its answer lost: on a write the effect may have happened."""
+    if write:
+        return UncertainError(f"answer lost, may have happened: {message}", retry_after)
+    return TransientError(message, retry_after)
+
+
+def classify(error: Exception, write: bool = True) -> Exception:
+    """Map an SDK or transport error to TransientError / UncertainError / PermanentError."""
+    if isinstance(error, urllib3.exceptions.HTTPError):
+        message = f"HubSpot unreachable: {type(error).__name__}: {error}"
+        return TransientError(message) if _not_sent(error) else _lost(message, write)
+    if isinstance(error, OSError | http.client.HTTPException):  # below urllib3: after sending
+        return _lost(f"HubSpot connection: {type(error).__name__}: {error}", write)
     status = getattr(error, "status", None)
     if status is None:
         return error
     message = hubspot_message(error)
     if status == 429:
         return TransientError(message, retry_after=_retry_after(error) or 1.0)
-    if status >= 500 or status == 0:
-        return TransientError(message, retry_after=_retry_after(error))
+    if status >= 500 or status == 0:  # 0: the SDK's own failure (TLS, unparsable answer)
+        return _lost(message, write, _retry_after(error))
     return PermanentError(message)
+
+
+def unreadable(result: object) -> bool:
+    """A model the SDK built from a body it could not parse: every field is None."""
+    fields = getattr(result, "openapi_types", None)
+    return bool(fields) and all(getattr(result, name, None) is None for name in fields)
 
 
 class HubSpotCalls:
@@ -74,16 +115,20 @@ class HubSpotCalls:
         search: RateLimiter,
         sleep: Callable[[float], None] | None = None,
         max_attempts: int = 5,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.general = general
         self.search = search
         self.sleep = sleep
         self.max_attempts = max_attempts
+        self.request_timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
 
     def __call__(self, endpoint: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one SDK call; a lost answer to a write raises UncertainError, never retried."""
         is_search = endpoint.endswith("/search")
+        write = not is_read(endpoint)
         attempt = 0
 
         def once() -> T:
@@ -96,13 +141,17 @@ class HubSpotCalls:
             self.general.acquire()
             self.counts[endpoint] += 1
             try:
-                return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+                result = fn(*args, _request_timeout=self.request_timeout, **kwargs)
             except Exception as error:
-                classified = classify(error)
+                classified = classify(error, write)
                 if classified is error:
                     raise
                 level = logging.WARNING if isinstance(classified, TransientError) else logging.INFO
                 log.log(level, "%s failed: %s", endpoint, classified)
                 raise classified from error
+            if unreadable(result):
+                log.warning("%s answered 2xx with an unreadable body", endpoint)
+                raise _lost("HubSpot answered 2xx with an unreadable body", write)
+            return result
 
         return vendor_retrying(max_attempts=self.max_attempts, sleep=self.sleep)(once)

@@ -25,7 +25,7 @@ from hubspot.crm.objects import (
     SimplePublicObjectInputForCreate,
 )
 
-from integrations.errors import PermanentError
+from integrations.errors import UncertainError
 from integrations.hubspot.calls import HubSpotCalls
 
 SEARCH_PAGE = 200
@@ -133,7 +133,11 @@ class HubSpotApis:
         items: Sequence[tuple[dict[str, str], list[tuple[str | None, int]]]],
     ) -> dict[str, str]:
         """Batch create; ids by each record's key, read from the properties HubSpot echoes
-        back (HubSpot does not promise results in input order)."""
+        back (HubSpot does not promise results in input order).
+
+        A lost answer raises ``UncertainError`` (records may exist); a refusal (409 on a unique
+        value, 400) raises ``PermanentError`` and creates nothing: HubSpot batches are
+        all-or-nothing."""
         ids: dict[str, str] = {}
         for chunk in chunks(list(items), BATCH):
             inputs = [
@@ -165,8 +169,8 @@ class HubSpotApis:
             )
             ids |= {key_of(dict(r.properties or {})): str(r.id) for r in response.results}
             missing = [key_of(props) for props, _ in chunk if key_of(props) not in ids]
-            if missing:
-                raise PermanentError(
+            if missing:  # an answer we cannot read for those records: they may exist
+                raise UncertainError(
                     f"HubSpot created {object_type} but echoed no record for {missing[:3]}"
                 )
         return ids

@@ -1,16 +1,23 @@
 """Slack adapter of the chat port, on the official `slack_sdk` WebClient.
 
 Digests go to the CSM's DM (``chat.postMessage`` to the user id) and carry the outbox dedupe
-key as Slack message metadata, so after a crash ``find_sent`` can ask Slack
+key as Slack message metadata, so after a crash or a lost answer ``find_sent`` can ask Slack
 (``conversations.history`` with metadata) whether a message already arrived. Calls retry on
 429 (``Retry-After``), 5xx and network errors; Slack's own error codes (``invalid_auth``,
 ``channel_not_found``, ``users_not_found``...) are permanent and kept on the outbox row.
+
+A post whose answer was lost is never retried here: it comes back ``uncertain`` for the outbox
+dispatcher to check first. What slack_sdk 3.47 (urllib) raises, measured against the fake
+server: a refused connect is ``URLError``; a read timeout after sending is a bare
+``TimeoutError``; a connection closed without an answer is ``RemoteDisconnected``; a 5xx and
+a 200 with a cut JSON body are both ``SlackApiError`` whose ``error`` reads "Received a
+response in a non-JSON format".
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
-import socket
 import urllib.error
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,45 +26,62 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from integrations.errors import PermanentError, TransientError
+from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import ChatMessage, DeliveryResult, UserLookup
 from integrations.retry import vendor_retrying
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "referral_program_message"
-TRANSIENT_CODES = {
-    "ratelimited",
-    "internal_error",
-    "fatal_error",
-    "service_unavailable",
-    "request_timeout",
-}
+# Not performed: safe to send again.
+TRANSIENT_CODES = {"ratelimited", "service_unavailable", "request_timeout"}
+# Slack's method pages: "It's possible some aspect of the operation succeeded".
+MAYBE_DONE_CODES = {"internal_error", "fatal_error"}
+UNREADABLE = "Received a response in a non-JSON format"
+# Methods with an effect a second call would repeat; the others are reads or idempotent.
+WRITES = {"chat.postMessage"}
+DEFAULT_TIMEOUT = 30.0
 HISTORY_LIMIT = 200
 HISTORY_PAGES = 5  # up to 1000 messages back per DM
 
 
-def classify(error: Exception) -> Exception:
+def _lost(message: str, write: bool) -> TransientError:
+    """Sent, answer lost: on a write the message may have been posted."""
+    if write:
+        return UncertainError(f"answer lost, may have happened: {message}")
+    return TransientError(message)
+
+
+def _retry_after(response: Any) -> float:
+    headers = getattr(response, "headers", {}) or {}
+    retry_after = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(retry_after[0] if isinstance(retry_after, list) else retry_after)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def classify(error: Exception, write: bool = True) -> Exception:
+    """Map an SDK or transport error to TransientError / UncertainError / PermanentError."""
     if isinstance(error, SlackApiError):
         response = error.response
         status = getattr(response, "status_code", None)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-        code = data.get("error") or f"HTTP {status}"
+        code = str(data.get("error") or f"HTTP {status}")
         if status == 429 or code in TRANSIENT_CODES:
-            headers = getattr(response, "headers", {}) or {}
-            retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            try:
-                seconds = float(retry_after[0] if isinstance(retry_after, list) else retry_after)
-            except (TypeError, ValueError):
-                seconds = 1.0
-            return TransientError(f"Slack {code}", retry_after=seconds)
+            return TransientError(f"Slack {code}", retry_after=_retry_after(response))
         if status is not None and status >= 500:
-            return TransientError(f"Slack HTTP {status}")
+            return _lost(f"Slack HTTP {status}", write)
+        if code.startswith(UNREADABLE):
+            return _lost(f"Slack HTTP {status} with an unreadable body", write)
+        if code in MAYBE_DONE_CODES:
+            return _lost(f"Slack {code}", write)
         return PermanentError(f"Slack {code}")
-    if isinstance(
-        error,
-        urllib.error.URLError | socket.timeout | ConnectionError | SlackRequestError | TimeoutError,
-    ):
+    # urllib wraps failures to connect or to send in URLError: the request never arrived.
+    if isinstance(error, urllib.error.URLError | SlackRequestError):
         return TransientError(f"Slack unreachable: {type(error).__name__}: {error}")
+    # Unwrapped, they come from reading the answer: the request was sent.
+    if isinstance(error, OSError | http.client.HTTPException):
+        return _lost(f"Slack connection: {type(error).__name__}: {error}", write)
     return error
 
 
@@ -68,14 +92,18 @@ class SlackChat:
         self.calls: Counter[str] = Counter()
 
     def _call(self, method: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """One Web API call under the shared policy; a lost answer to a write is not retried."""
+
         def once() -> Any:
             self.calls[method] += 1
             try:
                 return fn(**kwargs)
             except Exception as error:
-                classified = classify(error)
+                classified = classify(error, method in WRITES)
                 if classified is error:
                     raise
+                if isinstance(classified, UncertainError):
+                    log.warning("%s: %s", method, classified)
                 raise classified from error
 
         return vendor_retrying(sleep=self.sleep)(once)
@@ -104,6 +132,7 @@ class SlackChat:
                         error=str(error),
                         transient=True,
                         retry_after=error.retry_after,
+                        uncertain=isinstance(error, UncertainError),
                     )
                 )
             except PermanentError as error:
@@ -166,8 +195,14 @@ class SlackChat:
 
 
 def build_slack_chat(
-    token: str, base_url: str, sleep: Callable[[float], None] | None = None
+    token: str,
+    base_url: str,
+    sleep: Callable[[float], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> SlackChat:
-    """Our retry policy is the only one: the SDK's own retry handlers are switched off."""
+    """Our retry policy is the only one: the SDK's own retry handlers are switched off.
+    ``timeout`` is how long (seconds) to wait for an answer."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return SlackChat(WebClient(token=token, base_url=base, timeout=30, retry_handlers=[]), sleep)
+    # WebClient hands ``timeout`` to urlopen, which takes fractions of a second as well.
+    client = WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=[])
+    return SlackChat(client, sleep)

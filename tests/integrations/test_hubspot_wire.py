@@ -232,7 +232,9 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
         t.dedupe_key for t in tasks
     ]
     creates = [r for r in fake.requests if r.path == "/crm/v3/objects/tasks/batch/create"]
-    assert len(creates) == 1 and len(creates[0].json["inputs"]) == 3
+    # The repeat is refused on the unique key (409) and settled by reading the keys back.
+    assert [r.status for r in creates] == [201, 409] and len(creates[0].json["inputs"]) == 3
+    assert len(fake.objects("tasks")) == 3
     task_input = creates[0].json["inputs"][0]
     assert task_input["properties"]["referral_outbox_key"] == "crm-task:ask:0"
     assert task_input["properties"]["hs_task_status"] == "NOT_STARTED"
@@ -243,6 +245,9 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
         "crm-task:ask:1": first[1].provider_id,
         "crm-task:ask:9": None,
     }
+    # Looked up by the unique key with a batch read, never the (lagging) search index.
+    read = [r for r in fake.requests if r.path == "/crm/v3/objects/tasks/batch/read"][-1]
+    assert read.json["idProperty"] == "referral_outbox_key" and not searches(fake, "tasks")
 
 
 def test_one_bad_referral_fails_alone_and_the_rest_of_its_batch_goes_through(fake):

@@ -69,12 +69,21 @@ def test_a_429_with_retry_after_1_is_retried_after_at_least_a_second_and_succeed
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 200]
 
 
-def test_5xx_is_retried(slack):
+def test_5xx_on_a_read_is_retried(slack):
+    slack.add_user("casey@vendor.example")
+    slack.fail_next("users.lookupByEmail", status=503)
+    slept: list[float] = []
+    found = adapter(slack, slept).lookup_user_ids(["casey@vendor.example"])
+    assert found["casey@vendor.example"].user_id and len(slept) == 1
+
+
+def test_5xx_on_a_post_is_not_retried_it_may_have_been_posted(slack):
     user = slack.add_user("casey@vendor.example")
     slack.fail_next("chat.postMessage", status=503)
     slept: list[float] = []
     [result] = adapter(slack, slept).post([ChatMessage("digest:3", user, "hi", BLOCKS)])
-    assert result.ok and len(slept) == 1
+    assert (result.ok, result.transient, result.uncertain) == (False, True, True)
+    assert slept == [] and len(slack.calls_to("chat.postMessage")) == 1
 
 
 @pytest.mark.parametrize("error", ["invalid_auth", "channel_not_found"])
