@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cli.output import fail, print_json
-from domain.program import PRESETS, check_program, preset_text
+from domain.program import PRESETS, ProgramError, ProgramFileError, load_program, preset_text
 
 app = typer.Typer(help="Program rules (program.yaml).", no_args_is_help=True)
 
@@ -32,16 +32,21 @@ def check(
     file: Path = typer.Argument(Path("program.yaml"), help="The program file to validate."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Validate a program file; exits 1 and names every bad key by its path."""
-    if not file.exists():
-        raise fail(f"{file}: no such file", 2)
-    errors = check_program(file.read_text(encoding="utf-8"))
+    """Validate a program file; exits 1 and names every bad key by its path, 2 when the file
+    cannot be read as text (missing, a directory, not UTF-8)."""
+    code, errors, lines = 0, [], []
+    try:
+        load_program(file)
+    except ProgramFileError as exc:  # its messages already start with the file's name
+        code, errors, lines = 2, exc.errors, exc.errors
+    except ProgramError as exc:
+        code, errors, lines = 1, exc.errors, [f"{file}: {error}" for error in exc.errors]
     if as_json:
         print_json({"file": str(file), "valid": not errors, "errors": errors})
-    elif errors:
-        for error in errors:
-            typer.echo(f"{file}: {error}", err=True)
     else:
-        typer.echo(f"{file}: ok")
-    if errors:
-        raise typer.Exit(1)
+        for line in lines:
+            typer.echo(line, err=True)
+        if not errors:
+            typer.echo(f"{file}: ok")
+    if code:
+        raise typer.Exit(code)

@@ -14,14 +14,17 @@ import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from domain.program_base import RULE_ERROR_TYPE, join_path
+from domain.program_base import (
+    RULE_ERROR_TYPE,
+    ProgramError,
+    ProgramFileError,
+    join_path,
+    key_segment,
+)
 from domain.program_champions import Asks, Scoring, ScoringWeights, SeniorityKeywords
 from domain.program_moments import CsatTrigger, Guards, NpsTrigger, Rollout, Trigger, Triggers
 from domain.program_referrers import Eligibility, ReferrerType, Regulated, Velocity
@@ -36,6 +39,7 @@ from domain.program_schema import (
     Templates,
     cross_reference_problems,
 )
+from domain.program_yaml import read_yaml
 
 __all__ = [
     "PRESETS",
@@ -52,6 +56,7 @@ __all__ = [
     "PercentValue",
     "Program",
     "ProgramError",
+    "ProgramFileError",
     "ReferrerType",
     "Regulated",
     "Reward",
@@ -74,6 +79,8 @@ __all__ = [
 ]
 
 PRESETS: tuple[str, ...] = ("saas", "consulting", "financial", "recruitment")
+MAX_FILE_BYTES = 1_000_000
+"""A program file is a few kilobytes; a bigger one is a mistake (or /dev/zero)."""
 
 _UNION_TAGS = {"value": frozenset({"fixed", "percent"})}
 """Discriminated unions: pydantic puts the tag in the error location; users never wrote it."""
@@ -108,17 +115,6 @@ _BOUNDS = {
 }
 
 
-class ProgramError(Exception):
-    """An invalid program; ``errors`` lists every problem as ``key.path[i]: message``."""
-
-    def __init__(self, errors: Sequence[str], source: str | None = None) -> None:
-        self.errors: list[str] = list(errors)
-        self.source = source
-        where = f" {source}" if source else ""
-        lines = "\n".join(f"  - {error}" for error in self.errors)
-        super().__init__(f"invalid program{where}:\n{lines}")
-
-
 def preset_text(name: str) -> str:
     """The YAML of a packaged preset, the starting point of a new ``program.yaml``."""
     if name not in PRESETS:
@@ -133,7 +129,7 @@ def load_preset(name: str) -> Program:
 
 def parse_program(text: str) -> Program:
     """Validate program YAML; raises ``ProgramError`` listing every problem found."""
-    data, errors = _read_yaml(text)
+    data, errors = read_yaml(text)
     if not isinstance(data, dict):
         errors.append("the program must be a mapping of keys (version, name, rewards, ...)")
         raise ProgramError(errors)
@@ -145,6 +141,8 @@ def parse_program(text: str) -> Program:
         # data too so one pass reports every kind of mistake.
         errors.extend(_format(path, msg) for path, msg in cross_reference_problems(data))
         raise ProgramError(list(dict.fromkeys(errors))) from None
+    except RecursionError:  # a validator recursing on a value (a template's nested brackets)
+        raise ProgramError([*errors, "a value is nested too deeply to check"]) from None
     if errors:
         raise ProgramError(errors)
     return program
@@ -160,21 +158,37 @@ def check_program(text: str) -> list[str]:
 
 
 def load_program(path: Path) -> Program:
-    """Read and validate a program file; any problem (missing file too) is a ``ProgramError``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProgramError([f"{path}: file not found"], source=str(path)) from None
-    except IsADirectoryError:
-        raise ProgramError([f"{path}: is a directory, not a YAML file"], source=str(path)) from None
-    except UnicodeDecodeError:
-        raise ProgramError([f"{path}: is not UTF-8 text"], source=str(path)) from None
-    except OSError as exc:
-        raise ProgramError([f"{path}: cannot be read ({exc.strerror})"], source=str(path)) from None
+    """Read and validate a program file; any problem (missing file too) is a ``ProgramError``,
+    a ``ProgramFileError`` when the file cannot be read as text at all."""
+    text = _read_text(path)
     try:
         return parse_program(text)
     except ProgramError as exc:
         raise ProgramError(exc.errors, source=str(path)) from None
+
+
+def _read_text(path: Path) -> str:
+    def failed(problem: str) -> ProgramFileError:
+        return ProgramFileError([f"{path}: {problem}"], source=str(path))
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise failed("file not found") from None
+    except IsADirectoryError:
+        raise failed("is a directory, not a YAML file") from None
+    except OSError as exc:
+        raise failed(f"cannot be read ({exc.strerror})") from None
+    except ValueError:  # a NUL in the path
+        raise failed("is not a valid file name") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise failed(f"is larger than {MAX_FILE_BYTES // 1_000_000} MB; is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise failed(f"is not UTF-8 text (line {line}); save it as UTF-8") from None
 
 
 def translate_errors(errors: Iterable[ErrorDetails]) -> list[str]:
@@ -232,58 +246,10 @@ def _loc_path(loc: Sequence[int | str]) -> str:
         elif part in _UNION_TAGS.get(str(previous), ()) or part == "[key]":
             continue
         else:
-            path = join_path(path, part)
+            path = join_path(path, key_segment(part))
         previous = part
     return path
 
 
 def _format(path: str, message: str) -> str:
     return f"{path}: {message}" if path else message
-
-
-class _ProgramYamlLoader(yaml.SafeLoader):
-    """A SafeLoader that records duplicate mapping keys (with their key path) instead of
-    letting the last one silently win."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.problems: list[str] = []
-
-    def construct_document(self, node: Node) -> Any:
-        self._find_duplicates(node, "", set())
-        return super().construct_document(node)
-
-    def _find_duplicates(self, node: Node, path: str, visited: set[int]) -> None:
-        if id(node) in visited:  # aliases: walk each node once (also stops recursive YAML)
-            return
-        visited.add(id(node))
-        if isinstance(node, SequenceNode):
-            for i, item in enumerate(node.value):
-                self._find_duplicates(item, f"{path}[{i}]", visited)
-        elif isinstance(node, MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode) or key_node.tag.endswith(":merge"):
-                    continue
-                child = join_path(path, key_node.value)
-                if key_node.value in seen:
-                    line = key_node.start_mark.line + 1
-                    self.problems.append(f"{child}: duplicate key (line {line})")
-                seen.add(key_node.value)
-                self._find_duplicates(value_node, child, visited)
-
-
-def _read_yaml(text: str) -> tuple[Any, list[str]]:
-    """Parsed YAML and the duplicate-key problems; a syntax error raises ``ProgramError``."""
-    loader = _ProgramYamlLoader(text)
-    try:
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ProgramError([f"{where}{exc.problem or exc.context}"]) from None
-    except yaml.YAMLError as exc:
-        raise ProgramError([f"invalid YAML: {exc}"]) from None
-    finally:
-        loader.dispose()
-    return data, loader.problems

@@ -15,12 +15,33 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from domain.display import printable
+
 RULE_ERROR_TYPE = "program_rule"
 
 Problem = tuple[str, str]
 """``(path relative to the model being validated, short message)``; ``""`` is the model."""
 
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class ProgramError(Exception):
+    """An invalid program; ``errors`` lists every problem as ``key.path[i]: message``.
+
+    Each error is one line: a key or value quoted from the file cannot split it.
+    """
+
+    def __init__(self, errors: Sequence[str], source: str | None = None) -> None:
+        self.errors: list[str] = [printable(error, limit=None) for error in errors]
+        self.source = source
+        where = f" {source}" if source else ""
+        lines = "\n".join(f"  - {error}" for error in self.errors)
+        super().__init__(f"invalid program{where}:\n{lines}")
+
+
+class ProgramFileError(ProgramError):
+    """The program file cannot be read as text at all (missing, a directory, not UTF-8)."""
 
 
 class ProgramModel(BaseModel):
@@ -36,6 +57,13 @@ def join_path(base: str, sub: str) -> str:
     if not sub:
         return base
     return f"{base}{sub}" if sub.startswith("[") else f"{base}.{sub}"
+
+
+def key_segment(key: object) -> str:
+    """A mapping key as a key path segment: plain keys as they are, others quoted
+    (``stage_map.stages['Closed Won']``) so a space, dot or line break cannot blur the path."""
+    text = str(key)
+    return text if _PLAIN_SEGMENT.fullmatch(text) else f"['{printable(text)}']"
 
 
 def rule_error(problems: Sequence[Problem]) -> PydanticCustomError:

@@ -133,7 +133,10 @@ class Templates(ProgramModel):
             else:
                 sources = [(name, value)]
             for path, source in sources:
-                problems.extend((path, msg) for msg in check_template(name, source))
+                try:
+                    problems.extend((path, msg) for msg in check_template(name, source))
+                except RecursionError:  # thousands of nested brackets overflow Jinja's parser
+                    problems.append((path, "is nested too deeply to compile"))
         raise_problems(problems)
         return self
 
@@ -202,6 +205,8 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             (f"{base}.parts[{k}].stage", p.get("stage")) for k, p in _mappings(reward.get("parts"))
         ]
         for path, stage in stages:
+            if not isinstance(stage, str):  # a wrong type: structural validation names it
+                continue
             if reachable is not None and stage in _OPEN_STAGES and not _reaches(reachable, stage):
                 problems.append((path, f"no stage in stage_map.stages reaches {stage}"))
     problems.extend(_detractor_problems(data))
