@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import typer
 
 from cli.context import adapters_context, factory, instant
@@ -10,7 +12,7 @@ from db.engine import transaction
 from db.repositories import outbox as repo
 from domain.statuses import OutboxStatus
 from integrations.wiring import build_deliverers
-from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_dispatch import dispatch_outbox, requeue_outbox
 
 app = typer.Typer(help="Outbound effects waiting, sent, failed or in doubt.", no_args_is_help=True)
 
@@ -61,11 +63,36 @@ def dispatch(
 
 
 @app.command()
-def requeue(ids: list[int] = typer.Argument(..., help="Outbox row ids.")) -> None:
-    """Send failed or in-doubt rows again (after fixing the cause)."""
-    with transaction(factory()) as session:
-        count = repo.requeue(session, ids, instant(None))
-    typer.echo(f"requeued {count} of {len(ids)}")
+def requeue(
+    ids: list[int] = typer.Argument(..., help="Outbox row ids."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Send failed or in-doubt rows again (after fixing the cause).
+
+    The vendor is asked first: what it already has is marked sent, the rest is queued and sent
+    at the next dispatch, even where the vendor cannot tell (your decision to send stands).
+    """
+    context = adapters_context()
+    report = requeue_outbox(
+        context.factory,
+        build_deliverers(context.adapters),
+        ids,
+        instant(None),
+        context.dispatch_policy,
+    )
+    if as_json:
+        print_json(asdict(report))
+        return
+    typer.echo(
+        f"requeued {len(report.requeued) + len(report.verify_later)} of {len(ids)}; "
+        f"already delivered (marked sent) {len(report.already_sent)}"
+    )
+    if report.verify_later:
+        typer.echo(
+            f"the vendor could not be asked; it will be before sending: {report.verify_later}"
+        )
+    if report.skipped:
+        typer.echo(f"not failed or in doubt, left alone: {report.skipped}")
 
 
 @app.command()

@@ -3,24 +3,31 @@
 The protocol, per batch:
 
 1. claim due rows (status ``sending``, a fresh claim token) and commit;
-2. hand them to the channel's deliverer (one vendor batch call where the vendor has one);
-3. record every outcome in one statement and commit.
+2. rows whose last answer was lost (``verify_first``) are checked with the vendor first
+   (``find_sent``): what it has is marked sent, only what it lacks is sent;
+3. send in chunks, each sized to take at most half the lease; before each chunk the lease of
+   every row still claimed is renewed (a guarded update on the claim token), and rows another
+   dispatcher took over are not sent;
+4. record each chunk's outcomes in one statement and commit.
 
-A crash between 2 and 3 leaves rows in ``sending``. Once their lease has expired the next run
-asks the vendor which of them it already has (``find_sent``): those are marked sent, the rest
-go back to the queue. A vendor that cannot answer (SendGrid's v3 mail send has no idempotency
-key) gets its rows parked as ``in_doubt`` for a person to resolve rather than sent twice; the
-window is one vendor call, because outcomes are committed right after each call.
+A send whose answer was lost (timeout after sending, dropped connection, unreadable answer,
+5xx) may have happened: the row goes back to the queue with ``verify_first`` and the usual
+backoff, never straight to a second send. A crash between 3 and 4 leaves rows in ``sending``;
+once their lease has expired the next run asks the vendor the same way. A vendor that cannot
+answer (SendGrid's v3 mail send has no idempotency key) gets such rows parked as ``in_doubt``
+for a person to resolve rather than sent twice.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +36,7 @@ from db.engine import transaction
 from db.models import OutboxMessage
 from db.repositories import outbox as repo
 from domain.statuses import OutboxChannel, OutboxStatus
-from integrations.errors import PermanentError, TransientError
+from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import Deliverer, DeliveryResult, OutboundItem
 from integrations.retry import redelivery_delay
 
@@ -44,27 +51,18 @@ class DispatchReport:
     in_doubt: Counter[str] = field(default_factory=Counter)
     confirmed_after_crash: Counter[str] = field(default_factory=Counter)
     requeued_after_crash: Counter[str] = field(default_factory=Counter)
+    # Sent, answer lost: back in the queue, the vendor is asked before any second send.
+    answer_lost: Counter[str] = field(default_factory=Counter)
+    confirmed_after_lost_answer: Counter[str] = field(default_factory=Counter)
+    # Claims another dispatcher took over after our lease ran out: left to it, not sent.
+    lease_lost: Counter[str] = field(default_factory=Counter)
     batches: int = 0
 
     def rows(self) -> list[dict[str, object]]:
-        channels = sorted(
-            set(self.sent)
-            | set(self.retrying)
-            | set(self.failed)
-            | set(self.in_doubt)
-            | set(self.confirmed_after_crash)
-            | set(self.requeued_after_crash)
-        )
+        counters = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "batches"}
+        channels = sorted(set().union(*counters.values()))
         return [
-            {
-                "channel": channel,
-                "sent": self.sent[channel],
-                "retrying": self.retrying[channel],
-                "failed": self.failed[channel],
-                "in_doubt": self.in_doubt[channel],
-                "confirmed_after_crash": self.confirmed_after_crash[channel],
-                "requeued_after_crash": self.requeued_after_crash[channel],
-            }
+            {"channel": channel, **{name: c[channel] for name, c in counters.items()}}
             for channel in channels
         ]
 
@@ -77,6 +75,8 @@ class DispatchPolicy:
     max_batches: int = 200
     # Leases run on real time whatever the run's program time is; tests inject a clock.
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Share of the lease one chunk of sends may take, judged from the last chunk's pace.
+    chunk_share: float = 0.5
 
 
 DEFAULT_POLICY = DispatchPolicy()
@@ -92,6 +92,7 @@ def dispatch_outbox(
     """Recover rows stranded by a crash, then deliver due rows batch by batch."""
     report = DispatchReport()
     _recover_stale(factory, deliverers, now, policy, report)
+    pace = _Pace(policy)
     for _ in range(policy.max_batches):
         token = uuid.uuid4().hex
         with transaction(factory) as session:
@@ -102,12 +103,9 @@ def dispatch_outbox(
         if not items:
             break
         report.batches += 1
-        outcomes = []
+        run = _Run(factory, token, now, policy, report, rng, pace)
         for channel, batch in _by_channel(items).items():
-            results = _deliver(deliverers[channel], batch)
-            outcomes += _outcomes(channel, batch, results, now, policy, report, rng)
-        with transaction(factory) as session:
-            repo.record_outcomes(session, token, outcomes)
+            run.deliver(deliverers[channel], batch)
     return report
 
 
@@ -116,6 +114,8 @@ class _Claimed:
     id: int
     channel: OutboxChannel
     attempts: int
+    verify_first: bool
+    last_error: str | None
     item: OutboundItem
 
 
@@ -124,6 +124,8 @@ def _item(row: OutboxMessage) -> _Claimed:
         row.id,
         row.channel,
         row.attempts,
+        row.verify_first,
+        row.last_error,
         OutboundItem(row.dedupe_key, row.operation, row.recipient, dict(row.payload)),
     )
 
@@ -135,28 +137,119 @@ def _by_channel(items: Sequence[_Claimed]) -> dict[OutboxChannel, list[_Claimed]
     return grouped
 
 
+class _Pace:
+    """Seconds per item each channel took in its last chunk, to size the next one."""
+
+    def __init__(self, policy: DispatchPolicy) -> None:
+        self.budget = policy.lease.total_seconds() * policy.chunk_share
+        self.per_item: dict[OutboxChannel, float] = {}
+
+    def chunk_size(self, channel: OutboxChannel, remaining: int) -> int:
+        per_item = self.per_item.get(channel)
+        if per_item is None:  # no measure yet: one item shows the pace
+            return 1
+        fits = math.floor(self.budget / per_item) if per_item > 0 else remaining
+        return max(1, min(remaining, fits))
+
+    def measured(self, channel: OutboxChannel, items: int, seconds: float) -> None:
+        self.per_item[channel] = seconds / max(items, 1)
+
+
+@dataclass
+class _Run:
+    """One claimed batch: verify what needs it, then send in chunks under a renewed lease."""
+
+    factory: sessionmaker[Session]
+    token: str
+    now: datetime
+    policy: DispatchPolicy
+    report: DispatchReport
+    rng: random.Random | None
+    pace: _Pace
+
+    def deliver(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
+        to_send = [c for c in batch if not c.verify_first]
+        to_verify = [c for c in batch if c.verify_first]
+        if to_verify:
+            outcomes, missing = _verify_lost_answers(
+                deliverer, to_verify, self.now, self.policy, self.report, self.rng
+            )
+            self._record(outcomes)
+            to_send = sorted(to_send + missing, key=lambda c: c.id)
+        self._send_in_chunks(deliverer, to_send)
+
+    def _send_in_chunks(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
+        channel = deliverer.channel
+        remaining = list(batch)
+        while remaining:
+            with transaction(self.factory) as session:
+                ours = repo.renew_claims(session, self.token, self.policy.wall_clock())
+            taken = [c.id for c in remaining if c.id not in ours]
+            if taken:
+                self.report.lease_lost[channel] += len(taken)
+                log.warning("outbox %s: lease lost to another dispatcher, not sent", taken)
+                remaining = [c for c in remaining if c.id in ours]
+                if not remaining:
+                    return
+            size = self.pace.chunk_size(channel, len(remaining))
+            chunk, remaining = remaining[:size], remaining[size:]
+            started = time.monotonic()
+            results = _deliver(deliverer, chunk)
+            self.pace.measured(channel, len(chunk), time.monotonic() - started)
+            self._record(
+                _outcomes(channel, chunk, results, self.now, self.policy, self.report, self.rng)
+            )
+
+    def _record(self, outcomes: Sequence[repo.Outcome]) -> None:
+        with transaction(self.factory) as session:
+            repo.record_outcomes(session, self.token, outcomes)
+
+
 def _deliver(deliverer: Deliverer, batch: Sequence[_Claimed]) -> dict[str, DeliveryResult]:
     """One call for the whole batch; a failure of the call is a failure of every row in it."""
     try:
         results = deliverer.deliver([c.item for c in batch])
     except TransientError as error:
-        results = [
-            DeliveryResult(
-                c.item.dedupe_key, error=str(error), transient=True, retry_after=error.retry_after
-            )
-            for c in batch
-        ]
+        results = _all_failed(
+            batch,
+            str(error),
+            transient=True,
+            retry_after=error.retry_after,
+            uncertain=isinstance(error, UncertainError),
+        )
     except PermanentError as error:
-        results = [DeliveryResult(c.item.dedupe_key, error=str(error)) for c in batch]
-    except Exception as error:  # an unexpected failure is retried, bounded by max_attempts
+        results = _all_failed(batch, str(error))
+    except Exception as error:  # unexpected: it may have come after the vendor acted
         log.exception("deliverer %s failed", deliverer.channel)
-        results = [
-            DeliveryResult(
-                c.item.dedupe_key, error=f"{type(error).__name__}: {error}", transient=True
-            )
-            for c in batch
-        ]
+        message = f"{type(error).__name__}: {error}"
+        results = _all_failed(batch, message, transient=True, uncertain=True)
     return {r.dedupe_key: r for r in results}
+
+
+def _all_failed(
+    batch: Sequence[_Claimed],
+    error: str,
+    *,
+    transient: bool = False,
+    retry_after: float | None = None,
+    uncertain: bool = False,
+) -> list[DeliveryResult]:
+    return [
+        DeliveryResult(
+            c.item.dedupe_key,
+            error=error,
+            transient=transient,
+            retry_after=retry_after,
+            uncertain=uncertain,
+        )
+        for c in batch
+    ]
+
+
+def _backoff(
+    now: datetime, attempts: int, retry_after: float | None, rng: random.Random | None
+) -> datetime:
+    return now + timedelta(seconds=max(retry_after or 0.0, redelivery_delay(attempts, rng)))
 
 
 def _outcomes(
@@ -182,15 +275,28 @@ def _outcomes(
                     claimed.id, OutboxStatus.SENT, provider_id=result.provider_id, sent_at=now
                 )
             )
+        elif result.uncertain:
+            # Never a blind second send, whatever the attempt count: ask the vendor first.
+            report.answer_lost[channel] += 1
+            log.warning("outbox %s: answer lost, %s will be asked first", claimed.id, channel)
+            outcomes.append(
+                repo.Outcome(
+                    claimed.id,
+                    OutboxStatus.PENDING,
+                    last_error=f"{_answer_lost(result.error)}; {channel} will be asked "
+                    "whether it arrived before anything is sent again",
+                    next_attempt_at=_backoff(now, claimed.attempts, result.retry_after, rng),
+                    verify_first=True,
+                )
+            )
         elif result.transient and claimed.attempts < policy.max_attempts:
             report.retrying[channel] += 1
-            delay = max(result.retry_after or 0.0, redelivery_delay(claimed.attempts, rng))
             outcomes.append(
                 repo.Outcome(
                     claimed.id,
                     OutboxStatus.PENDING,
                     last_error=result.error,
-                    next_attempt_at=now + timedelta(seconds=delay),
+                    next_attempt_at=_backoff(now, claimed.attempts, result.retry_after, rng),
                 )
             )
         else:
@@ -201,6 +307,98 @@ def _outcomes(
             outcomes.append(repo.Outcome(claimed.id, OutboxStatus.FAILED, last_error=error))
             log.warning("outbox %s failed permanently", claimed.id)
     return outcomes
+
+
+def _answer_lost(error: str | None) -> str:
+    text = error or "no answer"
+    return text if text.startswith("answer lost") else f"answer lost: {text}"
+
+
+@dataclass(frozen=True)
+class _VendorAnswer:
+    """What the vendor said about a batch: key -> reference for what it has (None: it does
+    not); ``known`` None when it cannot tell; ``error`` when asking failed transiently."""
+
+    known: Mapping[str, str | None] | None
+    error: TransientError | None = None
+
+    def reference(self, claimed: _Claimed) -> str | None:
+        return (self.known or {}).get(claimed.item.dedupe_key)
+
+
+def _ask_vendor(deliverer: Deliverer, batch: Sequence[_Claimed]) -> _VendorAnswer:
+    """The one vendor check, for stranded rows, lost answers and a person's requeue."""
+    try:
+        return _VendorAnswer(deliverer.find_sent([c.item for c in batch]))
+    except TransientError as error:
+        log.warning("could not ask %s about %d rows: %s", deliverer.channel, len(batch), error)
+        return _VendorAnswer(None, error)
+    except PermanentError as error:
+        log.warning("%s cannot confirm delivery: %s", deliverer.channel, error)
+        return _VendorAnswer(None)
+    except Exception as error:  # an unexpected failure to ask: ask again later
+        log.exception("asking %s failed", deliverer.channel)
+        return _VendorAnswer(None, TransientError(f"{type(error).__name__}: {error}"))
+
+
+def _verify_lost_answers(
+    deliverer: Deliverer,
+    batch: Sequence[_Claimed],
+    now: datetime,
+    policy: DispatchPolicy,
+    report: DispatchReport,
+    rng: random.Random | None,
+) -> tuple[list[repo.Outcome], list[_Claimed]]:
+    """Settle rows whose last answer was lost; returns their outcomes and what to send."""
+    channel = deliverer.channel
+    answer = _ask_vendor(deliverer, batch)
+    outcomes: list[repo.Outcome] = []
+    to_send: list[_Claimed] = []
+    for claimed in batch:
+        reference = answer.reference(claimed)
+        if reference:
+            report.confirmed_after_lost_answer[channel] += 1
+            outcomes.append(_sent(claimed, reference, now))
+        elif answer.error is not None and claimed.attempts < policy.max_attempts:
+            report.retrying[channel] += 1
+            outcomes.append(
+                repo.Outcome(
+                    claimed.id,
+                    OutboxStatus.PENDING,
+                    last_error=f"answer lost; asking {channel} whether it arrived failed "
+                    f"({answer.error}); asking again later",
+                    next_attempt_at=_backoff(now, claimed.attempts, answer.error.retry_after, rng),
+                    verify_first=True,
+                )
+            )
+        elif answer.known is None:
+            report.in_doubt[channel] += 1
+            why = "cannot confirm delivery" if answer.error is None else "could not be asked"
+            outcomes.append(
+                repo.Outcome(
+                    claimed.id,
+                    OutboxStatus.IN_DOUBT,
+                    last_error=f"answer lost and {channel} {why}; check, then "
+                    "`referrals outbox resolve ID --sent` or `referrals outbox requeue ID`",
+                )
+            )
+        elif claimed.attempts > policy.max_attempts:
+            report.failed[channel] += 1
+            outcomes.append(
+                repo.Outcome(
+                    claimed.id,
+                    OutboxStatus.FAILED,
+                    last_error=f"gave up after {policy.max_attempts} attempts: "
+                    f"{claimed.last_error or 'answer lost'}; {channel} does not have it",
+                )
+            )
+        else:
+            to_send.append(claimed)
+    return outcomes, to_send
+
+
+def _sent(claimed: _Claimed, reference: str | None, now: datetime) -> repo.Outcome:
+    return repo.Outcome(claimed.id, OutboxStatus.SENT, provider_id=reference, sent_at=now)
 
 
 def _recover_stale(
@@ -226,17 +424,12 @@ def _recover_stale(
             return
         outcomes = []
         for channel, batch in _by_channel(items).items():
-            try:
-                known = deliverers[channel].find_sent([c.item for c in batch])
-            except TransientError:
-                # Ask again later: the rows stay claimed and go stale again after the lease.
-                log.warning("could not ask %s about %d stranded rows", channel, len(batch))
-                continue
-            except PermanentError as error:
-                log.warning("%s cannot confirm stranded rows: %s", channel, error)
-                known = None
+            answer = _ask_vendor(deliverers[channel], batch)
+            if answer.error is not None:
+                continue  # the rows stay claimed and go stale again after the lease
             for claimed in batch:
-                if known is None:
+                reference = answer.reference(claimed)
+                if answer.known is None:
                     report.in_doubt[channel] += 1
                     outcomes.append(
                         repo.Outcome(
@@ -246,16 +439,9 @@ def _recover_stale(
                             "delivery; check, then `referrals outbox resolve`",
                         )
                     )
-                elif known.get(claimed.item.dedupe_key):
+                elif reference:
                     report.confirmed_after_crash[channel] += 1
-                    outcomes.append(
-                        repo.Outcome(
-                            claimed.id,
-                            OutboxStatus.SENT,
-                            provider_id=known[claimed.item.dedupe_key],
-                            sent_at=now,
-                        )
-                    )
+                    outcomes.append(_sent(claimed, reference, now))
                 else:
                     report.requeued_after_crash[channel] += 1
                     outcomes.append(
@@ -263,3 +449,49 @@ def _recover_stale(
                     )
         with transaction(factory) as session:
             repo.record_outcomes(session, token, outcomes)
+
+
+@dataclass
+class RequeueReport:
+    already_sent: list[int] = field(default_factory=list)  # the vendor had them
+    requeued: list[int] = field(default_factory=list)  # sent at the next dispatch
+    verify_later: list[int] = field(default_factory=list)  # the vendor could not be asked
+    skipped: list[int] = field(default_factory=list)  # not failed or in doubt
+
+
+def requeue_outbox(
+    factory: sessionmaker[Session],
+    deliverers: Mapping[OutboxChannel, Deliverer],
+    ids: Sequence[int],
+    now: datetime,
+    policy: DispatchPolicy = DEFAULT_POLICY,
+) -> RequeueReport:
+    """A person's decision to send failed or in-doubt rows again; the vendor is asked first.
+
+    What the vendor has is marked sent. The rest go back to the queue as plain rows, even when
+    the vendor cannot tell: the person decided to send, so they never bounce back into
+    ``in_doubt``. If asking fails, they are queued with ``verify_first`` and the dispatcher
+    asks again before sending.
+    """
+    token = uuid.uuid4().hex
+    with transaction(factory) as session:
+        rows = repo.claim_for_requeue(session, ids, token, list(deliverers), policy.wall_clock())
+        claimed = [_item(row) for row in rows]
+    report = RequeueReport(skipped=sorted(set(ids) - {c.id for c in claimed}))
+    outcomes = []
+    for channel, batch in _by_channel(claimed).items():
+        answer = _ask_vendor(deliverers[channel], batch)
+        for c in batch:
+            reference = answer.reference(c)
+            if reference:
+                report.already_sent.append(c.id)
+                outcomes.append(_sent(c, reference, now))
+                continue
+            verify = answer.error is not None
+            (report.verify_later if verify else report.requeued).append(c.id)
+            outcomes.append(
+                repo.Outcome(c.id, OutboxStatus.PENDING, next_attempt_at=now, verify_first=verify)
+            )
+    with transaction(factory) as session:
+        repo.record_outcomes(session, token, outcomes)
+    return report

@@ -109,24 +109,67 @@ def claim_stale(
     return _claim(session, stale, OutboxStatus.SENDING, wall_now, token)
 
 
-def _claim(
-    session: Session, ids: Any, expected: OutboxStatus, now: datetime, token: str
+def claim_for_requeue(
+    session: Session,
+    ids: Sequence[int],
+    token: str,
+    channels: Sequence[OutboxChannel],
+    wall_now: datetime,
 ) -> list[OutboxMessage]:
+    """Claim failed or in-doubt rows a person wants sent again, with a fresh attempt count,
+    so the vendor can be asked about them before anything is sent."""
+    wanted = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.IN_DOUBT]),
+            OutboxMessage.channel.in_(channels),
+        )
+        .with_for_update()
+    )
+    return _claim(session, wanted, (OutboxStatus.FAILED, OutboxStatus.IN_DOUBT), wall_now, token)
+
+
+def _claim(
+    session: Session,
+    ids: Any,
+    expected: OutboxStatus | tuple[OutboxStatus, ...],
+    now: datetime,
+    token: str,
+) -> list[OutboxMessage]:
+    statuses = expected if isinstance(expected, tuple) else (expected,)
+    if expected is OutboxStatus.PENDING:
+        attempts: Any = OutboxMessage.attempts + 1
+    elif expected is OutboxStatus.SENDING:
+        attempts = OutboxMessage.attempts
+    else:  # a person's requeue starts the count again
+        attempts = 0
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids.scalar_subquery()), OutboxMessage.status == expected)
-        .values(
-            status=OutboxStatus.SENDING,
-            claim_token=token,
-            claimed_at=now,
-            attempts=OutboxMessage.attempts + (1 if expected is OutboxStatus.PENDING else 0),
-        )
+        .where(OutboxMessage.id.in_(ids.scalar_subquery()), OutboxMessage.status.in_(statuses))
+        .values(status=OutboxStatus.SENDING, claim_token=token, claimed_at=now, attempts=attempts)
         .execution_options(synchronize_session=False)
     )
     rows = session.scalars(
         select(OutboxMessage).where(OutboxMessage.claim_token == token).order_by(OutboxMessage.id)
     ).all()
     return list(rows)
+
+
+def renew_claims(session: Session, token: str, wall_now: datetime) -> set[int]:
+    """Extend the lease of every row still claimed by ``token``; returns their ids.
+
+    A row another dispatcher took over after the lease ran out has a different token and is
+    left alone: its id is missing from the answer, so the caller does not send it.
+    """
+    renewed = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.claim_token == token, OutboxMessage.status == OutboxStatus.SENDING)
+        .values(claimed_at=wall_now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(renewed)
 
 
 @dataclass(frozen=True)
@@ -139,6 +182,8 @@ class Outcome:
     last_error: str | None = None
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
+    # The vendor must be asked about this row before it is sent again (its answer was lost).
+    verify_first: bool = False
 
 
 def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -> None:
@@ -157,6 +202,7 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
                 bindparam("b_next", type_=UTCDateTime()), OUTBOX.c.next_attempt_at
             ),
             sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
+            verify_first=bindparam("b_verify_first"),
             claim_token=None,
         )
     )
@@ -170,6 +216,7 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
                 "b_last_error": o.last_error,
                 "b_next": o.next_attempt_at,
                 "b_sent_at": o.sent_at,
+                "b_verify_first": o.verify_first,
             }
             for o in outcomes
         ],
@@ -192,26 +239,12 @@ def list_messages(
     return list(session.scalars(query).all())
 
 
-def requeue(session: Session, ids: Sequence[int], now: datetime) -> int:
-    """Put failed or in-doubt rows back in the queue (an operator's decision)."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(ids),
-            OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.IN_DOUBT]),
-        )
-        .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, claim_token=None)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
-
-
 def mark_sent_manually(session: Session, ids: Sequence[int], now: datetime) -> int:
     """Close in-doubt rows that a person confirmed were delivered."""
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.IN_DOUBT)
-        .values(status=OutboxStatus.SENT, sent_at=now, claim_token=None)
+        .values(status=OutboxStatus.SENT, sent_at=now, claim_token=None, verify_first=False)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

@@ -1,0 +1,105 @@
+"""A dispatcher keeps its lease while it sends: a batch that takes longer than the lease is not
+mistaken for a dead dispatcher's by another one running at the same time."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from db.engine import transaction
+from db.models import OutboxMessage
+from domain.statuses import OutboxChannel, OutboxStatus
+from integrations.deliverers import EmailDeliverer
+from integrations.sandbox.email_folder import EmailFolderSender
+from tasks.outbox_dispatch import DispatchPolicy, DispatchReport, dispatch_outbox
+from tests.conftest import T0
+from tests.factories import email, enqueue_messages
+
+SENDS = 30
+SEND_MS = 500
+LEASE = timedelta(seconds=2)  # a quarter of what one batch of 30 sends takes
+
+
+def test_a_batch_longer_than_the_lease_is_sent_once_with_another_dispatcher_running(
+    committed_factory, tmp_path
+):
+    sender = EmailFolderSender(tmp_path / "outbox", "program@example.com", SEND_MS)
+    deliverers = {OutboxChannel.EMAIL: EmailDeliverer(sender)}
+    enqueue_messages(committed_factory, [email(n) for n in range(SENDS)], T0)
+    policy = DispatchPolicy(lease=LEASE)
+    first_done = threading.Event()
+    reports: list[DispatchReport] = []
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            reports.append(dispatch_outbox(committed_factory, deliverers, T0, policy))
+        except BaseException as error:  # surfaced below; a thread swallows it otherwise
+            errors.append(error)
+        finally:
+            first_done.set()
+
+    def second() -> None:
+        """Another dispatcher, run again and again (as a schedule would) until the first ends."""
+        try:
+            while not first_done.is_set():
+                reports.append(dispatch_outbox(committed_factory, deliverers, T0, policy))
+                first_done.wait(0.1)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    journal = (tmp_path / "outbox" / "_journal.log").read_text().splitlines()
+    assert Counter(line.split(" ", 1)[0] for line in journal) == {"written": SENDS}
+    assert sum(r.sent["email"] for r in reports) == SENDS
+    assert sum(sum(r.confirmed_after_crash.values()) for r in reports) == 0
+    with committed_factory() as session:
+        statuses = Counter(str(s) for s in session.scalars(select(OutboxMessage.status)))
+    assert statuses == {"sent": SENDS}
+
+
+class TakenOverMidBatch:
+    """Sends, and during the first send another dispatcher takes over the rows still waiting
+    (as it would once their lease ran out)."""
+
+    def __init__(self, inner: EmailFolderSender, factory) -> None:
+        self.inner = inner
+        self.factory = factory
+        self.sent: list[str] = []
+
+    def send(self, messages):
+        if not self.sent:
+            with transaction(self.factory) as session:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.SENDING)
+                    .where(OutboxMessage.dedupe_key.not_in([m.dedupe_key for m in messages]))
+                    .values(claim_token="another-dispatcher")
+                )
+        self.sent += [m.dedupe_key for m in messages]
+        return self.inner.send(messages)
+
+    def find_sent(self, keys):
+        return self.inner.find_sent(keys)
+
+
+def test_rows_whose_claim_was_taken_over_are_not_sent(factory, tmp_path):
+    sender = TakenOverMidBatch(EmailFolderSender(tmp_path / "outbox", "p@example.com"), factory)
+    enqueue_messages(factory, [email(n) for n in range(5)], T0)
+
+    report = dispatch_outbox(factory, {OutboxChannel.EMAIL: EmailDeliverer(sender)}, T0)
+
+    assert sender.sent == [email(0).dedupe_key]
+    assert report.sent == {"email": 1} and report.lease_lost == {"email": 4}
+    with factory() as session:
+        claims = Counter(session.scalars(select(OutboxMessage.claim_token)))
+    assert claims == {None: 1, "another-dispatcher": 4}
