@@ -41,6 +41,7 @@ from tests.fakes.hubspot_store import (
     HubSpotError,
     HubSpotStore,
     JsonDict,
+    StageInfo,
     StoredObject,
     association_type_ids,
     error_body,
@@ -214,6 +215,8 @@ class FakeHubSpot(LoopbackServer):
                 ("GET", r"/crm/v3/properties/(?P<type>[^/]+)", self._properties),
                 ("POST", r"/crm/v3/properties/(?P<type>[^/]+)", self._property_create),
                 ("GET", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", self._property),
+                ("GET", r"/crm/v3/owners", self._owners),
+                ("GET", r"/crm/v3/owners/(?P<id>[^/]+)", self._owner),
                 ("GET", r"/crm/v3/pipelines/(?P<type>[^/]+)", self._pipelines),
                 ("GET", r"/crm/v3/pipelines/(?P<type>[^/]+)/(?P<id>[^/]+)", self._pipeline),
             ]
@@ -309,6 +312,30 @@ class FakeHubSpot(LoopbackServer):
             self.lost_answers.append(LostAnswer(method.upper(), path, mode, status))
 
     # -- seeding helpers (no HTTP, no write validation beyond property names) ----------------
+
+    def add_owner(
+        self,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        *,
+        teams: Sequence[str] = (),
+        archived: bool = False,
+        id: str | None = None,
+    ) -> str:
+        """A user who can own records; ``teams`` by name, the first one primary."""
+        with self.store.lock:
+            return self.store.add_owner(email, first_name, last_name, teams, archived, id)
+
+    def add_pipeline(
+        self, pipeline_id: str, label: str, stages: Sequence[tuple[str, str, bool, bool]]
+    ) -> None:
+        """A custom deal pipeline: stages as (id, label, closed, won), in display order."""
+        with self.store.lock:
+            self.store.pipelines[pipeline_id] = [stage_id for stage_id, *_ in stages]
+            self.store.pipeline_labels[pipeline_id] = label
+            for stage_id, stage_label, closed, won in stages:
+                self.store.stages_info[stage_id] = StageInfo(stage_label, closed, won)
 
     def add_company(
         self,
@@ -1082,6 +1109,24 @@ class FakeHubSpot(LoopbackServer):
         return 201, self.store.create_group(object_type, body)
 
     # -- pipelines ----------------------------------------------------------------------------
+
+    def _owners(self, m: re.Match[str], query: Any, body: Any) -> tuple[int, Any]:
+        limit_text = _query_one(query, "limit") or "100"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+            raise _validation("limit must be between 1 and 500")
+        archived = (_query_one(query, "archived") or "false").lower() == "true"
+        after = _query_one(query, "after")
+        if after is not None and not after.isdigit():
+            raise _validation(f"Invalid paging cursor {after!r}")
+        return 200, self.store.owners_page(
+            _query_one(query, "email"), after, int(limit_text), archived
+        )
+
+    def _owner(self, m: re.Match[str], query: Any, body: Any) -> tuple[int, Any]:
+        owner = self.store.owners.get(m["id"])
+        if owner is None:
+            raise HubSpotError(404, f"Owner {m['id']} not found", "OBJECT_NOT_FOUND")
+        return 200, dict(owner)
 
     def _pipeline_type(self, m: re.Match[str]) -> str:
         object_type = self.store.object_type(m["type"])

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.stages import DEFAULT_PIPELINE_ID, DEFAULT_STAGE_MAP
+from domain.stages import DEFAULT_PIPELINE_ID, HUBSPOT_DEFAULT_STAGES
 
 JsonDict = dict[str, Any]
 
@@ -380,19 +380,36 @@ _STAGE_LABELS = {
 }
 
 
-def stage_label(stage_id: str) -> str:
+def stage_label(stage_id: str, custom: Mapping[str, StageInfo] | None = None) -> str:
+    if custom and stage_id in custom:
+        return custom[stage_id].label
     return _STAGE_LABELS.get(stage_id, stage_id.replace("_", " ").title())
 
 
-def stage_state(stage_id: str) -> tuple[bool, bool]:
-    """(is closed, is won) for a stage id; HubSpot's defaults ``closedwon``/``closedlost``."""
+def stage_state(stage_id: str, custom: Mapping[str, StageInfo] | None = None) -> tuple[bool, bool]:
+    """(is closed, is won) for a stage id; HubSpot's defaults ``closedwon``/``closedlost``,
+    or what a custom pipeline's stage says."""
+    if custom and stage_id in custom:
+        return custom[stage_id].closed, custom[stage_id].won
     if stage_id == "closedwon":
         return True, True
     return stage_id == "closedlost", False
 
 
+@dataclass(frozen=True)
+class StageInfo:
+    """A custom pipeline stage's label and flags (HubSpot's defaults need none)."""
+
+    label: str
+    closed: bool = False
+    won: bool = False
+
+
 def _builtin_definitions(
-    object_type: str, pipelines: Mapping[str, Sequence[str]]
+    object_type: str,
+    pipelines: Mapping[str, Sequence[str]],
+    stages_info: Mapping[str, StageInfo] | None = None,
+    pipeline_labels: Mapping[str, str] | None = None,
 ) -> list[PropertyDef]:
     group = BUILTIN_GROUPS[object_type][0]
 
@@ -459,7 +476,7 @@ def _builtin_definitions(
         per_stage = [
             p(
                 f"{prefix}{stage}",
-                f"{label} {stage_label(stage)}",
+                f"{label} {stage_label(stage, stages_info)}",
                 "datetime",
                 "date",
                 read_only=True,
@@ -482,14 +499,17 @@ def _builtin_definitions(
                 "Pipeline",
                 "enumeration",
                 "select",
-                options=_options((pid, pipeline_label(pid)) for pid in pipelines),
+                options=_options(
+                    (pid, (pipeline_labels or {}).get(pid) or pipeline_label(pid))
+                    for pid in pipelines
+                ),
             ),
             p(
                 "dealstage",
                 "Deal Stage",
                 "enumeration",
                 "radio",
-                options=_options((s, stage_label(s)) for s in dict.fromkeys(stages)),
+                options=_options((s, stage_label(s, stages_info)) for s in dict.fromkeys(stages)),
             ),
             p("closedate", "Close Date", "datetime", "date"),
             p(
@@ -601,7 +621,10 @@ class HubSpotStore:
         self.lock = threading.RLock()
         self._now = now
         self.base_url = ""
-        self.pipelines: dict[str, list[str]] = {DEFAULT_PIPELINE_ID: list(DEFAULT_STAGE_MAP)}
+        self.pipelines: dict[str, list[str]] = {DEFAULT_PIPELINE_ID: list(HUBSPOT_DEFAULT_STAGES)}
+        self.pipeline_labels: dict[str, str] = {}
+        self.stages_info: dict[str, StageInfo] = {}  # custom stages: label, closed, won
+        self.owners: dict[str, JsonDict] = {}  # id -> HubSpot's owner JSON
         self._objects: dict[str, dict[str, StoredObject]] = {t: {} for t in OBJECT_TYPES}
         self._next_id = 1001  # one sequence for all types, so a contact id is never a company id
         self._custom: dict[str, dict[str, PropertyDef]] = {t: {} for t in OBJECT_TYPES}
@@ -625,7 +648,12 @@ class HubSpotStore:
         return found
 
     def definitions(self, object_type: str) -> dict[str, PropertyDef]:
-        builtin = {d.name: d for d in _builtin_definitions(object_type, self.pipelines)}
+        builtin = {
+            d.name: d
+            for d in _builtin_definitions(
+                object_type, self.pipelines, self.stages_info, self.pipeline_labels
+            )
+        }
         return {**builtin, **self._custom[object_type]}
 
     def get(self, object_type: str, object_id: str) -> StoredObject | None:
@@ -859,7 +887,7 @@ class HubSpotStore:
                 if new:
                     for prefix in ("hs_date_entered_", "hs_v2_date_entered_"):
                         changes.setdefault(f"{prefix}{new}", stamp)
-                    closed, won = stage_state(new)
+                    closed, won = stage_state(new, self.stages_info)
                     changes.setdefault("hs_is_closed", "true" if closed else "false")
                     changes.setdefault("hs_is_closed_won", "true" if won else "false")
                     stages = self.pipelines.get(changes.get("pipeline") or "", [])
@@ -1405,14 +1433,14 @@ class HubSpotStore:
         stages = self.pipelines[pipeline_id]
         stage_json = []
         for i, stage in enumerate(stages):
-            closed, won = stage_state(stage)
+            closed, won = stage_state(stage, self.stages_info)
             probability = (
                 ("1.0" if won else "0.0") if closed else f"{(i + 1) / (len(stages) + 1):.1f}"
             )
             stage_json.append(
                 {
                     "id": stage,
-                    "label": stage_label(stage),
+                    "label": stage_label(stage, self.stages_info),
                     "displayOrder": i,
                     "metadata": {
                         "isClosed": "true" if closed else "false",
@@ -1426,10 +1454,60 @@ class HubSpotStore:
             )
         return {
             "id": pipeline_id,
-            "label": pipeline_label(pipeline_id),
+            "label": self.pipeline_labels.get(pipeline_id) or pipeline_label(pipeline_id),
             "displayOrder": order,
             "stages": stage_json,
             "createdAt": stamp,
             "updatedAt": stamp,
             "archived": False,
         }
+
+    # -- owners -------------------------------------------------------------------------------
+
+    def add_owner(
+        self,
+        email: str,
+        first_name: str,
+        last_name: str,
+        teams: Sequence[str],
+        archived: bool,
+        wanted_id: str | None,
+    ) -> str:
+        owner_id = self._new_id(wanted_id)
+        stamp = iso(self.now())
+        self.owners[owner_id] = {
+            "id": owner_id,
+            "email": email,
+            "type": "PERSON",
+            "firstName": first_name,
+            "lastName": last_name,
+            "userId": int(owner_id) + 7_000_000,
+            "userIdIncludingInactive": int(owner_id) + 7_000_000,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": archived,
+            "teams": [
+                {"id": str(9_000 + i), "name": name, "primary": i == 0}
+                for i, name in enumerate(teams)
+            ],
+        }
+        return owner_id
+
+    def owners_page(
+        self, email: str | None, after: str | None, limit: int, archived: bool
+    ) -> JsonDict:
+        """A page of owners by ascending id, as ``GET /crm/v3/owners`` answers."""
+        matching = [
+            o
+            for _, o in sorted(self.owners.items(), key=lambda item: int(item[0]))
+            if o["archived"] == archived and (email is None or o["email"] == email)
+        ]
+        start = int(after) if after else 0
+        page = matching[start : start + limit]
+        answer: JsonDict = {"results": [dict(o) for o in page]}
+        if start + limit < len(matching):
+            cursor = str(start + limit)
+            answer["paging"] = {
+                "next": {"after": cursor, "link": f"{self.base_url}/crm/v3/owners/?after={cursor}"}
+            }
+        return answer

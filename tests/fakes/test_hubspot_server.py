@@ -91,7 +91,7 @@ def _error(exc: pytest.ExceptionInfo[Exception]) -> dict:
 def test_search_pages_through_modified_deals_in_order(fake: FakeHubSpot, client: HubSpot) -> None:
     for i in range(25):
         fake.add_deal(
-            {"dealname": f"Deal {i}", "dealstage": "leadcaptured", "amount": str(100 * i)},
+            {"dealname": f"Deal {i}", "dealstage": "appointmentscheduled", "amount": str(100 * i)},
             updated_at=T0 + timedelta(hours=25 - i),  # newest first, so id order != time order
         )
     fake.add_deal({"dealname": "Too old"}, updated_at=T0 - timedelta(days=1))
@@ -262,7 +262,10 @@ def test_batch_create_with_associations_then_v4_read(fake: FakeHubSpot, client: 
         BatchInputSimplePublicObjectBatchInputForCreate(
             inputs=[
                 {
-                    "properties": {"dealname": "Acme expansion", "dealstage": "leadcaptured"},
+                    "properties": {
+                        "dealname": "Acme expansion",
+                        "dealstage": "appointmentscheduled",
+                    },
                     "associations": [
                         {
                             "to": {"id": company_id},
@@ -282,7 +285,7 @@ def test_batch_create_with_associations_then_v4_read(fake: FakeHubSpot, client: 
         )
     ).results[0]
     assert deal.properties["pipeline"] == "default"
-    assert deal.properties["hs_v2_date_entered_leadcaptured"] == "2026-03-02T09:00:00.000Z"
+    assert deal.properties["hs_v2_date_entered_appointmentscheduled"] == "2026-03-02T09:00:00.000Z"
 
     v4 = client.crm.associations.v4.batch_api
     to_company = v4.get_page(
@@ -355,7 +358,7 @@ def test_unknown_property_is_a_400_and_nothing_is_written(
     assert "referral_program_id" in body["message"]
     assert fake.objects("deals") == {}
 
-    deal = fake.add_deal({"dealname": "D", "dealstage": "leadcaptured"})
+    deal = fake.add_deal({"dealname": "D", "dealstage": "appointmentscheduled"})
     with pytest.raises(DealsApiException) as bad_stage:
         client.crm.deals.batch_api.update(
             BatchInputSimplePublicObjectBatchInput(
@@ -501,13 +504,13 @@ def test_pipelines_read_and_unknown_pipeline_404(fake: FakeHubSpot, client: HubS
 def test_move_deal_stamps_stage_entry_for_reads(
     fake: FakeHubSpot, client: HubSpot, clock: Clock
 ) -> None:
-    deal = fake.add_deal({"dealname": "D", "dealstage": "leadcaptured"}, updated_at=T0)
+    deal = fake.add_deal({"dealname": "D", "dealstage": "appointmentscheduled"}, updated_at=T0)
     moved_at = T0 + timedelta(days=3)
     fake.move_deal(deal, "closedwon", moved_at)
     props = fake.objects("deals")[deal]
     assert props["dealstage"] == "closedwon"
     assert props["hs_date_entered_closedwon"] == "2026-03-05T09:00:00.000Z"
-    assert props["hs_v2_date_exited_leadcaptured"] == "2026-03-05T09:00:00.000Z"
+    assert props["hs_v2_date_exited_appointmentscheduled"] == "2026-03-05T09:00:00.000Z"
     assert props["hs_is_closed_won"] == "true"
 
     got = client.crm.deals.basic_api.get_by_id(
@@ -516,7 +519,7 @@ def test_move_deal_stamps_stage_entry_for_reads(
     assert got.updated_at == moved_at
     assert [h.value for h in got.properties_with_history["dealstage"]] == [
         "closedwon",
-        "leadcaptured",
+        "appointmentscheduled",
     ]
 
 
