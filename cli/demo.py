@@ -44,6 +44,7 @@ from simulation.book import generate_book
 from simulation.csm_behaviour import actions_for_day
 from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
+from simulation.team_file import write_team_file
 from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
@@ -51,6 +52,7 @@ from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.sync_crm import SyncReport, sync_crm
+from tasks.team import import_team
 
 
 def _say(text: str) -> None:
@@ -101,7 +103,17 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
     load_book(factory, book)
     _say(
         f"3. book     seed {seed}: {len(book.companies)} companies, {len(book.contacts)} "
-        f"contacts, {len(book.deals)} deals, {len(book.team)} team members -> sandbox CRM"
+        f"contacts, {len(book.deals)} deals, {len(book.team)} CRM owners -> sandbox CRM"
+    )
+    crm = SandboxCrm(factory)
+    first = sync_crm(factory, crm, program)
+    team_file = settings.data_dir / "team.csv"
+    write_team_file(book, team_file)
+    team = import_team(factory, read_rows(team_file))
+    _say(
+        f"   sync     {_describe(first)}\n"
+        f"   team     {team_file}: roles for {team.created + team.updated} owners "
+        "(`referrals team import`, as an admin would)"
     )
 
     signals_file = settings.data_dir / "signals.jsonl"
@@ -120,7 +132,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         f"5. days     {days} simulated days: deals move, CSMs act; sync-crm, detect-moments, "
         "prompt-csms, outbox"
     )
-    simulate_days(factory, program, book.start, days, seed, odds, settings)
+    simulate_days(factory, crm, program, book.start, days, seed, odds, settings)
 
     with factory() as session:
         table_counts = {
@@ -155,6 +167,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
 
 def simulate_days(  # type: ignore[no-untyped-def]
     factory,
+    crm: SandboxCrm,
     program: Program,
     start: date,
     days: int,
@@ -164,7 +177,6 @@ def simulate_days(  # type: ignore[no-untyped-def]
 ) -> None:
     """Each simulated day, in order: the sandbox CRM moves deals and CSMs act on their asks;
     then the program's day: sync-crm, detect-moments, prompt-csms (weekdays), outbox."""
-    crm = SandboxCrm(factory)
     chat = ChatLogNotifier(settings.chat_log_file)
     deliverers = {
         OutboxChannel.CHAT: ChatDeliverer(chat),
@@ -173,13 +185,10 @@ def simulate_days(  # type: ignore[no-untyped-def]
             EmailFolderSender(settings.email_outbox_dir, settings.email_from)
         ),
     }
-    stage_map = program.stage_lookup()
     period: Counter[str] = Counter()
-    first = sync_crm(factory, crm, program)
-    _say(f"   day 0     initial sync: {_describe(first)}")
     for offset in range(days):
         day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
-        period["moves"] += simulate_pipeline_day(factory, day, stage_map, seed, odds)
+        period["moves"] += simulate_pipeline_day(factory, day, program.stage_map, seed, odds)
         period.update(simulate_csms(factory, crm, day + timedelta(hours=17), seed))
         report = sync_crm(factory, crm, program)
         deals = report.by_type["deals"]

@@ -14,6 +14,7 @@ from cli import (
     db_commands,
     outbox_commands,
     program_commands,
+    team_commands,
 )
 from cli.context import instant
 from cli.output import fail, print_json
@@ -31,6 +32,7 @@ app.add_typer(data_commands.book_app, name="book")
 app.add_typer(outbox_commands.app, name="outbox")
 app.add_typer(crm_commands.app, name="crm")
 app.add_typer(ask_commands.app, name="asks")
+app.add_typer(team_commands.app, name="team")
 
 
 @app.callback()

@@ -26,6 +26,9 @@ MOMENT_LABELS = {
 }
 
 
+SCORE_SCALES = {"nps": 10, "csat": 5}  # each score is shown on its own scale
+
+
 @dataclass(frozen=True)
 class AskFacts:
     """What the renderer knows about one ask."""
@@ -43,7 +46,7 @@ class AskFacts:
     results: str | None = None  # latest ROI result text
     nps_score: Decimal | None = None
     nps_comment: str | None = None
-    renewal_date: date | None = None
+    renewed_on: date | None = None  # the client signed a renewal on this day (never a future one)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ def value_reminder(facts: AskFacts) -> str:
     if facts.trigger == "first_roi" and facts.results:
         return f"your team {facts.results}."
     if facts.trigger in {"nps", "csat"} and facts.nps_score is not None:
-        return f"you rated us {facts.nps_score:.0f}/10 on {when}."
+        scale = SCORE_SCALES[facts.trigger]
+        return f"you rated us {facts.nps_score:.0f}/{scale} on {when}."
     if facts.trigger == "renewal_signed":  # the template thanks for the renewal itself
         return (
             f"your team {facts.results}."
@@ -88,7 +92,8 @@ def ask_variables(facts: AskFacts, program: Program) -> dict[str, Any]:
         "results": facts.results or "",
         "nps_score": f"{facts.nps_score:.0f}" if facts.nps_score is not None else "",
         "nps_comment": facts.nps_comment or "",
-        "renewal_date": facts.renewal_date.strftime("%-d %B %Y") if facts.renewal_date else "",
+        "renewal_date": facts.renewed_on.strftime("%-d %B %Y") if facts.renewed_on else "",
+        "company_name": program.company_name,
         "target_role": profile.target_role,
         "company_type": profile.company_type,
         "problem": profile.problem,

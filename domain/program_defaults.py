@@ -68,7 +68,7 @@ so we can keep you posted on what happens.
 ASK_EMAIL_SUBJECT = "Quick intro?"
 
 ASK_EMAIL_BODY = """\
-Hi, {{ csm_name }} and team helped us with {{ problem }}\
+Hi, {{ company_name }} helped us with {{ problem }}\
 {% if results %} ({{ results }}){% endif %}; I think they could help you too.
 Worth a 20-minute call? Pick a time here: {{ referral_link }}
 {{ champion_first_name }}

@@ -23,7 +23,14 @@ from domain.program_champions import Asks, Scoring
 from domain.program_moments import Guards, NpsTrigger, Triggers
 from domain.program_referrers import ReferrerType
 from domain.program_rewards import Reward
-from domain.stages import DEFAULT_PIPELINE_ID, DEFAULT_STAGE_MAP, ProgramStage, reached
+from domain.stages import (
+    DEFAULT_MILESTONES,
+    DEFAULT_PIPELINE_ID,
+    DEFAULT_STAGE_MAP,
+    MILESTONE_PREFIX,
+    ProgramStage,
+    reached,
+)
 from domain.templates import EMAIL_TEMPLATES, check_template
 
 PresetName = Literal["saas", "consulting", "financial", "recruitment", "custom"]
@@ -83,26 +90,57 @@ class IdealCustomer(ProgramModel):
         return self.model_copy(update={**changes, "by_segment": {}})
 
 
+def _property_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,99}", value):
+        raise ValueError("must be a CRM property name: lowercase letters, digits and _")
+    return value
+
+
+PropertyName = Annotated[str, AfterValidator(_property_name)]
+
+
 class StageMap(ProgramModel):
-    """CRM pipeline stage ids -> program stages; several ids may map to one stage."""
+    """How CRM deals map to program stages.
+
+    ``stages``: stage ids of the deal pipeline ``pipeline_id`` -> program stages (several ids
+    may map to one stage). ``milestones``: steps after the sale that a sales pipeline has no
+    stage for (onboarding, first payment), each read from a date property on the deal; a won
+    deal whose property holds a date has reached that step on that date. Deals in other
+    pipelines or unmapped stages are kept with no program stage.
+    """
 
     # HubSpot stage and pipeline ids are often numeric: YAML reads them as numbers.
     model_config = ProgramModel.model_config | {"coerce_numbers_to_str": True}
 
     pipeline_id: Text = DEFAULT_PIPELINE_ID
     stages: dict[str, ProgramStage] = Field(default_factory=lambda: dict(DEFAULT_STAGE_MAP))
+    milestones: dict[ProgramStage, PropertyName] = Field(
+        default_factory=lambda: dict(DEFAULT_MILESTONES)
+    )
 
     @model_validator(mode="after")
     def _terminal_stages_mapped(self) -> StageMap:
         mapped = set(self.stages.values())
-        raise_problems(
-            [
-                ("stages", f"must map at least one CRM stage id to {stage}")
-                for stage in (ProgramStage.CLOSED_WON, ProgramStage.CLOSED_LOST)
-                if stage not in mapped
-            ]
-        )
+        problems: list[Problem] = [
+            ("stages", f"must map at least one CRM stage id to {stage}")
+            for stage in (ProgramStage.CLOSED_WON, ProgramStage.CLOSED_LOST)
+            if stage not in mapped
+        ]
+        problems += [
+            (f"milestones.{stage}", "must be a step after the sale (closed lost is a stage)")
+            for stage in self.milestones
+            if stage is ProgramStage.CLOSED_LOST
+        ]
+        raise_problems(problems)
         return self
+
+    def history_lookup(self) -> dict[str, ProgramStage]:
+        """Every id a deal's stage history can carry -> program stage: CRM stage ids and
+        ``property:<name>`` for milestones."""
+        return {
+            **self.stages,
+            **{f"{MILESTONE_PREFIX}{name}": stage for stage, name in self.milestones.items()},
+        }
 
 
 class EmailTemplate(ProgramModel):
@@ -146,6 +184,7 @@ class Program(ProgramModel):
 
     version: Literal[1]
     name: Text
+    company_name: Text  # your company as clients name it: the draft email says "we use ..."
     preset: PresetName = "custom"
     target_pipeline_share: float = Field(gt=0, le=1)
     currency: Annotated[str, AfterValidator(_currency)] = "USD"
@@ -208,7 +247,9 @@ def cross_reference_problems(data: Mapping[str, Any]) -> list[Problem]:
             if not isinstance(stage, str):  # a wrong type: structural validation names it
                 continue
             if reachable is not None and stage in _OPEN_STAGES and not _reaches(reachable, stage):
-                problems.append((path, f"no stage in stage_map.stages reaches {stage}"))
+                problems.append(
+                    (path, f"no stage in stage_map.stages or stage_map.milestones reaches {stage}")
+                )
     problems.extend(_detractor_problems(data))
     return problems
 
@@ -259,10 +300,14 @@ def _mapped_stages(stage_map: object) -> set[ProgramStage] | None:
     if not isinstance(stage_map, Mapping):
         return None
     stages = stage_map.get("stages", DEFAULT_STAGE_MAP)
+    milestones = stage_map.get("milestones", DEFAULT_MILESTONES)
     if not isinstance(stages, Mapping):
         return None
     valid = {s.value for s in ProgramStage}
-    return {ProgramStage(v) for v in stages.values() if isinstance(v, str) and v in valid}
+    mapped = {ProgramStage(v) for v in stages.values() if isinstance(v, str) and v in valid}
+    if isinstance(milestones, Mapping):
+        mapped |= {ProgramStage(k) for k in milestones if isinstance(k, str) and k in valid}
+    return mapped
 
 
 def _detractor_problems(data: Mapping[str, Any]) -> list[Problem]:

@@ -7,7 +7,7 @@ stages through the program's ``stage_map``. Order matters for "progress" compari
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 
@@ -29,21 +29,37 @@ FORWARD_ORDER: tuple[ProgramStage, ...] = tuple(
 )
 _RANK = {stage: i for i, stage in enumerate(FORWARD_ORDER)}
 
-# The sandbox CRM's pipeline and the presets' default stage map: HubSpot's default sales
-# pipeline ids where one exists, plus custom stages for the steps HubSpot has no id for.
+# HubSpot's default deal pipeline ("Sales Pipeline", id ``default``), stage ids in its order.
+# The sandbox CRM has the same pipeline, and the presets map every one of its stages.
 DEFAULT_PIPELINE_ID = "default"
+HUBSPOT_DEFAULT_STAGES: tuple[str, ...] = (
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+)
+# In pipeline order, so a deal moving forward in the CRM moves forward in the program too:
+# a booked meeting means sales accepted the intro; "qualified to buy" comes out of discovery.
 DEFAULT_STAGE_MAP: dict[str, ProgramStage] = {
-    "referralintroduction": ProgramStage.INTRODUCTION,
-    "leadcaptured": ProgramStage.LEAD_CAPTURED,
-    "qualifiedtobuy": ProgramStage.SALES_ACCEPTED,
-    "appointmentscheduled": ProgramStage.DISCOVERY,
+    "appointmentscheduled": ProgramStage.SALES_ACCEPTED,
+    "qualifiedtobuy": ProgramStage.DISCOVERY,
     "presentationscheduled": ProgramStage.OPPORTUNITY,
+    "decisionmakerboughtin": ProgramStage.OPPORTUNITY,
     "contractsent": ProgramStage.PROPOSAL,
     "closedwon": ProgramStage.CLOSED_WON,
-    "onboarding": ProgramStage.ONBOARDING,
-    "firstpayment": ProgramStage.FIRST_PAYMENT,
     "closedlost": ProgramStage.CLOSED_LOST,
 }
+# Steps after the sale that a sales pipeline has no stage for: a date property on the deal
+# (set by finance or customer success, or a CRM workflow) says when the deal reached them.
+DEFAULT_MILESTONES: dict[ProgramStage, str] = {
+    ProgramStage.ONBOARDING: "onboarding_started_date",
+    ProgramStage.FIRST_PAYMENT: "first_payment_date",
+}
+MILESTONE_PREFIX = "property:"
+"""Stage history names a milestone entry ``property:<deal property>`` (no CRM stage id)."""
 
 
 def rank(stage: ProgramStage) -> int:
@@ -61,3 +77,9 @@ def reached(current: ProgramStage, milestone: ProgramStage) -> bool:
 def map_stage(stage_map: Mapping[str, ProgramStage], crm_stage_id: str) -> ProgramStage | None:
     """The program stage for a CRM stage id, or None when the id is not mapped."""
     return stage_map.get(crm_stage_id)
+
+
+def furthest(stages: Iterable[ProgramStage]) -> ProgramStage | None:
+    """The furthest stage in the forward order among ``stages`` (closed lost ranks lowest)."""
+    ordered = sorted(stages, key=rank)
+    return ordered[-1] if ordered else None

@@ -13,9 +13,12 @@ Variables per template:
 - ``ask_script``, ``ask_email_subject``, ``ask_email_body`` (the CSM's call script and the
   draft the champion forwards): ``ASK_VARIABLES`` -- the account and champion, the CSM, the
   value delivered (``value_reminder`` is one ready sentence; ``results``, ``nps_score``,
-  ``nps_comment``, ``renewal_date`` are its parts), the specific ask (``target_role``,
-  ``company_type``, ``problem`` from ``ideal_customer``), the champion's ``referral_link`` and
-  ``referral_code``, the ``moment`` that triggered the ask, and ``program_name``.
+  ``nps_comment``, ``renewal_date`` (the day the client signed its latest renewal, empty
+  when none was signed: an upcoming renewal is not a result) are its parts), the specific ask
+  (``target_role``, ``company_type``, ``problem`` from ``ideal_customer``), the champion's
+  ``referral_link`` and ``referral_code``, the ``moment`` that triggered the ask,
+  ``program_name``, and ``company_name`` (your company, as the client names it in the draft
+  email).
 - ``slack_digest_intro`` (first line of a CSM's digest): ``csm_name``, ``csm_first_name``,
   ``ask_count``, ``program_name``.
 - referrer emails ``intro_contacted``, ``intro_progressed``, ``thanks_closed_lost``
@@ -53,6 +56,7 @@ ASK_VARIABLES: frozenset[str] = frozenset(
         "referral_code",
         "moment",
         "program_name",
+        "company_name",
     }
 )
 SLACK_DIGEST_VARIABLES: frozenset[str] = frozenset(

@@ -12,7 +12,9 @@ from tasks.crm_tasks import sync_crm_task
 
 @flow(name="sync-crm")
 def sync_crm_flow(at: datetime | None = None) -> dict[str, object]:
-    """Incremental pull of changed companies, contacts, deals (with stage changes) and tasks.
+    """Incremental pull of the team (CRM owners), then changed companies, contacts, deals (with
+    stage changes) and tasks; records that cannot be stored are quarantined, causes the program
+    does not understand are flagged once.
 
     Args:
         at: unused by the sync itself (the CRM's own timestamps drive it); accepted so every
@@ -26,13 +28,19 @@ def sync_crm_flow(at: datetime | None = None) -> dict[str, object]:
     create_table_artifact(
         key="sync-crm",
         table=report.rows(),
-        description="Records fetched, created, updated, unchanged, rejected",
+        description="Records fetched, created, updated, unchanged, quarantined",
     )
     calls = "\n".join(f"| {k} | {v} |" for k, v in sorted(report.api_calls.items()))
-    rejected = "\n".join(f"- {r}" for r in report.rejections[:200]) or "none"
+    held = "\n".join(f"- {r}" for r in report.quarantined[:200]) or "none"
+    new = "\n".join(f"- {i}" for i in report.new_issues) or "none"
     create_markdown_artifact(
         key="sync-crm-details",
         markdown=f"## API calls\n\n| endpoint | calls |\n|---|---|\n{calls}\n\n"
-        f"## Rejected records\n\n{rejected}\n",
+        f"## Quarantined records (by id)\n\n{held}\n\n## New issues\n\n{new}\n",
     )
-    return {"objects": report.rows(), "api_calls": report.api_calls, "rejected": report.rejections}
+    return {
+        "objects": report.rows(),
+        "api_calls": report.api_calls,
+        "quarantined": report.quarantined,
+        "new_issues": report.new_issues,
+    }

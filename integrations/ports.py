@@ -6,15 +6,16 @@ default) and a real one; the wiring module picks between them from settings.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from domain.crm_records import REFERRAL_SOURCE
+from domain.pipelines import CrmPipeline, CrmStage
 from domain.statuses import OutboxChannel
 
-__all__ = ["REFERRAL_SOURCE"]
+__all__ = ["REFERRAL_SOURCE", "CrmPipeline", "CrmStage"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,18 @@ class CrmTask:
 
 
 @dataclass(frozen=True)
+class CrmOwner:
+    """A CRM user who can own records (HubSpot's owners): where the team comes from."""
+
+    crm_id: str
+    email: str | None
+    first_name: str = ""
+    last_name: str = ""
+    teams: tuple[str, ...] = ()  # team names, the primary team first
+    archived: bool = False
+
+
+@dataclass(frozen=True)
 class UserLookup:
     user_id: str | None
     error: str | None = None  # e.g. users_not_found
@@ -155,16 +168,6 @@ class PushResult:
 
 
 @dataclass(frozen=True)
-class SetupReport:
-    created: list[str]  # what setup created (property group, properties)
-    problems: list[str]  # what a person must fix (missing pipeline or stage ids)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass(frozen=True)
 class PropertySpec:
     name: str
     label: str
@@ -196,6 +199,19 @@ PROGRAM_PROPERTIES: dict[str, tuple[PropertySpec, ...]] = {
 }
 # Unique in the CRM, so a repeated create is refused rather than duplicated.
 UNIQUE_PROPERTIES = {"referral_program_id", "referral_outbox_key"}
+
+
+def program_properties(
+    deal_date_properties: Sequence[str] = (),
+) -> dict[str, tuple[PropertySpec, ...]]:
+    """The program's properties plus the deal date properties its stage map reads
+    (milestones such as ``first_payment_date``)."""
+    extra = tuple(
+        PropertySpec(name, name.replace("_", " ").capitalize(), "date", "date")
+        for name in deal_date_properties
+        if name not in {spec.name for spec in PROGRAM_PROPERTIES["deals"]}
+    )
+    return {**PROGRAM_PROPERTIES, "deals": (*PROGRAM_PROPERTIES["deals"], *extra)}
 
 
 class Crm(Protocol):
@@ -230,8 +246,17 @@ class Crm(Protocol):
         associated and tagged with the program's properties. Safe to repeat."""
         ...
 
-    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
-        """Create the program's properties if missing; check the pipeline and stage ids."""
+    def owners(self) -> list[CrmOwner]:
+        """Every active owner (user who can own records), all pages."""
+        ...
+
+    def pipelines(self) -> list[CrmPipeline]:
+        """The deal pipelines with their stages, in display order."""
+        ...
+
+    def setup(self, properties: Mapping[str, Sequence[PropertySpec]]) -> list[str]:
+        """Create the property group and whichever of ``properties`` (per object type) are
+        missing; returns what was created."""
         ...
 
     def create_tasks(self, tasks: Sequence[CrmTask]) -> list[DeliveryResult]:

@@ -24,7 +24,13 @@ from enum import StrEnum
 from typing import Protocol
 
 from domain.signals import SignalKind, SignalSource
-from domain.stages import DEFAULT_PIPELINE_ID
+from domain.stages import (
+    DEFAULT_MILESTONES,
+    DEFAULT_PIPELINE_ID,
+    HUBSPOT_DEFAULT_STAGES,
+    ProgramStage,
+)
+from integrations.sandbox.portal import RENEWAL_DUE, RENEWALS_PIPELINE_ID
 from simulation import names as n
 
 __all__ = [
@@ -85,7 +91,9 @@ class ContactSpec:
 
 @dataclass(frozen=True, slots=True)
 class DealSpec:
-    """A deal in the default pipeline; ``stage_id`` is a key of ``DEFAULT_STAGE_MAP``."""
+    """A deal: new business and expansions in HubSpot's default sales pipeline (won deals
+    carry their milestone dates as properties, as a real portal does), renewals in a
+    pipeline of their own."""
 
     crm_id: str
     company_crm_id: str
@@ -97,6 +105,7 @@ class DealSpec:
     created_at: datetime
     stage_entered_at: datetime
     closed_at: datetime | None
+    properties: tuple[tuple[str, str], ...] = ()  # milestone date properties, ISO 8601
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +177,11 @@ _HEALTH: dict[_Mood, tuple[int, int]] = {
     _Mood.DETRACTOR: (25, 60),
     _Mood.AT_RISK: (12, 45),
 }
-_OPEN_STAGES: tuple[str, ...] = (
-    "leadcaptured",
-    "qualifiedtobuy",
-    "appointmentscheduled",
-    "presentationscheduled",
-    "contractsent",
-)
-_OPEN_STAGE_WEIGHTS: tuple[int, ...] = (20, 24, 22, 20, 14)
+_OPEN_STAGES: tuple[str, ...] = HUBSPOT_DEFAULT_STAGES[:5]  # appointment .. contract sent
+_OPEN_STAGE_WEIGHTS: tuple[int, ...] = (24, 22, 20, 14, 12)
+_ONBOARDING = DEFAULT_MILESTONES[ProgramStage.ONBOARDING]
+_FIRST_PAYMENT = DEFAULT_MILESTONES[ProgramStage.FIRST_PAYMENT]
+_RENEWAL_DEAL_SHARE = 0.6  # customers whose renewal falls in the period get a renewal deal
 _NPS_WAVE_EVERY = 90  # a relationship survey each quarter
 _NPS_RESPONSE_RATE = 0.42
 _CENT = Decimal("0.01")
@@ -482,21 +488,49 @@ class _Generator:
         won_at = account.won_at
         latest = self.t0 - timedelta(minutes=1)
         if won_at is not None:
-            # The original new-business deal, past closed-won, at the stage its age implies.
+            # The original new-business deal, won; onboarding and first payment are date
+            # properties (milestones) set once they happened.
             onboarded = c.onboarding_completed_at
+            milestones: list[tuple[str, str]] = []
+            if won_at <= self.t0 - timedelta(days=14) or (onboarded and onboarded < self.t0):
+                started = min(won_at + timedelta(days=r.randint(1, 5)), latest)
+                milestones.append((_ONBOARDING, started.isoformat()))
             if onboarded is not None and onboarded < self.t0:
-                # Forward order is onboarding -> first payment: paid once live.
-                stage = "firstpayment"
-                entered = min(onboarded + timedelta(days=r.randint(0, 30)), latest)
-            elif won_at > self.t0 - timedelta(days=14):
-                stage, entered = "closedwon", won_at
-            else:
-                stage, entered = "onboarding", min(won_at + timedelta(days=r.randint(1, 5)), latest)
+                paid = min(onboarded + timedelta(days=r.randint(0, 30)), latest)
+                milestones.append((_FIRST_PAYMENT, paid.isoformat()))
             amount = Decimal(account.arr).quantize(_CENT)
             channel = self._pick(CHANNEL_WEIGHTS)
             deals.append(
-                self._deal(c, "New business", stage, amount, channel, c.created_at, entered, won_at)
+                self._deal(
+                    c,
+                    "New business",
+                    "closedwon",
+                    amount,
+                    channel,
+                    c.created_at,
+                    won_at,
+                    won_at,
+                    tuple(milestones),
+                )
             )
+            if (
+                c.renewal_date is not None
+                and c.renewal_date < self.start + timedelta(days=self.days)
+                and r.random() < _RENEWAL_DEAL_SHARE
+            ):
+                created = self._past(r.randint(1, 30))
+                deals.append(
+                    self._deal(
+                        c,
+                        "Renewal",
+                        RENEWAL_DUE,
+                        amount,
+                        "renewal",
+                        created,
+                        created,
+                        pipeline=RENEWALS_PIPELINE_ID,
+                    )
+                )
             if r.random() < 0.15:  # expansion in flight
                 created = self._past(r.randint(5, 90))
                 entered = self._between(created, latest)
@@ -520,10 +554,7 @@ class _Generator:
             return deals
         created = self._past(r.randint(3, cyc_hi))
         entered = self._between(created, latest)
-        if channel == "client_referral" and r.random() < 0.4:
-            stage = "referralintroduction"
-        else:
-            stage = r.choices(_OPEN_STAGES, weights=_OPEN_STAGE_WEIGHTS)[0]
+        stage = r.choices(_OPEN_STAGES, weights=_OPEN_STAGE_WEIGHTS)[0]
         deals.append(self._deal(c, "New business", stage, amount, channel, created, entered))
         return deals
 
@@ -537,18 +568,21 @@ class _Generator:
         created: datetime,
         entered: datetime,
         closed: datetime | None = None,
+        properties: tuple[tuple[str, str], ...] = (),
+        pipeline: str = DEFAULT_PIPELINE_ID,
     ) -> DealSpec:
         return DealSpec(
             crm_id=self._id("deal"),
             company_crm_id=company.crm_id,
             name=f"{company.name} - {label}",
-            pipeline_id=DEFAULT_PIPELINE_ID,
+            pipeline_id=pipeline,
             stage_id=stage,
             amount=amount,
             source_channel=channel,
             created_at=created,
             stage_entered_at=max(entered, created),
             closed_at=closed,
+            properties=properties,
         )
 
     # ---------------------------------------------------------------- signals

@@ -1,8 +1,10 @@
 """How deals move in the sandbox CRM from one simulated day to the next. Pure and seeded.
 
-Each open deal, each day, advances to the next stage with probability ``advance`` or is lost
-with probability ``lose`` for its current stage; a lost deal is sometimes reopened. The odds
-are per program stage and can be overridden (``REFERRALS_SANDBOX_STAGE_ODDS``).
+Each open deal, each day, advances to the next stage of its pipeline with probability
+``advance`` or is lost with probability ``lose`` for its current program stage; a won deal then
+reaches its milestones (onboarding, first payment: date properties, as in a real portal); a
+lost deal is sometimes reopened. The odds are per program stage and can be overridden
+(``REFERRALS_SANDBOX_STAGE_ODDS``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.stages import FORWARD_ORDER, ProgramStage
+from domain.stages import ProgramStage
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,18 @@ DEFAULT_ODDS: dict[ProgramStage, StageOdds] = {
 class OpenDeal:
     crm_id: str
     stage_id: str
+    milestones: frozenset[ProgramStage] = frozenset()  # post-sale steps reached (date set)
 
 
 @dataclass(frozen=True)
 class StageMove:
+    """A deal enters a CRM stage, or (a won deal) reaches a milestone: its date property is
+    set."""
+
     crm_id: str
-    to_stage_id: str
     at: datetime
+    to_stage_id: str | None = None
+    milestone: ProgramStage | None = None
 
 
 def odds_from(overrides: Mapping[str, Mapping[str, float]]) -> dict[ProgramStage, StageOdds]:
@@ -58,34 +65,64 @@ def odds_from(overrides: Mapping[str, Mapping[str, float]]) -> dict[ProgramStage
     return odds
 
 
+@dataclass(frozen=True)
+class SandboxPipeline:
+    """The pipeline deals move through: CRM stage ids in order (open ones, then won and lost),
+    their program stages, and the milestones a won deal reaches one after the other."""
+
+    stage_ids: Sequence[str]
+    stage_map: Mapping[str, ProgramStage]
+    milestones: Sequence[ProgramStage] = ()
+
+    def stage_of(self, deal: OpenDeal) -> ProgramStage | None:
+        stage = self.stage_map.get(deal.stage_id)
+        if stage is ProgramStage.CLOSED_WON and deal.milestones:
+            return max(deal.milestones, key=self.milestones.index)
+        return stage
+
+    def first(self, stage: ProgramStage) -> str | None:
+        return next((s for s in self.stage_ids if self.stage_map.get(s) is stage), None)
+
+    def next_step(self, deal: OpenDeal) -> tuple[str | None, ProgramStage | None]:
+        """(next CRM stage, or next milestone) of a deal moving forward."""
+        if self.stage_map.get(deal.stage_id) is ProgramStage.CLOSED_WON:
+            ahead = [m for m in self.milestones if m not in deal.milestones]
+            return None, (ahead[0] if ahead else None)
+        forward = [
+            s for s in self.stage_ids if self.stage_map.get(s) is not ProgramStage.CLOSED_LOST
+        ]
+        position = forward.index(deal.stage_id) if deal.stage_id in forward else -1
+        return (forward[position + 1] if 0 <= position < len(forward) - 1 else None), None
+
+
 def moves_for_day(
     deals: Sequence[OpenDeal],
     day_start: datetime,
-    stage_map: Mapping[str, ProgramStage],
+    pipeline: SandboxPipeline,
     rng: random.Random,
     odds: Mapping[ProgramStage, StageOdds] = DEFAULT_ODDS,
 ) -> list[StageMove]:
-    """The stage moves of one day, at times spread over the working day."""
-    first_id = {stage: crm for crm, stage in reversed(list(stage_map.items()))}
+    """The moves of one day, at times spread over the working day."""
     moves = []
     for deal in sorted(deals, key=lambda d: d.crm_id):
-        stage = stage_map.get(deal.stage_id)
+        stage = pipeline.stage_of(deal)
         if stage is None:
             continue
         chances = odds.get(stage, StageOdds(0.0))
         roll = rng.random()
         at = day_start + timedelta(hours=9, minutes=rng.randrange(8 * 60))
         if stage is ProgramStage.CLOSED_LOST:
-            target = ProgramStage.DISCOVERY if roll < chances.advance else None
+            target = pipeline.first(ProgramStage.DISCOVERY) if roll < chances.advance else None
+            if target is not None:
+                moves.append(StageMove(deal.crm_id, at, to_stage_id=target))
         elif roll < chances.lose:
-            target = ProgramStage.CLOSED_LOST
+            lost = pipeline.first(ProgramStage.CLOSED_LOST)
+            if lost is not None:
+                moves.append(StageMove(deal.crm_id, at, to_stage_id=lost))
         elif roll < chances.lose + chances.advance:
-            position = FORWARD_ORDER.index(stage)
-            target = FORWARD_ORDER[position + 1] if position + 1 < len(FORWARD_ORDER) else None
-        else:
-            target = None
-        if target is not None and target in first_id:
-            moves.append(StageMove(deal.crm_id, first_id[target], at))
+            next_stage, milestone = pipeline.next_step(deal)
+            if next_stage is not None or milestone is not None:
+                moves.append(StageMove(deal.crm_id, at, next_stage, milestone))
     return moves
 
 

@@ -15,16 +15,17 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.models import Ask, Moment, ReferralLink
+from db.models import Ask, Moment, ReferralLink, TeamMember
 from db.repositories import moments as repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
 from domain.moments import guard_reasons, trigger_of, window_key
 from domain.program import Program
 from domain.referral_codes import new_code
-from domain.statuses import MomentStatus
+from domain.statuses import ASKING_ROLES, MomentStatus
 
 BATCH = 1000
+RENEWAL_THANKS_WINDOW = timedelta(days=365)  # a renewal signed within a year is still news
 
 
 @dataclass
@@ -37,6 +38,7 @@ class MomentReport:
     asks_created: int = 0
     asks_for_later_weeks: int = 0
     waiting_for_capacity: int = 0
+    waiting_for_owner: int = 0  # the account has no owner with an asking role (yet)
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [
@@ -52,6 +54,10 @@ class MomentReport:
             {"step": "asks created", "count": self.asks_created},
             {"step": "asks scheduled for a later week (cap)", "count": self.asks_for_later_weeks},
             {"step": "moments waiting for capacity", "count": self.waiting_for_capacity},
+            {
+                "step": "moments waiting for an owner who asks (csm or rep)",
+                "count": self.waiting_for_owner,
+            },
         ]
         return rows
 
@@ -126,6 +132,10 @@ def _audit(
     }
 
 
+def _can_ask(member: TeamMember | None) -> bool:
+    return member is not None and member.active and member.role in ASKING_ROLES
+
+
 def create_asks(
     factory: sessionmaker[Session], program: Program, now: datetime, report: MomentReport
 ) -> None:
@@ -138,6 +148,9 @@ def create_asks(
         states = repo.account_states(session, account_ids)
         _, accounts = repo.people_and_accounts(session, [], account_ids)
         candidates = repo.candidates(session, account_ids)
+        owners = repo.team_members(
+            session, sorted({a.owner_id for a in accounts.values() if a.owner_id is not None})
+        )
         nps = repo.account_nps(session, account_ids)
         cooldown = timedelta(days=program.guards.account_cooldown_days)
 
@@ -152,8 +165,11 @@ def create_asks(
             reason = None
             if moment.detected_at < too_old:
                 reason = "waited_too_long"  # no capacity within the window: no longer a moment
-            elif account.owner_id is None:
-                reason = "no_owner"
+            elif not _can_ask(owners.get(account.owner_id or 0)):
+                # No owner yet, or one with no asking role: wait (within the window) for the
+                # CRM or an admin (`referrals team set-role`) to give the account an asker.
+                report.waiting_for_owner += 1
+                continue
             elif moment.account_id in asked_accounts or (
                 last_ask is not None and now - last_ask < cooldown
             ):
@@ -221,7 +237,9 @@ def _insert_asks(
     links.update({link.person_id: link for link in new_links})
     csms = repo.team_members(session, sorted(set(csm_of.values())))
     signals = repo.signals_by_id(session, [chosen[m][0].signal_id for m in weeks])
-    results = repo.latest_results(session, sorted({chosen[m][0].account_id for m in weeks}))
+    asked_accounts = sorted({chosen[m][0].account_id for m in weeks})
+    results = repo.latest_results(session, asked_accounts, now)
+    renewals = repo.latest_renewals(session, asked_accounts, now - RENEWAL_THANKS_WINDOW, now)
     this_week = week_key(now.date())
     asks = []
     for moment_id, week_start in weeks.items():
@@ -250,7 +268,7 @@ def _insert_asks(
                 results=results.get(account.id),
                 nps_score=signal.value if moment.trigger in {"nps", "csat"} else None,
                 nps_comment=signal.text if moment.trigger in {"nps", "csat"} else None,
-                renewal_date=account.renewal_date,
+                renewed_on=renewals[account.id].date() if account.id in renewals else None,
             ),
             program,
         )

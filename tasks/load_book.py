@@ -1,18 +1,20 @@
-"""Load a synthetic book of business: the team into the program, the rest into the sandbox CRM.
+"""Load a synthetic book of business into the sandbox CRM: its owners (the team), companies,
+contacts and deals.
 
-The program then learns about accounts, people and deals the way it would in production: by
-syncing the CRM.
+The program then learns about all of it the way it would in production: by syncing the CRM
+(owners become team members with no role) and by an admin's team file (roles and Slack ids:
+``simulation.team_file`` writes it, ``referrals team import`` applies it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.repositories import book as repo
-from domain.statuses import TeamRole
 from simulation.book import Book
 
 
@@ -26,14 +28,15 @@ class BookCounts:
 
 
 def load_book(factory: sessionmaker[Session], book: Book) -> BookCounts:
-    team = [
+    owners = [
         {
+            "id": m.crm_owner_id,
             "email": m.email,
-            "name": m.name,
+            "first_name": m.name.split(" ", 1)[0],
+            "last_name": m.name.split(" ", 1)[1] if " " in m.name else "",
             "team": m.team,
-            "role": TeamRole(m.role),
-            "crm_owner_id": m.crm_owner_id,
-            "slack_user_id": m.slack_user_id,
+            "archived": False,
+            "updated_at": datetime.combine(book.start, datetime.min.time(), UTC),
         }
         for m in book.team
     ]
@@ -81,11 +84,13 @@ def load_book(factory: sessionmaker[Session], book: Book) -> BookCounts:
             "stage_id": d.stage_id,
             "amount": d.amount,
             "source_channel": d.source_channel,
-            "properties": {},
+            "properties": dict(d.properties),
             "created_at": d.created_at,
             "stage_entered_at": d.stage_entered_at,
             "closed_at": d.closed_at,
-            "updated_at": max(filter(None, [d.stage_entered_at, d.closed_at])),
+            "updated_at": max(
+                filter(None, [d.stage_entered_at, d.closed_at, *_times(d.properties)])
+            ),
         }
         for d in book.deals
     ]
@@ -94,6 +99,10 @@ def load_book(factory: sessionmaker[Session], book: Book) -> BookCounts:
         for d in book.deals
     ]
     with transaction(factory) as session:
-        repo.upsert_team(session, team)
+        repo.upsert_sandbox_owners(session, owners)
         repo.upsert_sandbox_records(session, companies, contacts, deals, stage_entries)
-    return BookCounts(len(team), len(companies), len(contacts), len(deals), len(book.signals))
+    return BookCounts(len(owners), len(companies), len(contacts), len(deals), len(book.signals))
+
+
+def _times(properties: tuple[tuple[str, str], ...]) -> list[datetime]:
+    return [datetime.fromisoformat(value) for _, value in properties]

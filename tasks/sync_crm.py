@@ -1,80 +1,75 @@
-"""Incremental CRM sync: changed companies, contacts, deals and tasks since each watermark.
+"""Incremental CRM sync: the team (owners), then companies, contacts, deals and tasks changed
+since each watermark.
 
-Per page: map and validate the records (pure), compare with what is stored, write only what is
-new or changed, record stage entries, and advance the watermark in the same transaction, so a
-crash never skips a record and a rerun over the same data writes nothing.
+Per page, in one transaction: apply the records, quarantine the ones that cannot be mapped or
+stored (with the field and reason), and advance the watermark, so a crash never skips a record,
+a rerun over the same data writes nothing, and one bad record never stops the sync. A page the
+database refuses as a whole is applied record by record to find the culprit. A page the CRM
+keeps answering malformed fails the run naming the object type and cursor; the watermark stays.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.models import Account, Deal, Person
+from db.repositories import crm_issues as issues
 from db.repositories import crm_sync as repo
-from db.repositories.asks import copy_delivery_refs
+from db.repositories import team as team_repo
 from db.repositories.signals import link_to_accounts_and_people
 from domain.crm_records import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
     TASK_PROPERTIES,
-    AccountFields,
-    DealFields,
-    PersonFields,
+    DealMapping,
     Rejection,
-    deal_properties_for,
-    map_company,
-    map_contact,
-    map_deal,
-    map_task,
 )
+from domain.pipelines import CrmPipeline
 from domain.program import Program
-from domain.stages import ProgramStage
-from integrations.ports import Crm, CrmRecord
+from domain.team import OwnerFields, map_owner
+from integrations.errors import TransientError
+from integrations.ports import Crm, CrmPage, CrmRecord
+from tasks.crm_apply import ApplyContext, SyncCounts, apply_records
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-OBJECT_TYPES = ("companies", "contacts", "deals", "tasks")
+OBJECT_TYPES = ("owners", "companies", "contacts", "deals", "tasks")
+RECORD_TYPES = ("companies", "contacts", "deals", "tasks")
+MODELS = {"companies": Account, "contacts": Person, "deals": Deal}
+SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal", "tasks": "task"}
+STAGE_MAP_KEY = "stage_map"
+# What the database may refuse in a page; anything else is a bug and stops the run.
+REFUSALS = (SQLAlchemyError, ValueError, OverflowError)
 
 
-@dataclass
-class SyncCounts:
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[str] = field(default_factory=list)
-    extra: Counter[str] = field(default_factory=Counter)
-
-    def row(self, object_type: str) -> dict[str, Any]:
-        return {
-            "object": object_type,
-            "fetched": self.fetched,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": len(self.rejected),
-            **dict(self.extra),
-        }
+class SyncError(Exception):
+    """The CRM kept failing for one page: the run stops, its watermark stays where it was."""
 
 
 @dataclass
 class SyncReport:
     by_type: dict[str, SyncCounts] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
+    new_issues: list[str] = field(default_factory=list)  # causes first seen in this sync
 
     def rows(self) -> list[dict[str, Any]]:
         return [counts.row(name) for name, counts in self.by_type.items()]
 
     @property
-    def rejections(self) -> list[str]:
-        return [r for counts in self.by_type.values() for r in counts.rejected]
+    def quarantined(self) -> list[str]:
+        """This run's quarantined records, by id and reason (no values)."""
+        return [str(r) for counts in self.by_type.values() for r, _ in counts.quarantined]
 
 
 def sync_crm(
@@ -83,30 +78,112 @@ def sync_crm(
     program: Program,
     object_types: tuple[str, ...] = OBJECT_TYPES,
 ) -> SyncReport:
-    """Pull every object type in dependency order (accounts before their people and deals)."""
+    """Pull every object type in dependency order (the team, then accounts before their people
+    and deals), then record the causes the program does not understand, once each."""
     calls_before = Counter(crm.api_calls())
     report = SyncReport()
+    if "owners" in object_types:
+        report.by_type["owners"] = sync_owners(factory, crm)
+    pipelines = crm.pipelines() if "deals" in object_types else []
+    context = ApplyContext(program, deal_mapping(program, pipelines))
+    if "deals" in object_types:
+        _follow_stage_map(factory, program)
     for object_type in object_types:
-        report.by_type[object_type] = sync_object_type(factory, crm, program, object_type)
+        if object_type in RECORD_TYPES:
+            report.by_type[object_type] = sync_object_type(factory, crm, context, object_type)
+    report.new_issues = _record_causes(factory, program, pipelines)
     report.api_calls = dict(Counter(crm.api_calls()) - calls_before)
     return report
 
 
-def _properties(program: Program, object_type: str) -> list[str]:
+def deal_mapping(program: Program, pipelines: Sequence[CrmPipeline]) -> DealMapping:
+    stage_map = program.stage_map
+    return DealMapping(
+        pipeline_id=stage_map.pipeline_id,
+        stages=dict(stage_map.stages),
+        milestones=dict(stage_map.milestones),
+        known_stage_ids=tuple(s.id for p in pipelines for s in p.stages),
+        closed_stage_ids=frozenset(s.id for p in pipelines for s in p.stages if s.closed),
+    )
+
+
+# -- the team ----------------------------------------------------------------------------------
+
+
+def sync_owners(factory: sessionmaker[Session], crm: Crm) -> SyncCounts:
+    """Every active CRM owner becomes (or updates) a team member; members whose owner is gone
+    are deactivated; accounts and deals follow their owner ids to the members."""
+    counts = SyncCounts()
+    owners: list[OwnerFields] = []
+    for owner in crm.owners():
+        counts.fetched += 1
+        mapped = map_owner(
+            owner.crm_id,
+            owner.email,
+            owner.first_name,
+            owner.last_name,
+            owner.teams,
+            owner.archived,
+        )
+        if isinstance(mapped, Rejection):
+            counts.quarantined.append((mapped, None))
+        else:
+            owners.append(mapped)
+    now = datetime.now(UTC)
+    with transaction(factory) as session:
+        result = team_repo.apply_owners(session, owners)
+        counts.created, counts.updated, counts.unchanged = (
+            result.created,
+            result.updated,
+            result.unchanged,
+        )
+        counts.extra["deactivated"] = result.deactivated
+        counts.quarantined += [(r, None) for r in result.rejected]
+        issues.quarantine(session, counts.quarantined, now)
+        issues.release(session, "owner", [o.crm_owner_id for o in owners])
+        counts.extra["owner_links_changed"] = team_repo.resolve_owner_links(session)
+    return counts
+
+
+# -- stage map ---------------------------------------------------------------------------------
+
+
+def _fingerprint(program: Program) -> str:
+    data = json.dumps(program.stage_map.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def _follow_stage_map(factory: sessionmaker[Session], program: Program) -> None:
+    """A changed stage map applies to deals already stored: their stage history is re-mapped
+    now and every deal is read again once (a full deal sync)."""
+    fingerprint = _fingerprint(program)
+    with transaction(factory) as session:
+        stored = repo.get_watermark_cursor(session, STAGE_MAP_KEY)
+        if stored == fingerprint:
+            return
+        if stored is not None or repo.has_deals(session):
+            lookup = program.stage_map.history_lookup()
+            repo.remap_stage_events(session, program.stage_map.pipeline_id, lookup)
+            repo.delete_watermark(session, "crm:deals")
+            log.info("stage map changed: deals are read again in full")
+        repo.set_watermark(session, STAGE_MAP_KEY, datetime.now(UTC), fingerprint)
+
+
+# -- records -----------------------------------------------------------------------------------
+
+
+def _properties(context: ApplyContext, object_type: str) -> list[str]:
     if object_type == "companies":
         return list(COMPANY_PROPERTIES)
     if object_type == "contacts":
         return list(CONTACT_PROPERTIES)
     if object_type == "deals":
-        return deal_properties_for(list(program.stage_lookup()))
+        return context.deals.properties()
     return list(TASK_PROPERTIES)
 
 
-MODELS = {"companies": Account, "contacts": Person, "deals": Deal}
-
-
 def sync_object_type(
-    factory: sessionmaker[Session], crm: Crm, program: Program, object_type: str
+    factory: sessionmaker[Session], crm: Crm, context: ApplyContext, object_type: str
 ) -> SyncCounts:
     """Keyset paging on last-modified time: each page asks again from the newest time seen, so
     a record edited while we page (which moves to the end of an offset-paged result) can never
@@ -114,15 +191,23 @@ def sync_object_type(
     id; a page that is all one time is drained by id before moving past that time."""
     counts = SyncCounts()
     key = f"crm:{object_type}"
-    properties = _properties(program, object_type)
+    properties = _properties(context, object_type)
     with factory() as session:
         since = repo.get_watermark(session, key) or EPOCH
         model = MODELS.get(object_type)
         known = repo.ids_modified_at(session, model, since) if model is not None else set()
     seen: set[str] = set()
     while True:
-        page = crm.changed_since(object_type, since, properties, known=known | seen)
-        _take(factory, program, object_type, key, page.records, seen, counts)
+        page = _read(
+            object_type,
+            since,
+            crm.changed_since,
+            object_type,
+            since,
+            properties,
+            known=known | seen,
+        )
+        _take(factory, context, object_type, key, page.records, seen, counts)
         if page.after is None:
             break
         newest = max(r.updated_at for r in page.records)
@@ -132,37 +217,123 @@ def sync_object_type(
             continue
         after_id: str | None = None  # a full page of one instant: drain it by id
         while True:
-            block = crm.changed_at(object_type, since, properties, after_id)
-            _take(factory, program, object_type, key, block.records, seen, counts)
+            block = _read(
+                object_type, since, crm.changed_at, object_type, since, properties, after_id
+            )
+            _take(factory, context, object_type, key, block.records, seen, counts)
             if block.after is None or not block.records:
                 break
             after_id = block.records[-1].crm_id
         since, seen, known = since + timedelta(milliseconds=1), set(), set()
         with transaction(factory) as session:
             _advance(session, key, since)
-    for rejection in counts.rejected:
-        log.warning("CRM record rejected: %s", rejection)
+    for rejection, _ in counts.quarantined:
+        log.warning("CRM record quarantined: %s", rejection)
     return counts
+
+
+def _read(
+    object_type: str, since: datetime, call: Callable[..., CrmPage], *args: Any, **kwargs: Any
+) -> CrmPage:
+    """One page from the CRM; after the adapter's own retries, a failure names the page."""
+    try:
+        return call(*args, **kwargs)
+    except TransientError as error:
+        raise SyncError(
+            f"could not read {object_type} changed since {since.isoformat()}: {error}; "
+            "the next run starts from the same place"
+        ) from error
 
 
 def _take(
     factory: sessionmaker[Session],
-    program: Program,
+    context: ApplyContext,
     object_type: str,
     key: str,
     records: list[CrmRecord],
     seen: set[str],
     counts: SyncCounts,
 ) -> None:
-    """Apply the records not seen yet in this run, and the watermark, in one transaction."""
+    """Apply the records not seen yet in this run, their quarantine and the watermark, in one
+    transaction."""
     fresh = [r for r in records if r.crm_id not in seen]
-    counts.fetched += len(fresh)  # boundary records fetched twice by keyset paging count once
     seen.update(r.crm_id for r in records)
     if not fresh:
         return
-    with transaction(factory) as session:
-        _apply(session, program, object_type, fresh, counts)
-        _advance(session, key, max(r.updated_at for r in fresh))
+    page = SyncCounts(fetched=len(fresh))  # boundary records fetched twice count once
+    try:
+        with transaction(factory) as session:
+            _apply_page(session, context, object_type, fresh, page)
+            _advance(session, key, max(r.updated_at for r in fresh))
+    except REFUSALS as error:
+        log.warning("the database refused a page of %s (%s): one by one", object_type, _why(error))
+        page = SyncCounts(fetched=len(fresh))
+        with transaction(factory) as session:
+            _apply_one_by_one(session, context, object_type, fresh, page)
+            _advance(session, key, max(r.updated_at for r in fresh))
+    counts.merge(page)
+
+
+def _apply_page(
+    session: Session,
+    context: ApplyContext,
+    object_type: str,
+    records: list[CrmRecord],
+    counts: SyncCounts,
+) -> None:
+    singular = SINGULAR[object_type]
+    held = issues.still_quarantined(session, singular, {r.crm_id: r.updated_at for r in records})
+    if held:
+        counts.extra["still_quarantined"] += len(held)
+        records = [r for r in records if r.crm_id not in held]
+    stored = apply_records(session, context, object_type, records, counts)
+    if object_type in ("companies", "contacts") and stored:
+        link_to_accounts_and_people(session)
+    issues.quarantine(session, counts.quarantined, datetime.now(UTC))
+    counts.released += issues.release(session, singular, stored)
+
+
+def _apply_one_by_one(
+    session: Session,
+    context: ApplyContext,
+    object_type: str,
+    records: list[CrmRecord],
+    counts: SyncCounts,
+) -> None:
+    """Each record in its own savepoint: the ones the database refuses are quarantined with
+    the database's reason (never the values), the rest are stored."""
+    refused: list[tuple[Rejection, datetime | None]] = []
+    for record in records:
+        one = SyncCounts()
+        try:
+            with session.begin_nested():
+                stored = apply_records(session, context, object_type, [record], one)
+        except REFUSALS as error:
+            reason = f"the database refused it ({_why(error)})"
+            refused.append((Rejection(SINGULAR[object_type], record.crm_id, reason), None))
+            continue
+        counts.merge(one)
+        counts.released += issues.release(session, SINGULAR[object_type], stored)
+    if len(refused) == len(records):
+        raise SyncError(
+            f"the database refused every {SINGULAR[object_type]} of a page "
+            f"({refused[0][0].reason}); nothing of it was stored"
+        )
+    counts.quarantined += refused
+    if object_type in ("companies", "contacts"):
+        link_to_accounts_and_people(session)
+    issues.quarantine(session, counts.quarantined, datetime.now(UTC))
+
+
+def _why(error: BaseException) -> str:
+    """What the database said, without the statement's parameters (they carry the values)."""
+    original = getattr(error, "orig", None) or error
+    diag = getattr(original, "diag", None)
+    message = getattr(diag, "message_primary", None) if diag is not None else None
+    if message is None:
+        message = str(original).split("\n")[0] if not hasattr(error, "orig") else ""
+    kind = type(original).__name__
+    return f"{kind}: {message[:200]}" if message else kind
 
 
 def _advance(session: Session, key: str, value: datetime) -> None:
@@ -171,246 +342,66 @@ def _advance(session: Session, key: str, value: datetime) -> None:
         repo.set_watermark(session, key, value)
 
 
-def _apply(
-    session: Session,
-    program: Program,
-    object_type: str,
-    records: list[CrmRecord],
-    counts: SyncCounts,
-) -> None:
-    if object_type == "companies":
-        _apply_companies(session, records, counts)
-    elif object_type == "contacts":
-        _apply_contacts(session, program, records, counts)
-    elif object_type == "deals":
-        _apply_deals(session, program, records, counts)
-    else:
-        _apply_tasks(session, records, counts)
+# -- causes ------------------------------------------------------------------------------------
+
+CAUSE_KINDS = ("unmapped_stage", "other_pipeline", "unknown_owner")
 
 
-def _classify(
-    new: dict[str, dict[str, Any]],
-    stored: dict[str, dict[str, Any]],
-    counts: SyncCounts,
-    ignore: tuple[str, ...] = ("crm_updated_at",),
-) -> list[dict[str, Any]]:
-    """Rows to write: new ones, and stored ones where a tracked field differs."""
-    writes = []
-    for crm_id, row in new.items():
-        old = stored.get(crm_id)
-        if old is None:
-            counts.created += 1
-            writes.append(row)
-        elif any(old.get(k) != v for k, v in row.items() if k not in ignore):
-            counts.updated += 1
-            writes.append(row)
-        else:
-            counts.unchanged += 1
-    return writes
-
-
-def _apply_companies(session: Session, records: list[CrmRecord], counts: SyncCounts) -> None:
-    mapped: dict[str, AccountFields] = {}
-    for record in records:
-        result = map_company(record.crm_id, record.properties, record.updated_at)
-        if isinstance(result, Rejection):
-            counts.rejected.append(str(result))
-        else:
-            mapped[record.crm_id] = result
-    owners = repo.owner_ids(session, [a.owner_crm_id or "" for a in mapped.values()])
-    rows = {
-        a.crm_id: {
-            "crm_id": a.crm_id,
-            "name": a.name,
-            "domain": a.domain,
-            "segment": a.segment,
-            "industry": a.industry,
-            "lifecycle": a.lifecycle,
-            "owner_id": owners.get(a.owner_crm_id or ""),
-            "onboarding_completed_at": a.onboarding_completed_at,
-            "renewal_date": a.renewal_date,
-            "health_score": a.health_score,
-            "crm_updated_at": a.crm_updated_at,
-        }
-        for a in mapped.values()
-    }
-    stored = repo.stored_rows(session, Account, "crm_id", list(rows))
-    repo.upsert_rows(session, Account, _classify(rows, stored, counts), "crm_id")
-    if rows:
-        link_to_accounts_and_people(session)
-
-
-def _apply_contacts(
-    session: Session, program: Program, records: list[CrmRecord], counts: SyncCounts
-) -> None:
-    level_of = program.scoring.seniority_keywords.level_of
-    mapped: dict[str, PersonFields] = {}
-    for record in records:
-        company = (record.associations.get("companies") or [None])[0]
-        result = map_contact(record.crm_id, record.properties, record.updated_at, company, level_of)
-        if isinstance(result, Rejection):
-            counts.rejected.append(str(result))
-        else:
-            mapped[record.crm_id] = result
-    by_crm = repo.stored_rows(session, Person, "crm_id", list(mapped))
-    by_email = repo.stored_rows(session, Person, "email", [p.email for p in mapped.values()])
-    email_changes = []
-    for person in list(mapped.values()):
-        owner = by_email.get(person.email)
-        stored_email = (by_crm.get(person.crm_id) or {}).get("email")
-        if owner is not None and owner["crm_id"] not in (None, person.crm_id):
-            counts.rejected.append(
-                str(
-                    Rejection(
-                        "contact", person.crm_id, f"email is also used by contact {owner['crm_id']}"
-                    )
+def _record_causes(
+    factory: sessionmaker[Session], program: Program, pipelines: Sequence[CrmPipeline]
+) -> list[str]:
+    """Deals the stage map does not cover (per stage of the program's pipeline, per other
+    pipeline) and owners not in the team, each stored once with how many records it
+    concerns; returns the messages of causes new since the last sync."""
+    labels = {p.id: p.label for p in pipelines}
+    stage_labels = {s.id: s.label for p in pipelines for s in p.stages}
+    mapped_pipeline = program.stage_map.pipeline_id
+    with transaction(factory) as session:
+        causes: list[issues.Cause] = []
+        other: Counter[str] = Counter()
+        for pipeline, stage, count in issues.unmapped_deal_counts(session):
+            if pipeline != mapped_pipeline:
+                other[pipeline] += count
+                continue
+            label = stage_labels.get(stage, stage)
+            causes.append(
+                issues.Cause(
+                    "unmapped_stage",
+                    f"{pipeline}/{stage}",
+                    "deals",
+                    f"stage {stage!r} ({label}) of pipeline {pipeline!r} is not in "
+                    f"stage_map.stages: {count} deal{'s' if count != 1 else ''} kept with no "
+                    "program stage (`referrals crm setup` says how to map it)",
+                    count,
+                    {"pipeline": pipeline, "stage": stage},
                 )
             )
-            del mapped[person.crm_id]
-        elif owner is not None and stored_email not in (None, person.email):
-            # The contact's new email belongs to a person the program created itself (say a
-            # referred lead): two rows for one person need a person to merge them.
-            counts.rejected.append(
-                str(
-                    Rejection(
-                        "contact",
-                        person.crm_id,
-                        f"new email is already a person the program stored (id "
-                        f"{owner['id']}); merge them first",
-                    )
+        for pipeline, count in sorted(other.items()):
+            causes.append(
+                issues.Cause(
+                    "other_pipeline",
+                    pipeline,
+                    "deals",
+                    f"pipeline {pipeline!r} ({labels.get(pipeline, 'unknown')}) is not the "
+                    f"program's: {count} deal{'s' if count != 1 else ''} kept with no program "
+                    "stage (reports count them as other-channel pipeline)",
+                    count,
+                    {"pipeline": pipeline},
                 )
             )
-            del mapped[person.crm_id]
-        elif person.crm_id in by_crm and by_crm[person.crm_id]["email"] != person.email:
-            email_changes.append((by_crm[person.crm_id]["id"], person.email))
-    accounts = repo.account_ids(session, [p.company_crm_id or "" for p in mapped.values()])
-    rows = {
-        p.crm_id: {
-            "crm_id": p.crm_id,
-            "account_id": accounts.get(p.company_crm_id or ""),
-            "first_name": p.first_name,
-            "last_name": p.last_name,
-            "email": p.email,
-            "title": p.title,
-            "seniority": p.seniority,
-            "linkedin_followers": p.linkedin_followers,
-            "speaks_at_events": p.speaks_at_events,
-            "opted_out": p.opted_out,
-            "crm_updated_at": p.crm_updated_at,
-        }
-        for p in mapped.values()
-    }
-    # A person the program stored before the CRM knew them (same email, no CRM id) is not in
-    # `by_crm`: counted as created, and the upsert on email adopts that row.
-    stored = by_crm
-    repo.change_person_emails(session, email_changes)
-    repo.upsert_rows(session, Person, _classify(rows, stored, counts), "email")
-    if rows:
-        link_to_accounts_and_people(session)
-
-
-def _apply_deals(
-    session: Session, program: Program, records: list[CrmRecord], counts: SyncCounts
-) -> None:
-    stage_map = program.stage_lookup()
-    mapped: dict[str, DealFields] = {}
-    for record in records:
-        company = (record.associations.get("companies") or [None])[0]
-        result = map_deal(
-            record.crm_id,
-            record.properties,
-            record.updated_at,
-            company,
-            stage_map,
-            program.currency,
-        )
-        if isinstance(result, Rejection):
-            counts.rejected.append(str(result))
-        else:
-            mapped[record.crm_id] = result
-    accounts = repo.account_ids(session, [d.company_crm_id or "" for d in mapped.values()])
-    stored = repo.stored_rows(session, Deal, "crm_id", list(mapped))
-    rows = {
-        d.crm_id: {
-            "crm_id": d.crm_id,
-            # No company association given (a record re-read at the watermark) keeps the link.
-            "account_id": accounts.get(d.company_crm_id or "")
-            or (stored.get(d.crm_id) or {}).get("account_id"),
-            "name": d.name,
-            "pipeline_id": d.pipeline_id,
-            "crm_stage_id": d.crm_stage_id,
-            "program_stage": d.program_stage,
-            "amount": d.amount,
-            "currency": d.currency,
-            "source_channel": d.source_channel,
-            "referral_key": d.referral_key,
-            "crm_created_at": d.crm_created_at,
-            "stage_entered_at": d.stage_entered_at,
-            "closed_at": d.closed_at,
-            "crm_updated_at": d.crm_updated_at,
-            "reopened_at": (stored.get(d.crm_id) or {}).get("reopened_at"),
-        }
-        for d in mapped.values()
-    }
-    writes = _classify(rows, stored, counts)
-    repo.upsert_rows(session, Deal, writes, "crm_id")
-    ids = repo.deal_ids(session, list(mapped))
-    history = repo.stage_history(session, list(ids.values()))
-    events, reopened = _new_stage_events(mapped, ids, history, stage_map)
-    added = repo.insert_stage_events(session, events)
-    counts.extra["stage_events"] += added
-    counts.extra["closed_lost"] += sum(
-        1 for e in events if e["program_stage"] is ProgramStage.CLOSED_LOST
-    )
-    if reopened:
-        counts.extra["reopened"] += len(reopened)
-        repo.mark_reopened(session, reopened)
-    repo.link_referrals_to_deals(session, list(mapped))
-
-
-def _new_stage_events(
-    mapped: dict[str, DealFields],
-    ids: dict[str, int],
-    history: dict[int, list[Any]],
-    stage_map: dict[str, ProgramStage],
-) -> tuple[list[dict[str, Any]], dict[str, datetime]]:
-    """Stage entries not yet in the history, each with the stage it came from; and the deals
-    that re-entered an open stage after closed lost."""
-    now = datetime.now(UTC)
-    events: list[dict[str, Any]] = []
-    reopened: dict[str, datetime] = {}
-    for crm_id, deal in mapped.items():
-        deal_id = ids[crm_id]
-        known = {(e.crm_stage_id, e.entered_at) for e in history.get(deal_id, [])}
-        timeline = sorted({*known, *deal.stage_entries}, key=lambda item: (item[1], item[0]))
-        previous: ProgramStage | None = None
-        for stage_id, entered_at in timeline:
-            stage = stage_map.get(stage_id)
-            if (stage_id, entered_at) not in known:
-                events.append(
-                    {
-                        "deal_id": deal_id,
-                        "crm_stage_id": stage_id,
-                        "program_stage": stage,
-                        "previous_program_stage": previous,
-                        "entered_at": entered_at,
-                        "recorded_at": now,
-                    }
+        for owner, companies, deals in issues.unknown_owner_counts(session):
+            causes.append(
+                issues.Cause(
+                    "unknown_owner",
+                    owner,
+                    "owners",
+                    f"CRM owner {owner} owns {companies} companies and {deals} deals but is not "
+                    "an active CRM owner the sync knows (archived or deleted?)",
+                    companies + deals,
+                    {"owner": owner, "companies": companies, "deals": deals},
                 )
-                if previous is ProgramStage.CLOSED_LOST and stage is not ProgramStage.CLOSED_LOST:
-                    reopened[crm_id] = entered_at
-            previous = stage
-    return events, reopened
-
-
-def _apply_tasks(session: Session, records: list[CrmRecord], counts: SyncCounts) -> None:
-    # Tasks delivered since the last prompt run may not be linked to their asks yet.
-    copy_delivery_refs(session)
-    completions = []
-    for record in records:
-        task = map_task(record.crm_id, record.properties, record.updated_at)
-        if task.completed:
-            completions.append((task.crm_id, task.completed_at or task.crm_updated_at))
-    marked = repo.mark_asks_done_by_crm_task(session, completions)
-    counts.extra["asks_marked_asked"] += marked
-    counts.unchanged += len(records) - marked
+            )
+        fresh = issues.record_causes(session, CAUSE_KINDS, causes, datetime.now(UTC))
+    for cause in fresh:
+        log.warning("CRM: %s", cause.message)
+    return [c.message for c in fresh]

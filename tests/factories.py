@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.repositories.outbox import NewMessage, enqueue
+from domain.program import load_preset
 from domain.statuses import OutboxChannel
 from integrations.ports import ReferralPush
+from simulation.book import Book
+from simulation.team_file import write_team_file
+from tasks.signal_files import read_rows
 
 
 def email(n: int, prefix: str = "test") -> NewMessage:
@@ -52,8 +57,23 @@ def referral_push(n: int, **overrides: object) -> ReferralPush:
         "contact_title": "CFO",
         "deal_name": f"Prospect {n} (referral)",
         "pipeline_id": "default",
-        "stage_id": "referralintroduction",
+        "stage_id": "appointmentscheduled",
         "referred_by_email": "ana@client.example",
         "referrer_type": "client",
     }
     return ReferralPush(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def book_in_sandbox(factory: sessionmaker[Session], book: Book, folder: Path) -> None:
+    """A generated book the way a new user gets one going: into the sandbox CRM, one sync
+    (its owners become team members), then the team file an admin writes (roles)."""
+    from integrations.sandbox.crm import SandboxCrm
+    from tasks.load_book import load_book
+    from tasks.sync_crm import sync_crm
+    from tasks.team import import_team
+
+    load_book(factory, book)
+    sync_crm(factory, SandboxCrm(factory), load_preset("saas"), object_types=("owners",))
+    write_team_file(book, folder / "team.csv")
+    report = import_team(factory, read_rows(folder / "team.csv"))
+    assert report.rejected == 0, report.errors

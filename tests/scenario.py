@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Account, Person, Signal, TeamMember
 from domain.signals import SignalKind, SignalSource
+from domain.statuses import TeamRole
 
 _ids = count(1)
 
@@ -19,7 +20,11 @@ class World:
         self.factory = factory
 
     def csm(
-        self, name: str = "Casey Ng", team: str = "team-north", slack: str | None = None
+        self,
+        name: str = "Casey Ng",
+        team: str = "team-north",
+        slack: str | None = None,
+        role: TeamRole | None = TeamRole.CSM,
     ) -> int:
         n = next(_ids)
         with self.factory.begin() as session:
@@ -27,6 +32,7 @@ class World:
                 email=f"csm{n}@vendor.example",
                 name=name,
                 team=team,
+                role=role,
                 crm_owner_id=f"owner-{n}",
                 slack_user_id=slack,
             )

@@ -1,11 +1,11 @@
-"""Writes of a synthetic book of business: the team, and the sandbox CRM's records."""
+"""Writes of a synthetic book of business into the sandbox CRM, and its simulated days."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, bindparam, case, func, select, true, update
+from sqlalchemy import BigInteger, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
@@ -14,7 +14,7 @@ from db.models import (
     SandboxContact,
     SandboxDeal,
     SandboxDealStageEntry,
-    TeamMember,
+    SandboxOwner,
 )
 from db.repositories.upsert import insert_ignoring_conflicts, upsert
 
@@ -25,15 +25,11 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> list[Sequence[dict[str, Any]]]:
     return [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
 
-def upsert_team(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_sandbox_owners(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    table = SandboxOwner.__table__
+    columns = [c.name for c in table.columns if c.name != "id"]
     for chunk in _chunks(rows):
-        upsert(
-            session,
-            TeamMember.__table__,
-            chunk,
-            ["email"],
-            ["name", "team", "role", "crm_owner_id", "slack_user_id"],
-        )
+        upsert(session, table, chunk, ["id"], columns)
 
 
 def upsert_sandbox_records(
@@ -58,19 +54,25 @@ def upsert_sandbox_records(
         )
 
 
-def open_sandbox_deals(session: Session, final_stage_ids: Sequence[str]) -> list[tuple[str, str]]:
-    """(deal id, stage id) of sandbox deals that can still move."""
-    rows = session.execute(
-        select(SandboxDeal.id, SandboxDeal.stage_id).where(
-            SandboxDeal.stage_id.not_in(final_stage_ids)
-        )
-    ).all()
-    return [(deal_id, stage_id) for deal_id, stage_id in rows]
+def open_sandbox_deals(
+    session: Session, pipeline_id: str, final_property: str | None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(deal id, stage id, properties) of the pipeline's deals that can still move: all but
+    won deals that reached their last milestone (``final_property`` is set)."""
+    query = select(SandboxDeal.id, SandboxDeal.stage_id, SandboxDeal.properties).where(
+        SandboxDeal.pipeline_id == pipeline_id
+    )
+    if final_property:
+        query = query.where(SandboxDeal.properties[final_property].as_string().is_(None))
+    return [
+        (deal_id, stage_id, dict(props or {}))
+        for deal_id, stage_id, props in session.execute(query)
+    ]
 
 
 def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> None:
-    """Apply stage moves in one batch: ``{"b_id", "b_stage", "b_at", "b_closed", "b_keep"}``
-    per deal; ``b_keep`` keeps the close date (post-sale stages after closed won)."""
+    """Apply stage moves in one batch: ``{"b_id", "b_stage", "b_at", "b_closed"}`` per deal
+    (``b_closed``: the close time when the stage is closed, else None)."""
     if not moves:
         return
     table = SandboxDeal.__table__
@@ -80,10 +82,7 @@ def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> Non
         .values(
             stage_id=bindparam("b_stage"),
             stage_entered_at=bindparam("b_at"),
-            closed_at=case(
-                (bindparam("b_keep", type_=Boolean) == true(), table.c.closed_at),
-                else_=bindparam("b_closed", type_=UTCDateTime()),
-            ),
+            closed_at=bindparam("b_closed", type_=UTCDateTime()),
             updated_at=bindparam("b_at"),
         ),
         list(moves),
@@ -93,6 +92,22 @@ def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> Non
         SandboxDealStageEntry.__table__,
         [{"deal_id": m["b_id"], "stage_id": m["b_stage"], "entered_at": m["b_at"]} for m in moves],
         ["deal_id", "stage_id", "entered_at"],
+    )
+
+
+def set_sandbox_deal_properties(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """New property sets of deals, in one batch: ``{"b_id", "b_properties", "b_at"}``."""
+    if not changes:
+        return
+    table = SandboxDeal.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            properties=bindparam("b_properties", type_=table.c.properties.type),
+            updated_at=bindparam("b_at"),
+        ),
+        list(changes),
     )
 
 

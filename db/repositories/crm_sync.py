@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Account, Ask, Deal, Person, Referral, StageEvent, TeamMember, Watermark
+from db.models import Account, Ask, Deal, Person, Referral, StageEvent, Watermark
 from db.repositories.upsert import insert_ignoring_conflicts, upsert
+from domain.stages import ProgramStage
 from domain.statuses import AskStatus
 
 
@@ -19,23 +20,53 @@ def get_watermark(session: Session, key: str) -> datetime | None:
     return row.value if row else None
 
 
-def set_watermark(session: Session, key: str, value: datetime) -> None:
-    upsert(session, Watermark.__table__, [{"key": key, "value": value}], ["key"], ["value"])
+def set_watermark(session: Session, key: str, value: datetime, cursor: str | None = None) -> None:
+    upsert(
+        session,
+        Watermark.__table__,
+        [{"key": key, "value": value, "cursor": cursor}],
+        ["key"],
+        ["value", "cursor"],
+    )
+
+
+def get_watermark_cursor(session: Session, key: str) -> str | None:
+    row = session.get(Watermark, key)
+    return row.cursor if row else None
+
+
+def delete_watermark(session: Session, key: str) -> None:
+    session.execute(delete(Watermark).where(Watermark.key == key))
+
+
+def has_deals(session: Session) -> bool:
+    return session.scalar(select(Deal.id).limit(1)) is not None
+
+
+def remap_stage_events(
+    session: Session, pipeline_id: str, lookup: Mapping[str, ProgramStage]
+) -> None:
+    """Stage history under a new stage map: entries of the program's pipeline get their
+    program stage from ``lookup`` (None when unmapped); other pipelines' stay unmapped."""
+    table = StageEvent.__table__
+    in_pipeline = select(Deal.id).where(Deal.pipeline_id == pipeline_id)
+    stage_ids = list(
+        session.scalars(
+            select(StageEvent.crm_stage_id).distinct().where(StageEvent.deal_id.in_(in_pipeline))
+        )
+    )
+    if stage_ids:
+        session.connection().execute(
+            update(table)
+            .where(table.c.crm_stage_id == bindparam("b_stage"), table.c.deal_id.in_(in_pipeline))
+            .values(program_stage=bindparam("b_program")),
+            [{"b_stage": s, "b_program": lookup.get(s)} for s in stage_ids],
+        )
 
 
 def ids_modified_at(session: Session, model: Any, at: datetime) -> set[str]:
     """CRM ids stored with exactly this last-modified time (already read by an earlier run)."""
     return set(session.scalars(select(model.crm_id).where(model.crm_updated_at == at)))
-
-
-def owner_ids(session: Session, crm_owner_ids: Iterable[str]) -> dict[str, int]:
-    wanted = {o for o in crm_owner_ids if o}
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(TeamMember.crm_owner_id, TeamMember.id).where(TeamMember.crm_owner_id.in_(wanted))
-    ).all()
-    return {str(crm): member_id for crm, member_id in rows}
 
 
 def account_ids(session: Session, crm_ids: Iterable[str]) -> dict[str, int]:

@@ -215,8 +215,8 @@ def links_for(
     return {link.person_id: link for link in rows}
 
 
-def latest_results(session: Session, account_ids: Sequence[int]) -> dict[int, str]:
-    """The latest ROI result text per account: the value the script reminds."""
+def latest_results(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, str]:
+    """The latest ROI result text per account by ``now``: the value the script reminds."""
     results: dict[int, str] = {}
     for account_id, text in session.execute(
         select(Signal.account_id, Signal.text)
@@ -224,11 +224,30 @@ def latest_results(session: Session, account_ids: Sequence[int]) -> dict[int, st
             Signal.account_id.in_(account_ids),
             Signal.kind == SignalKind.ROI_MILESTONE,
             Signal.text.is_not(None),
+            Signal.occurred_at <= now,
         )
         .order_by(Signal.occurred_at)
     ):
         results[account_id] = text
     return results
+
+
+def latest_renewals(
+    session: Session, account_ids: Sequence[int], since: datetime, now: datetime
+) -> dict[int, datetime]:
+    """When each account last signed a renewal between ``since`` and ``now``; an upcoming
+    renewal date is not a result to thank anyone for."""
+    rows = session.execute(
+        select(Signal.account_id, func.max(Signal.occurred_at))
+        .where(
+            Signal.account_id.in_(account_ids),
+            Signal.kind == SignalKind.RENEWAL_SIGNED,
+            Signal.occurred_at >= since,
+            Signal.occurred_at <= now,
+        )
+        .group_by(Signal.account_id)
+    ).all()
+    return {account_id: at for account_id, at in rows if account_id is not None}
 
 
 def set_moment_status(

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def _insert_for(session: Session, table: Table) -> Any:
+def dialect_insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -25,7 +25,9 @@ def insert_ignoring_conflicts(
     """Insert rows, skipping any whose ``conflict_columns`` already exist. Returns rows inserted."""
     if not rows:
         return 0
-    statement = _insert_for(session, table).on_conflict_do_nothing(index_elements=conflict_columns)
+    statement = dialect_insert(session, table).on_conflict_do_nothing(
+        index_elements=conflict_columns
+    )
     result = session.execute(statement.returning(table.c[conflict_columns[0]]), list(rows))
     return len(result.all())
 
@@ -40,7 +42,7 @@ def upsert(
     """Insert rows, or update ``update_columns`` where ``conflict_columns`` already exist."""
     if not rows:
         return
-    insert = _insert_for(session, table)
+    insert = dialect_insert(session, table)
     statement = insert.on_conflict_do_update(
         index_elements=conflict_columns,
         set_={name: insert.excluded[name] for name in update_columns},

@@ -1,41 +1,46 @@
 """HubSpot adapter of the CRM port, on the official SDK (`hubspot-api-client`).
 
-One class per capability (reads for the sync, referral pushes, tasks, setup), each in its own
+One class per capability (reads for the sync, the portal's owners and pipelines, referral
+pushes, tasks, setup), each in its own
 module; this one puts them behind the port. Every call goes through :class:`HubSpotCalls`
 (rate limits, retry policy, counting).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from hubspot import HubSpot
 
 from integrations.hubspot.calls import HubSpotCalls
 from integrations.hubspot.client import SEARCH_PAGE, HubSpotApis
+from integrations.hubspot.portal import HubSpotPortal
 from integrations.hubspot.push import HubSpotPush
 from integrations.hubspot.reads import HubSpotReads
 from integrations.hubspot.setup import HubSpotSetup
 from integrations.hubspot.tasks import HubSpotTasks
 from integrations.ports import (
+    CrmOwner,
     CrmPage,
+    CrmPipeline,
     CrmTask,
     DeliveryResult,
+    PropertySpec,
     PushResult,
     ReferralPush,
-    SetupReport,
 )
 
 
 class HubSpotCrm:
-    def __init__(self, client: HubSpot, calls: HubSpotCalls, deal_pipeline_id: str | None = None):
+    def __init__(self, client: HubSpot, calls: HubSpotCalls, _unused: object = None):
         self.calls = calls
         apis = HubSpotApis(client, calls)
-        self._reads = HubSpotReads(apis, deal_pipeline_id)
+        self._reads = HubSpotReads(apis)
         self._push = HubSpotPush(apis)
         self._tasks = HubSpotTasks(apis)
         self._setup = HubSpotSetup(apis)
+        self._portal = HubSpotPortal(apis)
 
     def api_calls(self) -> dict[str, int]:
         return dict(self.calls.counts)
@@ -70,5 +75,11 @@ class HubSpotCrm:
     def find_tasks(self, dedupe_keys: Sequence[str]) -> dict[str, str | None]:
         return self._tasks.find_tasks(dedupe_keys)
 
-    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
-        return self._setup.setup(pipeline_id, stage_ids)
+    def owners(self) -> list[CrmOwner]:
+        return self._portal.owners()
+
+    def pipelines(self) -> list[CrmPipeline]:
+        return self._portal.pipelines()
+
+    def setup(self, properties: Mapping[str, Sequence[PropertySpec]]) -> list[str]:
+        return self._setup.setup(properties)

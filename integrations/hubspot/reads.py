@@ -1,5 +1,6 @@
 """Reading HubSpot for the sync: records changed since a time (CRM search sorted by
-last-modified, 200 per page) with one v4 association batch read per page of deals."""
+last-modified, 200 per page) with one v4 association batch read per page of deals. Deals of
+every pipeline are read: reports need every deal, and a referral's deal may sit anywhere."""
 
 from __future__ import annotations
 
@@ -21,9 +22,8 @@ LAST_MODIFIED = {
 
 
 class HubSpotReads:
-    def __init__(self, apis: HubSpotApis, deal_pipeline_id: str | None = None) -> None:
+    def __init__(self, apis: HubSpotApis) -> None:
         self.apis = apis
-        self.deal_pipeline_id = deal_pipeline_id
 
     def changed_since(
         self,
@@ -88,10 +88,6 @@ class HubSpotReads:
         next_after: Callable[[Any], str | None],
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
-        if object_type == "deals" and self.deal_pipeline_id:
-            filters.append(
-                Filter(property_name="pipeline", operator="EQ", value=self.deal_pipeline_id)
-            )
         if object_type == "tasks":  # only the program's own tasks, not the whole portal's
             filters.append(Filter(property_name="referral_outbox_key", operator="HAS_PROPERTY"))
         request = PublicObjectSearchRequest(

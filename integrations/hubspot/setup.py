@@ -1,9 +1,9 @@
-"""Setting a portal up for the program: the property group and properties it reads and
-writes, and a check of the stage map against the portal's deal pipelines."""
+"""Setting a portal up for the program: the property group and the properties it reads and
+writes (the stage map is checked against ``pipelines()`` by the caller)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from hubspot.crm.properties import (
     BatchInputPropertyCreate,
@@ -14,13 +14,7 @@ from hubspot.crm.properties import (
 
 from integrations.errors import PermanentError
 from integrations.hubspot.client import HubSpotApis
-from integrations.ports import (
-    PROGRAM_PROPERTIES,
-    PROPERTY_GROUP,
-    UNIQUE_PROPERTIES,
-    PropertySpec,
-    SetupReport,
-)
+from integrations.ports import PROPERTY_GROUP, UNIQUE_PROPERTIES, PropertySpec
 
 BOOLEAN_OPTIONS = [
     OptionInput(label="Yes", value="true", display_order=0, hidden=False),
@@ -32,28 +26,11 @@ class HubSpotSetup:
     def __init__(self, apis: HubSpotApis) -> None:
         self.apis = apis
 
-    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
+    def setup(self, properties: Mapping[str, Sequence[PropertySpec]]) -> list[str]:
         created: list[str] = []
-        for object_type, specs in PROGRAM_PROPERTIES.items():
+        for object_type, specs in properties.items():
             created += self._ensure_properties(object_type, specs)
-        problems: list[str] = []
-        try:
-            pipeline = self.apis.calls(
-                f"GET /crm/v3/pipelines/deals/{pipeline_id}",
-                self.apis.pipelines.get_by_id,
-                "deals",
-                pipeline_id,
-            )
-        except PermanentError as error:
-            problems.append(f"deal pipeline '{pipeline_id}' not found ({error})")
-        else:
-            known = {stage.id for stage in pipeline.stages}
-            problems += [
-                f"stage id '{s}' is not a stage of deal pipeline '{pipeline_id}'"
-                for s in stage_ids
-                if s not in known
-            ]
-        return SetupReport(created, problems)
+        return created
 
     def _ensure_properties(self, object_type: str, specs: Sequence[PropertySpec]) -> list[str]:
         created = []

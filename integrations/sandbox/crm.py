@@ -8,7 +8,7 @@ as a remote CRM would, independent of the program's transactions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,22 +20,22 @@ from db.models import (
     SandboxContact,
     SandboxDeal,
     SandboxDealStageEntry,
+    SandboxOwner,
     SandboxTask,
 )
-from domain.stages import DEFAULT_PIPELINE_ID, DEFAULT_STAGE_MAP
 from integrations.ports import (
     REFERRAL_SOURCE,
+    CrmOwner,
     CrmPage,
+    CrmPipeline,
     CrmRecord,
     CrmTask,
     DeliveryResult,
+    PropertySpec,
     PushResult,
     ReferralPush,
-    SetupReport,
 )
-
-# The sandbox's one deal pipeline: the presets' default stage ids.
-SANDBOX_PIPELINES: dict[str, list[str]] = {DEFAULT_PIPELINE_ID: list(DEFAULT_STAGE_MAP)}
+from integrations.sandbox.portal import SANDBOX_PIPELINES
 
 OBJECT_MODELS: dict[str, Any] = {
     "companies": SandboxCompany,
@@ -371,17 +371,30 @@ class SandboxCrm:
             if task is not None and task.status != "COMPLETED":
                 task.status, task.completed_at, task.updated_at = "COMPLETED", now, now
 
-    def setup(self, pipeline_id: str, stage_ids: Sequence[str]) -> SetupReport:
-        """The sandbox has every property already; only the pipeline and stages are checked."""
+    def owners(self) -> list[CrmOwner]:
+        self.calls["owners"] += 1
+        with self.factory() as session:
+            rows = session.scalars(
+                select(SandboxOwner)
+                .where(SandboxOwner.archived.is_(False))
+                .order_by(SandboxOwner.id)
+            ).all()
+        return [
+            CrmOwner(
+                row.id,
+                row.email,
+                row.first_name,
+                row.last_name,
+                (row.team,) if row.team else (),
+            )
+            for row in rows
+        ]
+
+    def pipelines(self) -> list[CrmPipeline]:
+        self.calls["pipelines"] += 1
+        return list(SANDBOX_PIPELINES)
+
+    def setup(self, properties: Mapping[str, Sequence[PropertySpec]]) -> list[str]:
+        """The sandbox stores any property: nothing to create."""
         self.calls["setup"] += 1
-        known = SANDBOX_PIPELINES.get(pipeline_id)
-        if known is None:
-            return SetupReport([], [f"deal pipeline '{pipeline_id}' not found"])
-        return SetupReport(
-            [],
-            [
-                f"stage id '{s}' is not a stage of deal pipeline '{pipeline_id}'"
-                for s in stage_ids
-                if s not in known
-            ],
-        )
+        return []

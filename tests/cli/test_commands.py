@@ -128,14 +128,28 @@ def test_crm_setup_and_sync_on_the_sandbox(runner, cli_env):
             "10",
             "--signals-out",
             str(cli_env / "s.jsonl"),
+            "--team-out",
+            str(cli_env / "team.csv"),
         ],
     )
     setup = runner.invoke(app, ["crm", "setup", "--json"])
-    assert setup.exit_code == 0 and json.loads(setup.output) == {"created": [], "problems": []}
+    assert setup.exit_code == 0
+    assert json.loads(setup.output) == {"created": [], "problems": [], "unmapped": []}
     synced = json.loads(runner.invoke(app, ["crm", "sync", "--json"]).output)
-    assert {r["object"]: r["created"] for r in synced["objects"]}["companies"] == 5
+    created = {r["object"]: r["created"] for r in synced["objects"]}
+    assert (created["owners"], created["companies"]) == (12, 5)
     again = json.loads(runner.invoke(app, ["crm", "sync", "--json"]).output)
     assert sum(r["created"] + r["updated"] for r in again["objects"]) == 0
+
+    listed = json.loads(runner.invoke(app, ["team", "list", "--json"]).output)
+    assert len(listed) == 12 and {m["role"] for m in listed} == {None}
+    imported = runner.invoke(app, ["team", "import", str(cli_env / "team.csv")])
+    assert imported.exit_code == 0, imported.output
+    assert "added 0, updated 12, unchanged 0, rejected 0" in imported.output
+    again = runner.invoke(app, ["team", "import", str(cli_env / "team.csv")])
+    assert "added 0, updated 0, unchanged 12, rejected 0" in again.output
+    roles = {m["role"] for m in json.loads(runner.invoke(app, ["team", "list", "--json"]).output)}
+    assert roles == {"csm", "rep"}
 
 
 def test_crm_setup_names_unknown_stage_ids(runner, cli_env):
@@ -143,7 +157,11 @@ def test_crm_setup_names_unknown_stage_ids(runner, cli_env):
     program.write_text(program.read_text().replace("closedwon:", "closed_won_typo:", 1))
     result = runner.invoke(app, ["crm", "setup"])
     assert result.exit_code == 1
-    assert "stage id 'closed_won_typo' is not a stage of deal pipeline 'default'" in result.output
+    assert "problem: stage_map.stages.closed_won_typo: pipeline 'default' has no such stage" in (
+        result.output
+    )
+    assert "not mapped: stage 'closedwon' (Closed Won)" in result.output
+    assert "add `closedwon: closed_won` under stage_map.stages" in result.output
 
 
 def test_the_demo_is_repeatable_and_tells_the_same_story_twice(runner, cli_env, monkeypatch):

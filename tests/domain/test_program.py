@@ -228,11 +228,16 @@ def test_duplicate_keys_in_lists_are_refused() -> None:
 
 def test_stage_map_needs_won_and_lost_and_accepts_numeric_ids() -> None:
     data = saas()
-    data["stage_map"] = {"pipeline_id": 1234, "stages": {11: "introduction", 12: "closed_won"}}
+    data["stage_map"] = {
+        "pipeline_id": 1234,
+        "stages": {11: "introduction", 12: "closed_won"},
+        "milestones": {},
+    }
+    unreachable = "no stage in stage_map.stages or stage_map.milestones reaches first_payment"
     assert errors_of(data) == [
         "stage_map.stages: must map at least one CRM stage id to closed_lost",
-        "rewards[0].qualifying_stage: no stage in stage_map.stages reaches first_payment",
-        "rewards[1].qualifying_stage: no stage in stage_map.stages reaches first_payment",
+        f"rewards[0].qualifying_stage: {unreachable}",
+        f"rewards[1].qualifying_stage: {unreachable}",
     ]
     data["stage_map"]["stages"].update({13: "closed_lost", 14: "first_payment"})
     program = parse_program(yaml.safe_dump(data))
@@ -321,6 +326,7 @@ def test_parse_program_raises_with_all_errors() -> None:
     with pytest.raises(ProgramError) as caught:
         parse_program("version: 1\nname: x\n")
     assert caught.value.errors == [
+        "company_name: is required",
         "target_pipeline_share: is required",
         "links: is required",
         "ideal_customer: is required",
@@ -367,6 +373,7 @@ def test_defaults_fill_a_minimal_program() -> None:
         """
 version: 1
 name: Minimal
+company_name: Minimal Ltd
 target_pipeline_share: 0.25
 links: {base_url: "https://r.example.com/r"}
 ideal_customer: {target_role: CFO, company_type: SaaS company, problem: slow close}
@@ -379,6 +386,7 @@ referrer_types: [{key: client, label: Clients}]
     assert program.triggers.csat.min_score == 5
     assert program.guards.detractor_max_nps == 6
     assert program.stage_lookup() == DEFAULT_STAGE_MAP
+    assert program.stage_map.milestones[ProgramStage.FIRST_PAYMENT] == "first_payment_date"
     assert "gmail.com" in program.referrer_types[0].eligibility.personal_email_domains
     assert program.links.referral_link("abc") == "https://r.example.com/r/abc"
     assert SignalKind.ROI_MILESTONE in program.triggers.enabled_signal_kinds()

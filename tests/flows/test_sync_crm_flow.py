@@ -20,10 +20,11 @@ def test_sync_crm_flow_imports_the_book_once(flow_env, committed_factory):
 
     created = {row["object"]: row["created"] for row in first["objects"]}
     assert created == {
+        "owners": len(book.team),
         "companies": 20,
         "contacts": len(book.contacts),
         "deals": len(book.deals),
         "tasks": 0,
     }
     assert sum(row["created"] + row["updated"] for row in second["objects"]) == 0
-    assert first["rejected"] == []
+    assert first["quarantined"] == []

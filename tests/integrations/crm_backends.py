@@ -7,7 +7,7 @@ backend seeds the local fake server that the real SDK talks to.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +18,14 @@ from db.models import (
     SandboxContact,
     SandboxDeal,
     SandboxDealStageEntry,
+    SandboxOwner,
     SandboxTask,
 )
 from domain.stages import DEFAULT_PIPELINE_ID
 from integrations.hubspot.factory import build_hubspot_crm
-from integrations.ports import Crm
+from integrations.ports import Crm, program_properties
 from integrations.sandbox.crm import SandboxCrm
+from integrations.sandbox.portal import SANDBOX_PIPELINES
 from tests.fakes.hubspot_server import FakeHubSpot
 
 
@@ -83,6 +85,21 @@ class SandboxBackend:
             )
         return crm_id
 
+    def add_owner(self, email: str, first: str, last: str, team: str | None = None) -> str:
+        crm_id = self._id()
+        with self.factory.begin() as session:
+            session.add(
+                SandboxOwner(
+                    id=crm_id,
+                    email=email,
+                    first_name=first,
+                    last_name=last,
+                    team=team,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return crm_id
+
     def add_deal(
         self,
         at: datetime,
@@ -90,6 +107,8 @@ class SandboxBackend:
         stage_id: str,
         company_id: str | None,
         amount: str | None = None,
+        pipeline: str = DEFAULT_PIPELINE_ID,
+        **properties: str,
     ) -> str:
         crm_id = self._id()
         with self.factory.begin() as session:
@@ -98,11 +117,11 @@ class SandboxBackend:
                     id=crm_id,
                     company_id=company_id,
                     name=name,
-                    pipeline_id=DEFAULT_PIPELINE_ID,
+                    pipeline_id=pipeline,
                     stage_id=stage_id,
                     amount=Decimal(amount) if amount else None,
                     source_channel="inbound",
-                    properties={},
+                    properties=dict(properties),
                     created_at=at,
                     stage_entered_at=at,
                     closed_at=None,
@@ -118,6 +137,14 @@ class SandboxBackend:
             company = session.get(SandboxCompany, company_id)
             assert company is not None
             company.industry, company.updated_at = "edited", at
+
+    def set_properties(self, object_type: str, crm_id: str, values: dict[str, Any], at: datetime):
+        """Properties as the CRM would send them (raw text, even nonsense)."""
+        model = {"companies": SandboxCompany, "contacts": SandboxContact, "deals": SandboxDeal}
+        with self.factory.begin() as session:
+            row = session.get(model[object_type], crm_id)
+            assert row is not None
+            row.properties, row.updated_at = {**row.properties, **values}, at
 
     def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:
         with self.factory.begin() as session:
@@ -165,7 +192,14 @@ class HubSpotBackend:
             searches_per_second=100,
             sleep=slept.append,
         )
-        self.crm.setup(DEFAULT_PIPELINE_ID, [])
+        self.crm.setup(program_properties(["onboarding_started_date", "first_payment_date"]))
+        # The same portal as the sandbox's: HubSpot's default pipeline and a renewals one.
+        for pipeline in SANDBOX_PIPELINES[1:]:
+            fake.add_pipeline(
+                pipeline.id,
+                pipeline.label,
+                [(s.id, s.label, s.closed, s.won) for s in pipeline.stages],
+            )
 
     def add_company(self, at: datetime, name: str, domain: str | None = None, **extra: Any) -> str:
         props = {
@@ -191,6 +225,9 @@ class HubSpotBackend:
         }
         return self.fake.add_contact(props, company_id=company_id, updated_at=at)
 
+    def add_owner(self, email: str, first: str, last: str, team: str | None = None) -> str:
+        return self.fake.add_owner(email, first, last, teams=[team] if team else [])
+
     def add_deal(
         self,
         at: datetime,
@@ -198,12 +235,15 @@ class HubSpotBackend:
         stage_id: str,
         company_id: str | None,
         amount: str | None = None,
+        pipeline: str = DEFAULT_PIPELINE_ID,
+        **properties: str,
     ) -> str:
         props = {
             "dealname": name,
-            "pipeline": DEFAULT_PIPELINE_ID,
+            "pipeline": pipeline,
             "dealstage": stage_id,
             **({"amount": amount} if amount else {}),
+            **properties,
         }
         deal_id = self.fake.add_deal(props, company_id=company_id, updated_at=at)
         self.fake.move_deal(deal_id, stage_id, at)
@@ -214,6 +254,9 @@ class HubSpotBackend:
 
     def touch_company(self, company_id: str, at: datetime) -> None:
         self.fake.set_properties("companies", company_id, {"industry": "edited"}, at)
+
+    def set_properties(self, object_type: str, crm_id: str, values: dict[str, Any], at: datetime):
+        self.fake.set_properties(object_type, crm_id, values, at)
 
     def add_task(self, at: datetime, subject: str) -> str:
         return self.fake.add_task(

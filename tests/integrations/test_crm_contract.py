@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import transaction
-from db.models import Account, Ask, Deal, Person, StageEvent, TeamMember
+from db.models import Account, Ask, Deal, Person, QuarantinedRecord, StageEvent, TeamMember
 from db.models.people import Account as AccountModel
+from domain.pipelines import check_stage_map
 from domain.program import load_preset
-from domain.stages import ProgramStage
+from domain.stages import HUBSPOT_DEFAULT_STAGES, ProgramStage
 from domain.statuses import AskStatus
 from integrations.ports import ReferralPush
+from integrations.sandbox.portal import RENEWALS_PIPELINE_ID, RENEWED
 from tasks.sync_crm import sync_crm
 from tests.factories import referral_push
 from tests.integrations.crm_backends import SandboxBackend, hubspot_backend
@@ -59,8 +61,10 @@ def test_sync_pages_through_changes_with_one_search_per_200_records(backend, fac
     report = sync_crm(factory, backend.crm, PROGRAM)
 
     assert backend.search_calls() == {"companies": 1, "contacts": 3, "deals": 1, "tasks": 1}
-    if backend.name == "hubspot":  # plus exactly one batch call: the deals' companies
+    if backend.name == "hubspot":  # plus the team, the pipelines and the deals' companies
         assert report.api_calls == {
+            "GET /crm/v3/owners": 1,
+            "GET /crm/v3/pipelines/deals": 1,
             "POST /crm/v3/objects/companies/search": 1,
             "POST /crm/v3/objects/contacts/search": 3,
             "POST /crm/v3/objects/deals/search": 1,
@@ -75,7 +79,7 @@ def test_sync_pages_through_changes_with_one_search_per_200_records(backend, fac
         account = session.get(AccountModel, vp.account_id)
         deal = session.scalars(select(Deal).where(Deal.name == "Deal 4")).one()
     assert vp.seniority == "vp" and account.domain == "client1.example"
-    assert deal.account_id is not None and deal.program_stage is ProgramStage.DISCOVERY
+    assert deal.account_id is not None and deal.program_stage is ProgramStage.SALES_ACCEPTED
 
 
 def test_a_second_sync_without_changes_searches_once_per_type_and_writes_nothing(backend, factory):
@@ -96,15 +100,16 @@ def test_a_second_sync_without_changes_searches_once_per_type_and_writes_nothing
         "tasks": 1,
     }
     assert sum(r["created"] + r["updated"] for r in report.rows()) == 0
-    assert sum(report.api_calls.values()) == 4  # nothing but the four searches
+    # nothing but the four searches, the team and the pipelines
+    assert sum(report.api_calls.values()) == 6
     assert snapshot(factory) == before
 
 
 def test_two_stage_moves_between_syncs_are_recorded_in_order(backend, factory):
     company = backend.add_company(T0, "Client", "client.example")
-    deal = backend.add_deal(T0, "Deal", "qualifiedtobuy", company)
+    deal = backend.add_deal(T0, "Deal", "appointmentscheduled", company)
     sync_crm(factory, backend.crm, PROGRAM)
-    backend.move_deal(deal, "appointmentscheduled", T0 + timedelta(days=1))
+    backend.move_deal(deal, "qualifiedtobuy", T0 + timedelta(days=1))
     backend.move_deal(deal, "presentationscheduled", T0 + timedelta(days=3))
 
     sync_crm(factory, backend.crm, PROGRAM)
@@ -141,34 +146,37 @@ def test_a_deal_reopened_after_closed_lost_is_tracked(backend, factory):
     assert second.by_type["deals"].extra["reopened"] == 1
     with factory() as session:
         reopened = session.scalars(select(Deal)).one()
-    assert reopened.program_stage is ProgramStage.DISCOVERY
+    assert reopened.program_stage is ProgramStage.SALES_ACCEPTED
     assert (reopened.reopened_at, reopened.closed_at) == (T0 + timedelta(days=9), None)
 
 
-def test_malformed_records_are_listed_by_id_and_reason_and_the_rest_is_stored(backend, factory):
+def test_malformed_records_are_quarantined_by_id_and_reason_and_the_rest_is_stored(
+    backend, factory
+):
     good = backend.add_company(T0, "Zoë & Søn\u200b ApS", "zoe-son.example")
     nameless = backend.add_company(T0, "", "nameless.example")
     backend.add_contact(T0, "ok@zoe-son.example", good, jobtitle="CEO \x07\u200b")
     bad_email = backend.add_contact(T0, "not-an-email", good)
     backend.add_deal(T0, "Fine deal", "contractsent", good)
     odd = backend.add_deal(T0, "Odd deal", "contractsent", good)
-    if backend.name == "hubspot":
-        backend.fake.set_properties("deals", odd, {"amount": "12 apples"}, T0)
-    else:
-        with transaction(factory) as session:
-            session.get(__import__("db.models").models.SandboxDeal, odd).stage_id = "mystery"
+    backend.set_properties("deals", odd, {"amount": "12 apples"}, T0)
 
     report = sync_crm(factory, backend.crm, PROGRAM)
 
-    reasons = sorted(report.rejections)
-    assert f"company {nameless}: name is missing" in reasons
-    assert f"contact {bad_email}: email 'not-an-email' is not valid" in reasons
-    assert any(r.startswith(f"deal {odd}: ") for r in reasons)
-    assert len(reasons) == 3
+    assert sorted(report.quarantined) == sorted(
+        [
+            f"company {nameless}: name is missing",
+            f"contact {bad_email}: email is not a valid address",
+            f"deal {odd}: amount is not a number",
+        ]
+    )
+    assert "not-an-email" not in " ".join(report.quarantined)  # ids, never the values
     with factory() as session:
         assert session.scalars(select(Account.name)).all() == ["Zoë & Søn ApS"]
         assert session.scalars(select(Person.title)).all() == ["CEO"]
         assert session.scalars(select(Deal.name)).all() == ["Fine deal"]
+        held = session.execute(select(QuarantinedRecord.object_type, QuarantinedRecord.field)).all()
+    assert sorted(held) == [("company", "name"), ("contact", "email"), ("deal", "amount")]
 
 
 def test_completing_the_crm_task_of_an_ask_marks_it_asked(backend, factory):
@@ -255,16 +263,26 @@ def test_pushing_referrals_creates_once_and_matches_existing_records(backend, fa
     with factory() as session:
         deals = session.scalars(select(Deal).order_by(Deal.referral_key)).all()
     assert [(d.referral_key, d.source_channel, d.program_stage) for d in deals] == [
-        (f"ref-{n}", "client_referral", ProgramStage.INTRODUCTION) for n in (1, 2, 3)
+        (f"ref-{n}", "client_referral", ProgramStage.SALES_ACCEPTED) for n in (1, 2, 3)
     ]
     assert all(d.account_id is not None for d in deals)
 
 
-def test_setup_reports_unknown_pipeline_stages(backend):
-    report = backend.crm.setup("default", ["closedwon", "no_such_stage"])
-    assert report.problems == ["stage id 'no_such_stage' is not a stage of deal pipeline 'default'"]
-    missing = backend.crm.setup("nope", [])
-    assert missing.problems and missing.problems[0].startswith("deal pipeline 'nope' not found")
+def test_setup_names_what_the_map_lacks_and_what_the_crm_lacks(backend):
+    pipelines = backend.crm.pipelines()
+    assert [p.id for p in pipelines] == ["default", RENEWALS_PIPELINE_ID]
+    assert [s.id for s in pipelines[0].stages] == list(HUBSPOT_DEFAULT_STAGES)
+    won = {s.id for p in pipelines for s in p.stages if s.won}
+    assert won == {"closedwon", RENEWED}
+
+    preset = check_stage_map("default", PROGRAM.stage_map.stages, pipelines)
+    assert preset.ok and preset.unmapped == []  # the presets map HubSpot's default pipeline
+    partial = {"closedwon": ProgramStage.CLOSED_WON, "no_such_stage": ProgramStage.PROPOSAL}
+    check = check_stage_map("default", partial, pipelines)
+    assert len(check.problems) == 1 and "stage_map.stages.no_such_stage" in check.problems[0]
+    assert any("'decisionmakerboughtin'" in note for note in check.unmapped)
+    missing = check_stage_map("nope", {}, pipelines)
+    assert "deal pipeline 'nope' is not in the CRM" in missing.problems[0]
 
 
 def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory):
@@ -286,7 +304,7 @@ def test_a_referral_attaches_to_the_deal_a_rep_already_created(backend, factory)
     assert (deal.referral_key, deal.source_channel, deal.program_stage) == (
         "ref-7",
         "client_referral",
-        ProgramStage.SALES_ACCEPTED,
+        ProgramStage.DISCOVERY,
     )
 
 

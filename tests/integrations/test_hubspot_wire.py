@@ -10,6 +10,7 @@ import pytest
 from domain.program import load_preset
 from integrations.errors import PermanentError
 from integrations.hubspot.factory import build_hubspot_crm
+from integrations.ports import program_properties
 from tasks.sync_crm import sync_crm
 from tests.factories import referral_push
 from tests.fakes.hubspot_server import FakeHubSpot
@@ -72,10 +73,10 @@ def test_search_requests_filter_sort_and_page_by_last_modified(fake):
     assert times == sorted(times)
 
 
-def test_deal_search_is_limited_to_the_program_pipeline(fake):
+def test_deal_search_reads_every_pipeline(fake):
     adapter(fake).changed_since("deals", T0, ["dealname"])
     filters = searches(fake, "deals")[0].json["filterGroups"][0]["filters"]
-    assert {"propertyName": "pipeline", "operator": "EQ", "value": "default"} in filters
+    assert [f["propertyName"] for f in filters] == ["hs_lastmodifieddate"]
 
 
 def test_429_is_retried_after_its_retry_after(fake):
@@ -154,7 +155,7 @@ def test_sync_survives_a_transient_failure_midway_and_loses_nothing(fake, factor
 
 def test_referral_push_uses_batch_calls_with_associations_and_program_properties(fake):
     crm = adapter(fake, [])
-    crm.setup("default", [])
+    crm.setup(program_properties())
     pushes = [referral_push(n) for n in range(3)]
     fake.requests.clear()
     fake.reverse_batch_results = True
@@ -183,7 +184,7 @@ def test_referral_push_uses_batch_calls_with_associations_and_program_properties
     assert deal_input["properties"] == {
         "dealname": "Prospect 0 (referral)",
         "pipeline": "default",
-        "dealstage": "referralintroduction",
+        "dealstage": "appointmentscheduled",
         "referral_program_id": "ref-0",
         "referred_by_email": "ana@client.example",
         "referral_source": "Client referral",
@@ -205,7 +206,7 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
     from integrations.ports import CrmTask
 
     crm = adapter(fake, [])
-    crm.setup("default", [])
+    crm.setup(program_properties())
     company = fake.add_company({"name": "Acme", "domain": "acme.example"}, updated_at=T0)
     contact = fake.add_contact({"email": "ana@acme.example"}, company_id=company, updated_at=T0)
     tasks = [
@@ -252,13 +253,13 @@ def test_crm_tasks_are_batch_created_with_associations_once(fake):
 
 def test_one_bad_referral_fails_alone_and_the_rest_of_its_batch_goes_through(fake):
     crm = adapter(fake, [])
-    crm.setup("default", [])
+    crm.setup(program_properties())
     pushes = [
         referral_push(
             n,
             contact_title=None,
             deal_name=f"Prospect {n}",
-            stage_id="no_such_stage" if n == 1 else "referralintroduction",
+            stage_id="no_such_stage" if n == 1 else "appointmentscheduled",
         )
         for n in range(3)
     ]

@@ -14,11 +14,16 @@ from pathlib import Path
 import pytest
 
 from domain.signals import SCORED_KINDS, SignalKind, SignalSource
-from domain.stages import DEFAULT_PIPELINE_ID, DEFAULT_STAGE_MAP, ProgramStage
+from domain.stages import (
+    DEFAULT_MILESTONES,
+    DEFAULT_PIPELINE_ID,
+    DEFAULT_STAGE_MAP,
+    ProgramStage,
+)
+from integrations.sandbox.portal import RENEWALS_PIPELINE_ID, SANDBOX_PIPELINES
 from simulation.book import Book, SignalSpec, generate_book
 from simulation.signals_file import COLUMNS, write_signals
 
-POST_WIN = {"closedwon", "onboarding", "firstpayment"}
 PERSONAL = {"gmail.com", "outlook.com", "yahoo.com", "icloud.com"}
 PERSON_KINDS = {SignalKind.NPS, SignalKind.CSAT, SignalKind.FEEDBACK_POSITIVE}
 PERSON_KINDS |= {SignalKind.FEEDBACK_NEGATIVE}
@@ -129,24 +134,29 @@ def test_contacts_are_realistic(book: Book) -> None:
     assert all(len(set(ts)) == len(ts) for ts in by_company.values())
 
 
-def test_deals_use_the_default_pipeline_and_valid_stages(book: Book) -> None:
+def test_deals_use_the_portals_pipelines_and_valid_stages(book: Book) -> None:
     companies = {c.crm_id for c in book.companies}
     channels = Counter(d.source_channel for d in book.deals)
-    assert set(channels) == {"inbound", "outbound", "partner", "event", "client_referral"}
+    assert {"inbound", "outbound", "partner", "event", "client_referral"} <= set(channels)
     assert channels["client_referral"] < channels["inbound"]
     start, _ = _period(book)
+    pipelines = {p.id: {s.id: s for s in p.stages} for p in SANDBOX_PIPELINES}
     for d in book.deals:
         assert d.company_crm_id in companies
-        assert d.pipeline_id == DEFAULT_PIPELINE_ID
-        assert d.stage_id in DEFAULT_STAGE_MAP
+        stage = pipelines[d.pipeline_id][d.stage_id]
         assert d.amount > 0 and d.amount == d.amount.quantize(Decimal("0.01"))
-        closed = d.stage_id in POST_WIN or d.stage_id == "closedlost"
+        closed = stage.closed and d.pipeline_id == DEFAULT_PIPELINE_ID
         assert (d.closed_at is not None) == closed
         assert d.created_at <= d.stage_entered_at < start
         if d.closed_at is not None:
             assert d.created_at <= d.closed_at < start
-    stages = {DEFAULT_STAGE_MAP[d.stage_id] for d in book.deals}
-    assert {ProgramStage.CLOSED_LOST, ProgramStage.FIRST_PAYMENT, ProgramStage.PROPOSAL} <= stages
+        for name, value in d.properties:  # milestones only on won deals, after the win
+            assert name in DEFAULT_MILESTONES.values() and d.stage_id == "closedwon"
+            assert d.closed_at is not None and d.closed_at <= datetime.fromisoformat(value) < start
+    renewals = [d for d in book.deals if d.pipeline_id == RENEWALS_PIPELINE_ID]
+    assert all(d.source_channel == "renewal" for d in renewals)
+    stages = {DEFAULT_STAGE_MAP.get(d.stage_id) for d in book.deals}
+    assert {ProgramStage.CLOSED_LOST, ProgramStage.CLOSED_WON, ProgramStage.PROPOSAL} <= stages
     seg = {c.crm_id: c.segment for c in book.companies}
     new = [d for d in book.deals if d.name.endswith(" - New business")]
     ent = [d.amount for d in new if seg[d.company_crm_id] == "enterprise"]
@@ -232,7 +242,7 @@ def test_invariants_hold_for_other_seeds_and_periods(seed: int, start: date, day
     test_signals_belong_to_their_accounts_and_are_in_range(other)
     test_all_datetimes_are_aware_utc(other)
     test_lifecycle_signals_follow_company_dates(other)
-    test_deals_use_the_default_pipeline_and_valid_stages(other)
+    test_deals_use_the_portals_pipelines_and_valid_stages(other)
     test_contacts_are_realistic(other)
 
 

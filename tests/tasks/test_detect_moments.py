@@ -136,11 +136,11 @@ def test_on_a_generated_book_asks_exist_only_where_a_moment_qualifies_and_no_gua
     from simulation.book import generate_book
     from simulation.signals_file import write_signals
     from tasks.ingest_signals import ingest_rows, read_rows
-    from tasks.load_book import load_book
     from tasks.sync_crm import sync_crm
+    from tests.factories import book_in_sandbox
 
     book = generate_book(seed=5, accounts=60, days=60)
-    load_book(factory, book)
+    book_in_sandbox(factory, book, tmp_path)
     sync_crm(factory, SandboxCrm(factory), PROGRAM)
     write_signals(book.signals, tmp_path / "s.jsonl")
     ingest_rows(factory, read_rows(tmp_path / "s.jsonl"), NOW)
