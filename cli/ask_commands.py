@@ -22,7 +22,7 @@ def list_(
 ) -> None:
     """Asks by due date, best first within a day: who, why now, due, status."""
     with factory()() as session:
-        rows = repo.list_asks(session, csm, status, limit)
+        rows, total = repo.list_asks(session, csm, status, limit)
     data = [
         {
             "id": ask.id,
@@ -55,6 +55,8 @@ def list_(
         if as_json
         else ["id", "status", "due", "account", "champion", "csm", "score", "why_now"],
     )
+    if total > len(rows):
+        typer.echo(f"... and {total - len(rows)} more (raise --limit to see them)", err=True)
 
 
 @app.command()

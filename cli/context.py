@@ -9,7 +9,6 @@ import typer
 from core.settings import get_settings
 from db.engine import session_factory
 from domain.clock import SystemClock, parse_instant
-from integrations.errors import ConfigurationError
 from tasks.context import AppContext, app_context
 
 
@@ -32,9 +31,5 @@ def instant(at: str | None) -> datetime:
 
 
 def adapters_context() -> AppContext:
-    """Settings, database and adapters; a settings problem is a clear error, not a trace."""
-    try:
-        return app_context()
-    except ConfigurationError as error:
-        typer.echo(f"configuration: {error}", err=True)
-        raise typer.Exit(2) from None
+    """Settings, database and adapters (a settings problem reaches the person as one line)."""
+    return app_context()

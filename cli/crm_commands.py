@@ -125,7 +125,12 @@ def issues(
     if as_json:
         print_json({"issues": causes, "quarantined": held})
         return
-    typer.echo("causes (kept, not understood):")
-    emit(causes, False, ["kind", "key", "records", "message"])
-    typer.echo("quarantined records (set aside until the CRM changes them):")
-    emit(held, False, ["object", "crm_id", "field", "reason", "times_seen"])
+    typer.echo("kept, not understood:" if causes else "kept, not understood: nothing")
+    for cause in causes:
+        resolved = " (resolved)" if cause["resolved"] else ""
+        typer.echo(f"  {cause['kind']}{resolved}: {cause['message']}")
+    typer.echo(
+        "quarantined (set aside until the CRM changes them):" if held else "quarantined: none"
+    )
+    for record in held:
+        typer.echo(f"  {record['object']} {record['crm_id']}: {record['reason']}")

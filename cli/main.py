@@ -17,9 +17,11 @@ from cli import (
     team_commands,
 )
 from cli.context import instant
-from cli.output import fail, print_json
+from cli.output import fail, print_flow_result, print_json
+from cli.problems import ProblemGroup
 
 app = typer.Typer(
+    cls=ProblemGroup,
     help="Self-hosted B2B referral-program engine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -36,7 +38,13 @@ app.add_typer(team_commands.app, name="team")
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log by id.")) -> None:
+def main(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log by id; show tracebacks instead of one-line problems."
+    ),
+) -> None:
+    ctx.obj = {"verbose": verbose}
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -46,11 +54,18 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log by id.
 
 @app.command()
 def run(
+    ctx: typer.Context,
     name: str = typer.Argument(None, help="Flow name; omit to list them."),
     at: str | None = typer.Option(None, help="Run as if at this time (ISO 8601)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Run one flow now (through Prefect, so it shows in the UI when a server is configured)."""
+    """Run one flow now (through Prefect, so it shows in the UI when a server is configured)
+    and print a table of what it did."""
+    when = instant(at) if at else None
+    if not ctx.obj.get("verbose"):
+        # Prefect logs a failed run's traceback itself; a person gets the one line below.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     from flows.registry import FLOWS, run_flow
 
     if name is None:
@@ -58,12 +73,12 @@ def run(
             typer.echo(f"{flow_name}: {(flow.__doc__ or '').strip().splitlines()[0]}")
         return
     if name not in FLOWS:
-        raise fail(f"unknown flow {name!r}; known: {', '.join(sorted(FLOWS))}", 2)
-    result = run_flow(name, instant(at) if at else None)
+        raise fail(f"problem: unknown flow {name!r}; known: {', '.join(sorted(FLOWS))}", 2)
+    result = run_flow(name, when)
     if as_json:
         print_json(result)
     else:
-        typer.echo(f"{name}: {result}")
+        print_flow_result(name, result)
 
 
 @app.command()

@@ -30,7 +30,7 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None
     if not rows:
         typer.echo("(none)")
         return
-    columns = list(columns or rows[0].keys())
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     typer.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
@@ -59,3 +59,25 @@ def emit(rows: Sequence[Mapping[str, Any]], as_json: bool, columns: Sequence[str
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code)
+
+
+def print_flow_result(name: str, result: Any) -> None:
+    """What a flow did, as tables: a list of rows, a sync report, or a parent flow's parts."""
+    if isinstance(result, list):
+        typer.echo(f"{name}:")
+        print_table(result)
+    elif isinstance(result, dict) and "objects" in result:
+        typer.echo(f"{name}:")
+        print_table(result["objects"])
+        for line in result.get("quarantined", []):
+            typer.echo(f"  quarantined {line}")
+        for line in result.get("new_issues", []):
+            typer.echo(f"  new: {line}")
+        calls = result.get("api_calls") or {}
+        if calls:
+            typer.echo("  API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
+    elif isinstance(result, dict):
+        for part, value in result.items():
+            print_flow_result(str(part), value)
+    else:
+        typer.echo(f"{name}: {result}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import Account, Ask, OutboxMessage, Person, ReferralLink, TeamMember
@@ -217,17 +217,18 @@ def record_outcome(
 
 def list_asks(
     session: Session, csm_email: str | None, status: AskStatus | None, limit: int
-) -> list[tuple[Ask, Account, Person, TeamMember]]:
+) -> tuple[list[tuple[Ask, Account, Person, TeamMember]], int]:
+    """Asks by due date (best first within a day), at most ``limit``, and how many match."""
     query = (
         select(Ask, Account, Person, TeamMember)
         .join(Account, Account.id == Ask.account_id)
         .join(Person, Person.id == Ask.champion_id)
         .join(TeamMember, TeamMember.id == Ask.csm_id)
-        .order_by(Ask.due_at, Ask.score.desc())
-        .limit(limit)
     )
     if csm_email:
         query = query.where(TeamMember.email == csm_email.lower())
     if status:
         query = query.where(Ask.status == status)
-    return [tuple(row) for row in session.execute(query).all()]  # type: ignore[misc]
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Ask.due_at, Ask.score.desc()).limit(limit)).all()
+    return [tuple(row) for row in rows], total  # type: ignore[misc]

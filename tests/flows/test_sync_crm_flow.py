@@ -28,3 +28,24 @@ def test_sync_crm_flow_imports_the_book_once(flow_env, committed_factory):
     }
     assert sum(row["created"] + row["updated"] for row in second["objects"]) == 0
     assert first["quarantined"] == []
+
+
+def test_a_flow_that_fails_reaches_the_person_as_one_line(flow_env, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from core.settings import get_settings
+    from tasks.context import app_context
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    get_settings.cache_clear()
+    app_context.cache_clear()
+
+    result = CliRunner().invoke(app, ["run", "sync-crm"])
+
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        f"problem: the database at sqlite:///{tmp_path / 'never-migrated.db'} is not set up "
+        "yet: run `referrals db upgrade`"
+    ]
