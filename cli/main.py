@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -52,6 +54,22 @@ def main(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+@contextmanager
+def quiet_prefect(quiet: bool) -> Iterator[None]:
+    """Prefect's own run logs off while a flow runs for a person (tables and problems only);
+    restored after, for a process that goes on (tests, `referrals serve`)."""
+    loggers = [logging.getLogger(name) for name in ("prefect", "EventsWorker")]
+    levels = [logger.level for logger in loggers]
+    if quiet:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -62,10 +80,10 @@ def run(
     """Run one flow now (through Prefect, so it shows in the UI when a server is configured)
     and print a table of what it did."""
     when = instant(at) if at else None
-    if not ctx.obj.get("verbose"):
-        # Prefect logs a failed run's traceback itself; a person gets the one line below.
+    quiet = not ctx.obj.get("verbose")
+    if quiet:
+        # Prefect logs a failed run's traceback itself; a person gets one line (ProblemGroup).
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     from flows.registry import FLOWS, run_flow
 
     if name is None:
@@ -74,7 +92,8 @@ def run(
         return
     if name not in FLOWS:
         raise fail(f"problem: unknown flow {name!r}; known: {', '.join(sorted(FLOWS))}", 2)
-    result = run_flow(name, when)
+    with quiet_prefect(quiet):
+        result = run_flow(name, when)
     if as_json:
         print_json(result)
     else:

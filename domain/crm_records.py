@@ -407,8 +407,14 @@ def map_deal(
         stage_entered_at=stage_entered,
         closed_at=(read["closedate"] or stage_entered) if closed else None,
         crm_updated_at=updated_at,
-        stage_entries=tuple(sorted(entries.items(), key=lambda item: (item[1], item[0]))),
+        stage_entries=tuple(sorted(entries.items(), key=entry_order(stage_id))),
     )
+
+
+def entry_order(current_stage_id: str) -> Callable[[tuple[str, datetime]], tuple[Any, ...]]:
+    """Stage entries by time; on a tie the deal's current stage comes last (it is where the
+    deal is now), so a history never reads as a reopening that did not happen."""
+    return lambda item: (item[1], item[0] == current_stage_id, item[0])
 
 
 def map_task(crm_id: str, props: Mapping[str, Any], updated_at: datetime) -> TaskFields:

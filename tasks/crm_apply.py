@@ -21,6 +21,7 @@ from domain.crm_records import (
     DealMapping,
     PersonFields,
     Rejection,
+    entry_order,
     map_company,
     map_contact,
     map_deal,
@@ -157,11 +158,15 @@ def _apply_contacts(
     by_crm = repo.stored_rows(session, Person, "crm_id", list(mapped))
     by_email = repo.stored_rows(session, Person, "email", [p.email for p in mapped.values()])
     email_changes = []
+    first_with: dict[str, str] = {}  # email -> the page's first contact with it
     for person in list(mapped.values()):
         owner = by_email.get(person.email)
         stored_email = (by_crm.get(person.crm_id) or {}).get("email")
         clash = None
-        if owner is not None and owner["crm_id"] not in (None, person.crm_id):
+        earlier = first_with.setdefault(person.email, person.crm_id)
+        if earlier != person.crm_id:
+            clash = f"email is also used by contact {earlier}"
+        elif owner is not None and owner["crm_id"] not in (None, person.crm_id):
             clash = f"email is also used by contact {owner['crm_id']}"
         elif owner is not None and stored_email not in (None, person.email):
             # The contact's new email belongs to a person the program created itself (say a
@@ -279,7 +284,7 @@ def _new_stage_events(
         deal_id = ids[crm_id]
         lookup = mapping.history_lookup(deal.pipeline_id)
         known = {(e.crm_stage_id, e.entered_at) for e in history.get(deal_id, [])}
-        timeline = sorted({*known, *deal.stage_entries}, key=lambda item: (item[1], item[0]))
+        timeline = sorted({*known, *deal.stage_entries}, key=entry_order(deal.crm_stage_id))
         previous: ProgramStage | None = None
         for stage_id, entered_at in timeline:
             stage = lookup.get(stage_id)

@@ -242,3 +242,26 @@ def test_people_are_linked_to_their_account_whatever_the_order(backend, factory)
     with factory() as session:
         person = session.scalars(select(Person)).one()
     assert person.account_id is not None
+
+
+def test_a_malformed_answer_is_retried_and_one_that_stays_malformed_names_the_page(factory):
+    from tasks.sync_crm import SyncError
+
+    for backend, slept in hubspot_backend([T0]):
+        backend.add_company(T0, "Client", "client.example")
+        backend.fake.lose_answer_next("POST", "/crm/v3/objects/companies/search", "cut", times=2)
+        first = sync_crm(factory, backend.crm, PROGRAM, ("companies",))
+        assert first.by_type["companies"].created == 1 and len(slept) >= 2  # retried, no crash
+
+        backend.add_company(T0 + timedelta(hours=1), "Later", "later.example")
+        attempts = backend.crm.calls.max_attempts  # every retry of the page is cut too
+        backend.fake.lose_answer_next(
+            "POST", "/crm/v3/objects/companies/search", "cut", times=attempts
+        )
+        with pytest.raises(SyncError, match="could not read companies changed since 2026-03-02"):
+            sync_crm(factory, backend.crm, PROGRAM, ("companies",))
+        with factory() as session:
+            assert session.scalars(select(Account.name)).all() == ["Client"]
+
+        after = sync_crm(factory, backend.crm, PROGRAM, ("companies",))  # same place again
+        assert after.by_type["companies"].created == 1
