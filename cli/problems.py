@@ -14,7 +14,7 @@ from typing import Any
 import click
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from domain.program import ProgramError
 from integrations.errors import ConfigurationError, PermanentError, TransientError
@@ -59,6 +59,13 @@ def explain(error: BaseException, database: str | None = None) -> str:
         return f"{error}; nothing was lost, try again later"
     if type(error).__name__ in {"SyncError", "SignalFileError"}:
         return str(error)
+    if isinstance(error, SQLAlchemyError):  # its text carries the statement's parameters
+        original = getattr(error, "orig", None)
+        cause = f", {type(original).__name__}" if original is not None else ""
+        return (
+            f"the database{where} failed ({type(error).__name__}{cause}); rerun with --verbose "
+            "for the traceback"
+        )
     return (
         f"unexpected error ({type(error).__name__}: {str(error)[:200]}); rerun with --verbose "
         "for the traceback and please report it"

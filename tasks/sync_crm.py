@@ -326,12 +326,14 @@ def _apply_one_by_one(
 
 
 def _why(error: BaseException) -> str:
-    """What the database said, without the statement's parameters (they carry the values)."""
+    """What the database said, without the statement's parameters (they carry the values):
+    the driver's own message, never SQLAlchemy's wrapper text."""
     original = getattr(error, "orig", None) or error
     diag = getattr(original, "diag", None)
     message = getattr(diag, "message_primary", None) if diag is not None else None
-    if message is None:
-        message = str(original).split("\n")[0] if not hasattr(error, "orig") else ""
+    if message is None and not isinstance(original, SQLAlchemyError):
+        lines = str(original).strip().splitlines()
+        message = lines[0] if lines else ""
     kind = type(original).__name__
     return f"{kind}: {message[:200]}" if message else kind
 
