@@ -45,3 +45,22 @@ def test_tokens_select_hubspot_and_slack_at_their_configured_bases(factory, tmp_
 def test_sendgrid_without_an_adapter_is_a_clear_error(factory, tmp_path):
     with pytest.raises(ConfigurationError, match="SENDGRID_API_KEY is set"):
         build_adapters(settings(tmp_path, SENDGRID_API_KEY=SecretStr("SG.x")), factory)
+
+
+def test_vendor_timeouts_come_from_settings(factory, tmp_path):
+    adapters = build_adapters(
+        settings(
+            tmp_path,
+            HUBSPOT_ACCESS_TOKEN=SecretStr("pat-1"),
+            SLACK_BOT_TOKEN=SecretStr("xoxb-1"),
+            HUBSPOT_TIMEOUT_SECONDS=7.5,
+            SLACK_TIMEOUT_SECONDS=4,
+        ),
+        factory,
+        "default",
+    )
+    assert isinstance(adapters.crm, HubSpotCrm) and isinstance(adapters.chat, SlackChat)
+    assert adapters.crm.calls.request_timeout == (5.0, 7.5)  # connect, answer
+    assert adapters.chat.client.timeout == 4
+    defaults = settings(tmp_path)
+    assert (defaults.hubspot_timeout_seconds, defaults.slack_timeout_seconds) == (30, 30)
