@@ -11,9 +11,10 @@ The models live in ``program_schema`` and its section modules and are re-exporte
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -76,6 +77,7 @@ __all__ = [
     "load_program",
     "parse_program",
     "preset_text",
+    "program_from_data",
 ]
 
 PRESETS: tuple[str, ...] = ("saas", "consulting", "financial", "recruitment")
@@ -130,13 +132,19 @@ def load_preset(name: str) -> Program:
 def parse_program(text: str) -> Program:
     """Validate program YAML; raises ``ProgramError`` listing every problem found."""
     data, errors = read_yaml(text)
+    return program_from_data(data, errors)
+
+
+def program_from_data(data: Any, errors: Sequence[str] = ()) -> Program:
+    """Validate parsed program data; ``errors`` are problems already found in the YAML."""
+    errors = list(errors)
     if not isinstance(data, dict):
         errors.append("the program must be a mapping of keys (version, name, rewards, ...)")
         raise ProgramError(errors)
     try:
         program = Program.model_validate(data)
     except ValidationError as exc:
-        errors.extend(translate_errors(exc.errors()))
+        errors.extend(translate_errors(exc.errors(), data))
         # The program-wide checks only run on a structurally valid model; run them on the raw
         # data too so one pass reports every kind of mistake.
         errors.extend(_format(path, msg) for path, msg in cross_reference_problems(data))
@@ -191,16 +199,19 @@ def _read_text(path: Path) -> str:
         raise failed(f"is not UTF-8 text (line {line}); save it as UTF-8") from None
 
 
-def translate_errors(errors: Iterable[ErrorDetails]) -> list[str]:
+def translate_errors(errors: Iterable[ErrorDetails], data: Any = None) -> list[str]:
     """Pydantic error details -> ``path: short message`` lines, in document order."""
     lines: list[str] = []
     for error in errors:
-        path = _loc_path(error["loc"])
+        path = _loc_path(error["loc"], data)
         if error["type"] == RULE_ERROR_TYPE:
             problems = error.get("ctx", {}).get("problems", ())
             lines.extend(_format(join_path(path, sub), msg) for sub, msg in problems)
         elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             lines.append(_format(join_path(path, "kind"), _message(error)))
+        elif error["type"] == "invalid_key":  # the key (a number, a date) is the loc's end
+            key_path = join_path(_loc_path(error["loc"][:-1], data), key_segment(error["loc"][-1]))
+            lines.append(_format(key_path, "unknown key (keys here are text)"))
         else:
             lines.append(_format(path, _message(error)))
     return lines
@@ -238,17 +249,30 @@ def _choices(expected: str) -> list[str]:
     return quoted or [part.strip() for part in re.split(r",| or ", expected) if part.strip()]
 
 
-def _loc_path(loc: Sequence[int | str]) -> str:
-    path, previous = "", None
+def _loc_path(loc: Sequence[int | str], data: Any = None) -> str:
+    """Pydantic's error location as a key path. ``data`` (the raw YAML) tells a list index
+    from a mapping key that is a number (``stages: {12: closed_won}``)."""
+    path, previous, node = "", None, data
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in _UNION_TAGS.get(str(previous), ()) or part == "[key]":
+        if isinstance(part, str) and (
+            part in _UNION_TAGS.get(str(previous), ()) or part == "[key]"
+        ):
             continue
+        if isinstance(part, int) and not isinstance(node, Mapping):
+            path += f"[{part}]"
         else:
             path = join_path(path, key_segment(part))
+        node = _child(node, part)
         previous = part
     return path
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(part)
+    if isinstance(node, list | tuple) and isinstance(part, int) and -len(node) <= part < len(node):
+        return node[part]
+    return None
 
 
 def _format(path: str, message: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -171,12 +172,18 @@ class Templates(ProgramModel):
             else:
                 sources = [(name, value)]
             for path, source in sources:
-                try:
-                    problems.extend((path, msg) for msg in check_template(name, source))
-                except RecursionError:  # thousands of nested brackets overflow Jinja's parser
-                    problems.append((path, "is nested too deeply to compile"))
+                problems.extend((path, msg) for msg in _template_problems(name, source))
         raise_problems(problems)
         return self
+
+
+@lru_cache(maxsize=256)
+def _template_problems(name: str, source: str) -> tuple[str, ...]:
+    """Compiling is most of a program's load time, and reloads bring the same sources back."""
+    try:
+        return tuple(check_template(name, source))
+    except RecursionError:  # thousands of nested brackets overflow Jinja's parser
+        return ("is nested too deeply to compile",)
 
 
 class Program(ProgramModel):

@@ -1,0 +1,35 @@
+"""Hypothesis profiles: a few hundred cases per property on every `make test`, many more on
+demand with ``HYPOTHESIS_PROFILE=deep``."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+SCALE = {"default": 1, "deep": 20}.get(PROFILE, 1)
+
+
+def register() -> None:
+    common = {
+        "deadline": None,  # timing varies with the machine and the database: never a failure
+        "print_blob": True,
+        # .data/ is git-ignored; failing cases are replayed first on the next run
+        "database": DirectoryBasedExampleDatabase(".data/hypothesis"),
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+            HealthCheck.function_scoped_fixture,  # database tests reset state per example
+        ],
+    }
+    settings.register_profile("default", max_examples=300, **common)
+    settings.register_profile("deep", max_examples=300 * 20, **common)
+    settings.load_profile(PROFILE if PROFILE in ("default", "deep") else "default")
+
+
+def scaled(examples: int) -> int:
+    """``examples`` on every run, twenty times as many under the deep profile."""
+    return examples * SCALE
