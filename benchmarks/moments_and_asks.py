@@ -22,11 +22,13 @@ from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from simulation.book import generate_book
 from simulation.signals_file import write_signals
+from simulation.team_file import write_team_file
 from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
 from tasks.prompt_csms import prompt_csms
 from tasks.sync_crm import sync_crm
+from tasks.team import import_team
 
 
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
@@ -53,6 +55,8 @@ def main() -> None:
         )
         timed("load book into the sandbox CRM", lambda: load_book(factory, book))
         timed("sync-crm (full)", lambda: sync_crm(factory, SandboxCrm(factory), program))
+        write_team_file(book, folder / "team.csv")
+        timed("team import (roles)", lambda: import_team(factory, read_rows(folder / "team.csv")))
         write_signals(book.signals, folder / "signals.jsonl")
         start = datetime.combine(book.start, datetime.min.time(), UTC)
         report = timed(

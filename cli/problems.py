@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import click
 import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -82,10 +81,10 @@ def _safe_url(url: str) -> str:
 class ProblemGroup(typer.core.TyperGroup):
     """The `referrals` group: turns what escapes a command into one line and exit 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits: Typer's
             raise
         except Exception as error:
             if (ctx.obj or {}).get("verbose"):
