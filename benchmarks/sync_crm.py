@@ -61,7 +61,7 @@ def main() -> None:
 
         hubspot_db = _fresh_db(folder, "hubspot")
         with FakeHubSpot(now=lambda: datetime(2026, 1, 1, tzinfo=UTC)) as fake:
-            crm = build_hubspot_crm(fake.token, fake.base_url, "default", 10_000, 1_000)
+            crm = build_hubspot_crm(fake.token, fake.base_url, 10_000, 1_000)
             crm.setup("default", [])
             ids = {}
             for c in book.companies:

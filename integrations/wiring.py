@@ -32,9 +32,7 @@ def _not_yet(variable: str, vendor: str) -> ConfigurationError:
     )
 
 
-def build_crm(
-    settings: Settings, factory: sessionmaker[Session], deal_pipeline_id: str | None = None
-) -> tuple[Crm, str]:
+def build_crm(settings: Settings, factory: sessionmaker[Session]) -> tuple[Crm, str]:
     token = secret_value(settings.hubspot_access_token, settings.hubspot_secret_block)
     if not token:
         return SandboxCrm(factory), "sandbox"
@@ -43,7 +41,6 @@ def build_crm(
     crm = build_hubspot_crm(
         token,
         settings.hubspot_api_base,
-        deal_pipeline_id,
         settings.hubspot_calls_per_10s,
         settings.hubspot_searches_per_second,
         timeout=settings.hubspot_timeout_seconds,
@@ -61,10 +58,8 @@ def build_chat(settings: Settings) -> tuple[ChatNotifier, str]:
     return chat, "slack"
 
 
-def build_adapters(
-    settings: Settings, factory: sessionmaker[Session], deal_pipeline_id: str | None = None
-) -> Adapters:
-    crm, crm_name = build_crm(settings, factory, deal_pipeline_id)
+def build_adapters(settings: Settings, factory: sessionmaker[Session]) -> Adapters:
+    crm, crm_name = build_crm(settings, factory)
     chat, chat_name = build_chat(settings)
     if settings.sendgrid_api_key or settings.sendgrid_secret_block:
         raise _not_yet("SENDGRID_API_KEY", "SendGrid")

@@ -38,7 +38,7 @@ class AppContext:
 def build_context(settings: Settings) -> AppContext:
     factory = session_factory(settings.resolved_database_url)
     program = load_program_file(settings)
-    adapters = build_adapters(settings, factory, program.stage_map.pipeline_id)
+    adapters = build_adapters(settings, factory)
     return AppContext(settings, factory, adapters, program)
 
 

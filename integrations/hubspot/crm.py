@@ -33,7 +33,7 @@ from integrations.ports import (
 
 
 class HubSpotCrm:
-    def __init__(self, client: HubSpot, calls: HubSpotCalls, _unused: object = None):
+    def __init__(self, client: HubSpot, calls: HubSpotCalls):
         self.calls = calls
         apis = HubSpotApis(client, calls)
         self._reads = HubSpotReads(apis)

@@ -15,7 +15,6 @@ from integrations.rate_limit import RateLimiter
 def build_hubspot_crm(
     token: str,
     base_url: str,
-    deal_pipeline_id: str | None,
     calls_per_10s: int = 100,
     searches_per_second: int = 4,
     sleep: Callable[[float], None] | None = None,
@@ -32,4 +31,4 @@ def build_hubspot_crm(
     )
     # urllib3 would otherwise retry some calls on its own (GETs on 429): our policy is the one.
     client = HubSpot(access_token=token, host=base_url.rstrip("/"), retry=Retry(total=0))
-    return HubSpotCrm(client, calls, deal_pipeline_id)
+    return HubSpotCrm(client, calls)

@@ -187,7 +187,6 @@ class HubSpotBackend:
         self.crm = build_hubspot_crm(
             fake.token,
             fake.base_url,
-            DEFAULT_PIPELINE_ID,
             calls_per_10s=1000,
             searches_per_second=100,
             sleep=slept.append,

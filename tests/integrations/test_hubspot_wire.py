@@ -29,7 +29,6 @@ def adapter(fake: FakeHubSpot, slept: list[float] | None = None, searches_per_se
     return build_hubspot_crm(
         fake.token,
         fake.base_url,
-        "default",
         calls_per_10s=1000,
         searches_per_second=searches_per_second,
         sleep=slept.append if slept is not None else None,
@@ -125,7 +124,7 @@ def test_a_400_keeps_hubspots_message_and_is_not_retried(fake):
 
 
 def test_a_wrong_token_is_a_permanent_error_naming_the_cause(fake):
-    crm = build_hubspot_crm("wrong-token", fake.base_url, "default")
+    crm = build_hubspot_crm("wrong-token", fake.base_url)
     with pytest.raises(PermanentError, match="HubSpot 401"):
         crm.changed_since("companies", T0, ["name"])
 

@@ -46,7 +46,7 @@ def slack_chat(slack: FakeSlack, slept: list[float]) -> SlackChat:
 
 def hubspot_crm(hubspot: FakeHubSpot, slept: list[float]) -> HubSpotCrm:
     return build_hubspot_crm(
-        hubspot.token, hubspot.base_url, "default", 1000, 100, sleep=slept.append, timeout=QUICK
+        hubspot.token, hubspot.base_url, 1000, 100, sleep=slept.append, timeout=QUICK
     )
 
 
@@ -179,8 +179,6 @@ def test_a_refused_connection_on_a_create_is_retried_and_not_uncertain(hubspot):
     base_url = hubspot.base_url
     hubspot.stop()
     slept: list[float] = []
-    crm = build_hubspot_crm(
-        hubspot.token, base_url, "default", 1000, 100, sleep=slept.append, timeout=QUICK
-    )
+    crm = build_hubspot_crm(hubspot.token, base_url, 1000, 100, sleep=slept.append, timeout=QUICK)
     [result] = crm.create_tasks([task(1)])
     assert (result.transient, result.uncertain) == (True, False) and len(slept) == 4

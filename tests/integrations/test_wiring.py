@@ -34,7 +34,6 @@ def test_tokens_select_hubspot_and_slack_at_their_configured_bases(factory, tmp_
             SLACK_API_BASE="http://127.0.0.1:9/api",
         ),
         factory,
-        "default",
     )
     assert isinstance(adapters.crm, HubSpotCrm) and isinstance(adapters.chat, SlackChat)
     assert adapters.chat.client.base_url == "http://127.0.0.1:9/api/"
@@ -57,7 +56,6 @@ def test_vendor_timeouts_come_from_settings(factory, tmp_path):
             SLACK_TIMEOUT_SECONDS=4,
         ),
         factory,
-        "default",
     )
     assert isinstance(adapters.crm, HubSpotCrm) and isinstance(adapters.chat, SlackChat)
     assert adapters.crm.calls.request_timeout == (5.0, 7.5)  # connect, answer
