@@ -263,7 +263,7 @@ def signal_file(draw: st.DrawFn, max_rows: int = 8) -> SignalFile:
     lines: list[Line] = []
     for index in range(draw(_below(max_rows + 1))):
         written, expected = draw(valid_row(index))
-        outcome = _pick(draw, ["valid", "valid", "invalid", "any"])
+        outcome = _pick(draw, ["valid", "invalid", "any", "valid", "invalid"])
         if outcome == "valid":
             lines.append(Line("valid", written, expected=expected))
         elif outcome == "invalid":
@@ -279,10 +279,13 @@ def signal_file(draw: st.DrawFn, max_rows: int = 8) -> SignalFile:
 
 @st.composite
 def _invalid_line(draw: st.DrawFn, written: dict[str, Any], csv_file: bool) -> Line:
-    extras = ["huge_field"] if csv_file else ["unknown_column"]
-    name = _pick(draw, [*FIELDS, *extras])
+    extras = ["huge_field"] if csv_file else ["unknown_column", "unreadable_json"]
+    name = _pick(draw, FIELDS if draw(_below(3)) else extras)  # a third are whole-row cases
     if name == "huge_field":  # over csv's own field limit: the row cannot even be read
         return Line("invalid", {**written, "text": "x" * (CSV_FIELD_LIMIT + 1)}, bad_field=None)
+    if name == "unreadable_json":  # json.loads itself raises ValueError or RecursionError
+        junk = _pick(draw, ['{"value": ' + "9" * 5000 + "}", "[" * 100_000, "{" + SECRET])
+        return Line("invalid", junk=junk, bad_field=None)
     if name == "unknown_column":
         return Line("invalid", {**written, "colour": SECRET}, bad_field="colour")
     value = draw(invalid_value(name, written, csv_file))
