@@ -82,7 +82,7 @@ def assert_named(errors: list[str], touched: list[KeyPath], nested: bool) -> Non
     assert pointed or whole or deep, (touched, errors)
 
 
-@settings(max_examples=scaled(500))
+@settings(max_examples=scaled(300))
 @given(case=mutated_data())
 def test_wrong_types_deletions_and_nesting_at_any_key_are_named_by_key_path(
     case: tuple[Any, list[KeyPath], bool],
@@ -91,19 +91,19 @@ def test_wrong_types_deletions_and_nesting_at_any_key_are_named_by_key_path(
     assert_named(problems_of(lambda: program_from_data(data)), touched, nested)
 
 
-@settings(max_examples=scaled(100))
+@settings(max_examples=scaled(80))
 @given(case=mutated_preset())
 def test_a_mutated_preset_file_loads_or_names_the_keys_it_touched(case: ProgramCase) -> None:
     assert_named(problems_of(lambda: parse_program(case.text)), case.touched, case.nested)
 
 
-@settings(max_examples=scaled(150))
+@settings(max_examples=scaled(120))
 @given(text=mangled_preset())
 def test_mangled_text_loads_or_gives_one_line_per_problem(text: str) -> None:
     problems_of(lambda: parse_program(text))
 
 
-@settings(max_examples=scaled(100))
+@settings(max_examples=scaled(80))
 @given(data=program_bytes())
 def test_any_bytes_on_disk_load_or_raise_program_error(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -81,7 +81,7 @@ def test_every_line_is_read_once_and_judged_as_built(case: SignalFile) -> None:
             assert line.bad_field in {p.field for p in problems}, (number, line.bad_field, problems)
 
 
-@settings(max_examples=scaled(300))
+@settings(max_examples=scaled(200))
 @given(
     raw=st.dictionaries(
         st.sampled_from(FIELDS) | st.text(max_size=12), JSONISH | st.text(), max_size=10
