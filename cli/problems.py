@@ -65,9 +65,9 @@ def explain(error: BaseException, database: str | None = None) -> str:
             f"the database{where} failed ({type(error).__name__}{cause}); rerun with --verbose "
             "for the traceback"
         )
-    return (
-        f"unexpected error ({type(error).__name__}: {str(error)[:200]}); rerun with --verbose "
-        "for the traceback and please report it"
+    return (  # its text may carry values: the type only
+        f"unexpected error ({type(error).__name__}); rerun with --verbose for the traceback "
+        "and please report it"
     )
 
 

@@ -3,7 +3,7 @@ that cannot be trusted is rejected with its id and reason, never half-stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -149,6 +149,7 @@ class DealFields:
     closed_at: datetime | None
     crm_updated_at: datetime
     stage_entries: tuple[tuple[str, datetime], ...]  # (stage id, entered at), oldest first
+    ignored: tuple[str, ...] = ()  # stage entry times that did not read: left out, flagged
 
 
 @dataclass(frozen=True)
@@ -335,16 +336,13 @@ def map_deal(
 ) -> DealFields | Rejection:
     """Every deal maps, in any pipeline and stage: one the stage map does not cover gets no
     program stage (and is kept). A won deal whose milestone dates are set has reached the
-    furthest of them. Only unreadable values the program uses make a rejection."""
+    furthest of them. An amount, create or close date or milestone date that does not read
+    makes a rejection (a reward may hang on them); a stage entry time that does not read is
+    left out of the history and named in ``ignored``."""
     stage_id = clean_text(props.get("dealstage"), 64)
     if not stage_id:
         return Rejection("deal", crm_id, "dealstage is missing", "dealstage")
     pipeline_id = clean_text(props.get("pipeline"), 64) or "default"
-    entry_names = [  # v2 first: the legacy name only fills in what v2 lacks
-        (stage, f"{prefix}{stage}")
-        for stage in dict.fromkeys([*mapping.stages, *mapping.known_stage_ids, stage_id])
-        for prefix in ENTRY_PREFIXES
-    ]
     read = read_fields(
         "deal",
         crm_id,
@@ -354,15 +352,11 @@ def map_deal(
             "createdate": read_time,
             "closedate": read_time,
             **dict.fromkeys(mapping.milestones.values(), read_time),
-            **dict.fromkeys((name for _, name in entry_names), read_time),
         },
     )
     if isinstance(read, Rejection):
         return read
-    entries: dict[str, datetime] = {}
-    for stage, name in entry_names:
-        if read[name] is not None:
-            entries.setdefault(stage, read[name])
+    entries, ignored = _stage_entries(props, [*mapping.stages, *mapping.known_stage_ids, stage_id])
     reached = []
     for milestone, name in mapping.milestones.items():
         if read[name] is not None:
@@ -408,7 +402,29 @@ def map_deal(
         closed_at=(read["closedate"] or stage_entered) if closed else None,
         crm_updated_at=updated_at,
         stage_entries=tuple(sorted(entries.items(), key=entry_order(stage_id))),
+        ignored=ignored,
     )
+
+
+def _stage_entries(
+    props: Mapping[str, Any], stage_ids: Iterable[str]
+) -> tuple[dict[str, datetime], tuple[str, ...]]:
+    """When the deal entered each stage: HubSpot's v2 stamp, else the legacy one. History is
+    lenient: a stamp that does not read is left out (and named), the deal is still kept."""
+    entries: dict[str, datetime] = {}
+    ignored: list[str] = []
+    for stage in dict.fromkeys(stage_ids):
+        for prefix in ENTRY_PREFIXES:
+            name = f"{prefix}{stage}"
+            try:
+                at = read_time(props.get(name))
+            except Unreadable:
+                ignored.append(name)
+                continue
+            if at is not None:
+                entries[stage] = at
+                break
+    return entries, tuple(ignored)
 
 
 def entry_order(current_stage_id: str) -> Callable[[tuple[str, datetime]], tuple[Any, ...]]:

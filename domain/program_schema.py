@@ -28,7 +28,6 @@ from domain.stages import (
     DEFAULT_MILESTONES,
     DEFAULT_PIPELINE_ID,
     DEFAULT_STAGE_MAP,
-    MILESTONE_PREFIX,
     ProgramStage,
     reached,
 )
@@ -134,14 +133,6 @@ class StageMap(ProgramModel):
         ]
         raise_problems(problems)
         return self
-
-    def history_lookup(self) -> dict[str, ProgramStage]:
-        """Every id a deal's stage history can carry -> program stage: CRM stage ids and
-        ``property:<name>`` for milestones."""
-        return {
-            **self.stages,
-            **{f"{MILESTONE_PREFIX}{name}": stage for stage, name in self.milestones.items()},
-        }
 
 
 class EmailTemplate(ProgramModel):

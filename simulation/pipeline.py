@@ -88,8 +88,10 @@ class SandboxPipeline:
         if self.stage_map.get(deal.stage_id) is ProgramStage.CLOSED_WON:
             ahead = [m for m in self.milestones if m not in deal.milestones]
             return None, (ahead[0] if ahead else None)
-        forward = [
-            s for s in self.stage_ids if self.stage_map.get(s) is not ProgramStage.CLOSED_LOST
+        forward = [  # a stage the program does not map is never entered: no way out of it
+            s
+            for s in self.stage_ids
+            if self.stage_map.get(s) not in (None, ProgramStage.CLOSED_LOST)
         ]
         position = forward.index(deal.stage_id) if deal.stage_id in forward else -1
         return (forward[position + 1] if 0 <= position < len(forward) - 1 else None), None

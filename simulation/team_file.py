@@ -6,15 +6,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from domain.team import TEAM_COLUMNS
 from simulation.book import Book
-
-COLUMNS = ("email", "role", "name", "crm_owner_id", "slack_id")
 
 
 def write_team_file(book: Book, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=TEAM_COLUMNS)
         writer.writeheader()
         for member in book.team:
             writer.writerow(

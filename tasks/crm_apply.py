@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.models import Account, Deal, Person
+from db.repositories import crm_issues as issues
 from db.repositories import crm_sync as repo
 from db.repositories.asks import copy_delivery_refs
 from db.repositories.team import owner_ids
@@ -41,6 +42,7 @@ class SyncCounts:
     quarantined: list[tuple[Rejection, datetime | None]] = field(default_factory=list)
     released: int = 0  # records that left the quarantine (the CRM fixed them)
     extra: Counter[str] = field(default_factory=Counter)
+    new_issues: list[str] = field(default_factory=list)  # causes first seen while applying
 
     def merge(self, other: SyncCounts) -> None:
         self.fetched += other.fetched
@@ -50,6 +52,7 @@ class SyncCounts:
         self.quarantined += other.quarantined
         self.released += other.released
         self.extra.update(other.extra)
+        self.new_issues += other.new_issues
 
     def row(self, object_type: str) -> dict[str, Any]:
         return {
@@ -159,8 +162,16 @@ def _apply_contacts(
     by_email = repo.stored_rows(session, Person, "email", [p.email for p in mapped.values()])
     email_changes = []
     first_with: dict[str, str] = {}  # email -> the page's first contact with it
-    for person in list(mapped.values()):
+    moved: set[str] = set()  # contacts whose change of email is accepted: their old one is free
+    # Contacts changing their email go first, so one who takes an email another leaves in the
+    # same page finds it free.
+    changing = [
+        p for p in mapped.values() if by_crm.get(p.crm_id, {}).get("email", p.email) != p.email
+    ]
+    for person in [*changing, *(p for p in mapped.values() if p not in changing)]:
         owner = by_email.get(person.email)
+        if owner is not None and owner["crm_id"] in moved:
+            owner = None
         stored_email = (by_crm.get(person.crm_id) or {}).get("email")
         clash = None
         earlier = first_with.setdefault(person.email, person.crm_id)
@@ -177,6 +188,7 @@ def _apply_contacts(
             )
         elif person.crm_id in by_crm and by_crm[person.crm_id]["email"] != person.email:
             email_changes.append((by_crm[person.crm_id]["id"], person.email))
+            moved.add(person.crm_id)
         if clash:
             counts.quarantined.append(
                 (Rejection("contact", person.crm_id, clash, "email"), updated_at[person.crm_id])
@@ -262,11 +274,43 @@ def _apply_deals(
         1 for e in events if e["program_stage"] is ProgramStage.CLOSED_LOST
     )
     counts.extra["unmapped"] += sum(1 for d in mapped.values() if d.program_stage is None)
+    _note_unreadable_history(session, mapped, counts)
     if reopened:
         counts.extra["reopened"] += len(reopened)
         repo.mark_reopened(session, reopened)
     repo.link_referrals_to_deals(session, list(mapped))
     return list(mapped)
+
+
+def _note_unreadable_history(
+    session: Session, deals: dict[str, DealFields], counts: SyncCounts
+) -> None:
+    """Stage entry times that did not read were left out; each property is flagged once."""
+    by_property: dict[str, list[str]] = {}
+    for deal in deals.values():
+        for name in deal.ignored:
+            by_property.setdefault(name, []).append(deal.crm_id)
+    if not by_property:
+        return
+    counts.extra["unreadable_entry_times"] += sum(len(ids) for ids in by_property.values())
+    fresh = issues.note_causes(
+        session,
+        [
+            issues.Cause(
+                "unreadable_value",
+                f"deals.{name}",
+                "deals",
+                f"deal property {name} holds something that is not a date (deal {ids[0]}"
+                f"{' and others' if len(ids) > 1 else ''}): left out of the stage history, "
+                "the deal is kept",
+                len(ids),
+                {"property": name, "example_deal": ids[0]},
+            )
+            for name, ids in sorted(by_property.items())
+        ],
+        datetime.now(UTC),
+    )
+    counts.new_issues += [c.message for c in fresh]
 
 
 def _new_stage_events(

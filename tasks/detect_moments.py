@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.models import Ask, Moment, ReferralLink, TeamMember
+from db.models import Ask, Moment, ReferralLink
 from db.repositories import moments as repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
 from domain.moments import guard_reasons, trigger_of, window_key
 from domain.program import Program
 from domain.referral_codes import new_code
-from domain.statuses import ASKING_ROLES, MomentStatus
+from domain.statuses import MomentStatus
 
 BATCH = 1000
 RENEWAL_THANKS_WINDOW = timedelta(days=365)  # a renewal signed within a year is still news
@@ -132,15 +132,17 @@ def _audit(
     }
 
 
-def _can_ask(member: TeamMember | None) -> bool:
-    return member is not None and member.active and member.role in ASKING_ROLES
-
-
 def create_asks(
     factory: sessionmaker[Session], program: Program, now: datetime, report: MomentReport
 ) -> None:
     """Pick a champion for each new moment, schedule it under the weekly cap, render it."""
+    too_old = now - timedelta(days=program.triggers.moment_window_days)
     with transaction(factory) as session:
+        # No capacity or no owner who asks within the window: no longer a moment.
+        dropped = repo.drop_moments_detected_before(session, too_old)
+        if dropped:
+            report.suppressed["waited_too_long"] += dropped
+        report.waiting_for_owner = repo.moments_waiting_for_owner(session)
         moments = repo.moments_without_ask(session, BATCH)
         if not moments:
             return
@@ -148,9 +150,6 @@ def create_asks(
         states = repo.account_states(session, account_ids)
         _, accounts = repo.people_and_accounts(session, [], account_ids)
         candidates = repo.candidates(session, account_ids)
-        owners = repo.team_members(
-            session, sorted({a.owner_id for a in accounts.values() if a.owner_id is not None})
-        )
         nps = repo.account_nps(session, account_ids)
         cooldown = timedelta(days=program.guards.account_cooldown_days)
 
@@ -158,19 +157,11 @@ def create_asks(
         asked_accounts: set[int] = set()
         asked_people: set[int] = set()
         suppressed: dict[str, list[int]] = {}
-        too_old = now - timedelta(days=program.triggers.moment_window_days)
         for moment in moments:
             account = accounts[moment.account_id]
             last_ask = states[moment.account_id].last_ask_at
             reason = None
-            if moment.detected_at < too_old:
-                reason = "waited_too_long"  # no capacity within the window: no longer a moment
-            elif not _can_ask(owners.get(account.owner_id or 0)):
-                # No owner yet, or one with no asking role: wait (within the window) for the
-                # CRM or an admin (`referrals team set-role`) to give the account an asker.
-                report.waiting_for_owner += 1
-                continue
-            elif moment.account_id in asked_accounts or (
+            if moment.account_id in asked_accounts or (
                 last_ask is not None and now - last_ask < cooldown
             ):
                 reason = "account_cooldown"

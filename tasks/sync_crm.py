@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
@@ -49,8 +54,10 @@ RECORD_TYPES = ("companies", "contacts", "deals", "tasks")
 MODELS = {"companies": Account, "contacts": Person, "deals": Deal}
 SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal", "tasks": "task"}
 STAGE_MAP_KEY = "stage_map"
-# What the database may refuse in a page; anything else is a bug and stops the run.
+# What the database may refuse in a record (quarantined); a lost connection stops the run
+# instead (the watermark stays, the next run starts from the same place).
 REFUSALS = (SQLAlchemyError, ValueError, OverflowError)
+CONNECTION_LOST = (OperationalError, InterfaceError, DisconnectionError)
 
 
 class SyncError(Exception):
@@ -91,7 +98,8 @@ def sync_crm(
     for object_type in object_types:
         if object_type in RECORD_TYPES:
             report.by_type[object_type] = sync_object_type(factory, crm, context, object_type)
-    report.new_issues = _record_causes(factory, program, pipelines)
+    report.new_issues = [i for c in report.by_type.values() for i in c.new_issues]
+    report.new_issues += _record_causes(factory, program, pipelines)
     report.api_calls = dict(Counter(crm.api_calls()) - calls_before)
     return report
 
@@ -140,8 +148,12 @@ def sync_owners(factory: sessionmaker[Session], crm: Crm) -> SyncCounts:
         counts.extra["deactivated"] = result.deactivated
         counts.quarantined += [(r, None) for r in result.rejected]
         issues.quarantine(session, counts.quarantined, now)
-        issues.release(session, "owner", [o.crm_owner_id for o in owners])
-        counts.extra["owner_links_changed"] = team_repo.resolve_owner_links(session)
+        refused = {r.crm_id for r in result.rejected}
+        issues.release(
+            session, "owner", [o.crm_owner_id for o in owners if o.crm_owner_id not in refused]
+        )
+        if result.changed:  # records synced later in this run get their links as they come
+            counts.extra["owner_links_changed"] = team_repo.resolve_owner_links(session)
     return counts
 
 
@@ -162,8 +174,9 @@ def _follow_stage_map(factory: sessionmaker[Session], program: Program) -> None:
         if stored == fingerprint:
             return
         if stored is not None or repo.has_deals(session):
-            lookup = program.stage_map.history_lookup()
-            repo.remap_stage_events(session, program.stage_map.pipeline_id, lookup)
+            pipeline = program.stage_map.pipeline_id
+            lookup = deal_mapping(program, []).history_lookup(pipeline)
+            repo.remap_stage_events(session, pipeline, lookup)
             repo.delete_watermark(session, "crm:deals")
             log.info("stage map changed: deals are read again in full")
         repo.set_watermark(session, STAGE_MAP_KEY, datetime.now(UTC), fingerprint)
@@ -263,13 +276,15 @@ def _take(
     page = SyncCounts(fetched=len(fresh))  # boundary records fetched twice count once
     try:
         with transaction(factory) as session:
-            _apply_page(session, context, object_type, fresh, page)
+            _apply_page(session, context, object_type, fresh, page, one_by_one=False)
             _advance(session, key, max(r.updated_at for r in fresh))
+    except CONNECTION_LOST:
+        raise
     except REFUSALS as error:
         log.warning("the database refused a page of %s (%s): one by one", object_type, _why(error))
         page = SyncCounts(fetched=len(fresh))
         with transaction(factory) as session:
-            _apply_one_by_one(session, context, object_type, fresh, page)
+            _apply_page(session, context, object_type, fresh, page, one_by_one=True)
             _advance(session, key, max(r.updated_at for r in fresh))
     counts.merge(page)
 
@@ -280,49 +295,35 @@ def _apply_page(
     object_type: str,
     records: list[CrmRecord],
     counts: SyncCounts,
+    one_by_one: bool,
 ) -> None:
+    """Apply a page (or, after the database refused it, each record in its own savepoint, so
+    the ones it refuses are quarantined with its reason, never the values) and its
+    quarantine. A record still quarantined in the version read again is skipped."""
     singular = SINGULAR[object_type]
     held = issues.still_quarantined(session, singular, {r.crm_id: r.updated_at for r in records})
     if held:
         counts.extra["still_quarantined"] += len(held)
         records = [r for r in records if r.crm_id not in held]
-    stored = apply_records(session, context, object_type, records, counts)
+    stored: list[str] = []
+    if not one_by_one:
+        stored = apply_records(session, context, object_type, records, counts)
+    for record in records if one_by_one else ():
+        one = SyncCounts()
+        try:
+            with session.begin_nested():
+                stored += apply_records(session, context, object_type, [record], one)
+        except CONNECTION_LOST:
+            raise
+        except REFUSALS as error:
+            reason = f"the database refused it ({_why(error)})"
+            counts.reject(Rejection(singular, record.crm_id, reason), record)
+            continue
+        counts.merge(one)
     if object_type in ("companies", "contacts") and stored:
         link_to_accounts_and_people(session)
     issues.quarantine(session, counts.quarantined, datetime.now(UTC))
     counts.released += issues.release(session, singular, stored)
-
-
-def _apply_one_by_one(
-    session: Session,
-    context: ApplyContext,
-    object_type: str,
-    records: list[CrmRecord],
-    counts: SyncCounts,
-) -> None:
-    """Each record in its own savepoint: the ones the database refuses are quarantined with
-    the database's reason (never the values), the rest are stored."""
-    refused: list[tuple[Rejection, datetime | None]] = []
-    for record in records:
-        one = SyncCounts()
-        try:
-            with session.begin_nested():
-                stored = apply_records(session, context, object_type, [record], one)
-        except REFUSALS as error:
-            reason = f"the database refused it ({_why(error)})"
-            refused.append((Rejection(SINGULAR[object_type], record.crm_id, reason), None))
-            continue
-        counts.merge(one)
-        counts.released += issues.release(session, SINGULAR[object_type], stored)
-    if len(refused) == len(records):
-        raise SyncError(
-            f"the database refused every {SINGULAR[object_type]} of a page "
-            f"({refused[0][0].reason}); nothing of it was stored"
-        )
-    counts.quarantined += refused
-    if object_type in ("companies", "contacts"):
-        link_to_accounts_and_people(session)
-    issues.quarantine(session, counts.quarantined, datetime.now(UTC))
 
 
 def _why(error: BaseException) -> str:
@@ -346,7 +347,7 @@ def _advance(session: Session, key: str, value: datetime) -> None:
 
 # -- causes ------------------------------------------------------------------------------------
 
-CAUSE_KINDS = ("unmapped_stage", "other_pipeline", "unknown_owner")
+CAUSE_KINDS = ("unmapped_stage", "other_pipeline", "unknown_owner", "owner_not_asking")
 
 
 def _record_causes(
@@ -401,6 +402,24 @@ def _record_causes(
                     "an active CRM owner the sync knows (archived or deleted?)",
                     companies + deals,
                     {"owner": owner, "companies": companies, "deals": deals},
+                )
+            )
+        for member, owner, active, role, companies in issues.owners_not_asking(session):
+            why = (
+                "is inactive (gone from the CRM's owners)"
+                if not active
+                else (f"has the role {role}" if role else "has no role yet")
+            )
+            causes.append(
+                issues.Cause(
+                    "owner_not_asking",
+                    str(member),
+                    "owners",
+                    f"team member {member} (CRM owner {owner or '-'}) owns {companies} "
+                    f"compan{'ies' if companies != 1 else 'y'} and {why}: their moments wait "
+                    "for an owner who asks (`referrals team set-role EMAIL csm`)",
+                    companies,
+                    {"member": member, "owner": owner, "active": active, "role": role},
                 )
             )
         fresh = issues.record_causes(session, CAUSE_KINDS, causes, datetime.now(UTC))

@@ -61,12 +61,9 @@ def save_member(factory: sessionmaker[Session], row: TeamRow) -> tuple[dict[str,
 def set_role(
     factory: sessionmaker[Session], email: str, role: TeamRole | None
 ) -> dict[str, Any] | None:
-    with transaction(factory) as session:
+    with transaction(factory) as session:  # links follow owner ids, not roles: none to redo
         member = repo.set_role(session, email, role)
-        if member is None:
-            return None
-        repo.resolve_owner_links(session)
-        return member_row(member)
+        return None if member is None else member_row(member)
 
 
 def import_team(factory: sessionmaker[Session], rows: Iterable[RawRow]) -> TeamImport:

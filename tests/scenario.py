@@ -50,12 +50,14 @@ class World:
     ) -> int:
         n = next(_ids)
         with self.factory.begin() as session:
+            owner = session.get(TeamMember, csm_id) if csm_id is not None else None
             account = Account(
                 crm_id=f"c{n}",
                 name=f"{name} {n}",
                 domain=f"acme{n}.example",
                 segment=segment,
                 owner_id=csm_id,
+                owner_crm_id=owner.crm_owner_id if owner else None,
                 health_score=health,
                 **flags,
             )

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from db.models import Account, CrmIssue, Deal, QuarantinedRecord
+from db.models import Account, CrmIssue, Deal, QuarantinedRecord, TeamMember
 from db.repositories.upsert import dialect_insert, upsert
 from domain.crm_records import Rejection
+from domain.statuses import ASKING_ROLES
 
 OBJECT_OF = {"company": "companies", "contact": "contacts", "deal": "deals", "owner": "owners"}
 
@@ -150,6 +151,43 @@ def record_causes(
     return fresh
 
 
+def note_causes(session: Session, causes: Sequence[Cause], now: datetime) -> list[Cause]:
+    """Store causes seen in passing (not recounted from stored data each sync); returns the
+    ones not known before, to be reported once."""
+    if not causes:
+        return []
+    known = {
+        (i.kind, i.key)
+        for i in session.scalars(
+            select(CrmIssue).where(
+                tuple_(CrmIssue.kind, CrmIssue.key).in_([(c.kind, c.key) for c in causes]),
+                CrmIssue.resolved_at.is_(None),
+            )
+        )
+    }
+    upsert(
+        session,
+        CrmIssue.__table__,
+        [
+            {
+                "kind": c.kind,
+                "key": c.key,
+                "object_type": c.object_type,
+                "message": c.message,
+                "details": dict(c.details),
+                "records": c.records,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "resolved_at": None,
+            }
+            for c in causes
+        ],
+        ["kind", "key"],
+        ["message", "details", "records", "last_seen_at", "resolved_at"],
+    )
+    return [c for c in causes if (c.kind, c.key) not in known]
+
+
 def open_issues(session: Session, include_resolved: bool = False) -> list[CrmIssue]:
     query = select(CrmIssue).order_by(CrmIssue.kind, CrmIssue.key)
     if not include_resolved:
@@ -180,3 +218,32 @@ def unknown_owner_counts(session: Session) -> list[tuple[str, int, int]]:
         for owner, count in rows:
             counts.setdefault(owner, [0, 0])[position] = count
     return [(owner, c[0], c[1]) for owner, c in sorted(counts.items())]
+
+
+def owners_not_asking(session: Session) -> list[tuple[int, str | None, bool, str | None, int]]:
+    """(member id, CRM owner id, active, role, companies) of members who own companies but get
+    no asks: inactive, or with no role that asks (csm, rep)."""
+    asking = [role.value for role in ASKING_ROLES]
+    rows = session.execute(
+        select(
+            TeamMember.id,
+            TeamMember.crm_owner_id,
+            TeamMember.active,
+            TeamMember.role,
+            func.count(Account.id),
+        )
+        .join(Account, Account.owner_id == TeamMember.id)
+        .where(
+            or_(
+                TeamMember.active.is_(False),
+                TeamMember.role.is_(None),
+                TeamMember.role.not_in(asking),
+            )
+        )
+        .group_by(TeamMember.id, TeamMember.crm_owner_id, TeamMember.active, TeamMember.role)
+        .order_by(TeamMember.id)
+    ).all()
+    return [
+        (member, owner, active, role.value if role else None, companies)
+        for member, owner, active, role, companies in rows
+    ]

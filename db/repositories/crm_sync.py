@@ -47,9 +47,15 @@ def remap_stage_events(
     session: Session, pipeline_id: str, lookup: Mapping[str, ProgramStage]
 ) -> None:
     """Stage history under a new stage map: entries of the program's pipeline get their
-    program stage from ``lookup`` (None when unmapped); other pipelines' stay unmapped."""
+    program stage from ``lookup`` (None when unmapped); other pipelines' have none."""
     table = StageEvent.__table__
     in_pipeline = select(Deal.id).where(Deal.pipeline_id == pipeline_id)
+    session.execute(
+        update(StageEvent)
+        .where(StageEvent.deal_id.not_in(in_pipeline), StageEvent.program_stage.is_not(None))
+        .values(program_stage=None, previous_program_stage=None)
+        .execution_options(synchronize_session=False)
+    )
     stage_ids = list(
         session.scalars(
             select(StageEvent.crm_stage_id).distinct().where(StageEvent.deal_id.in_(in_pipeline))

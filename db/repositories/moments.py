@@ -25,7 +25,7 @@ from db.repositories.upsert import insert_ignoring_conflicts
 from domain.champions import Candidate
 from domain.moments import AccountState, SignalFact
 from domain.signals import SignalKind
-from domain.statuses import AskStatus, MomentStatus
+from domain.statuses import ASKING_ROLES, AskStatus, MomentStatus
 
 GUARD_KINDS = (
     SignalKind.NPS,
@@ -117,18 +117,58 @@ def audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(AuditEntry.__table__.insert(), list(rows))
 
 
+def _without_ask() -> Any:
+    return ~select(Ask.id).where(Ask.moment_id == Moment.id).exists()
+
+
+def _asked_by_owner() -> Any:
+    """The moment's account is owned by an active member whose role asks (csm, rep)."""
+    return (
+        select(TeamMember.id)
+        .join(Account, Account.owner_id == TeamMember.id)
+        .where(
+            Account.id == Moment.account_id,
+            TeamMember.active.is_(True),
+            TeamMember.role.in_([role.value for role in ASKING_ROLES]),
+        )
+        .exists()
+    )
+
+
 def moments_without_ask(session: Session, limit: int) -> list[Moment]:
+    """Detected moments with no ask yet whose account has an owner who asks: the others wait
+    for one without crowding these out."""
     return list(
         session.scalars(
             select(Moment)
-            .where(
-                Moment.status == MomentStatus.DETECTED,
-                ~select(Ask.id).where(Ask.moment_id == Moment.id).exists(),
-            )
+            .where(Moment.status == MomentStatus.DETECTED, _without_ask(), _asked_by_owner())
             .order_by(Moment.detected_at, Moment.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # two runs never ask for one moment twice
         )
+    )
+
+
+def drop_moments_detected_before(session: Session, before: datetime) -> int:
+    """Moments that waited their whole window (for capacity or for an owner who asks) are no
+    longer moments: suppressed as ``waited_too_long``."""
+    result = session.execute(
+        update(Moment)
+        .where(Moment.status == MomentStatus.DETECTED, Moment.detected_at < before, _without_ask())
+        .values(status=MomentStatus.SUPPRESSED, suppressed_reason="waited_too_long")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def moments_waiting_for_owner(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Moment)
+            .where(Moment.status == MomentStatus.DETECTED, _without_ask(), ~_asked_by_owner())
+        )
+        or 0
     )
 
 

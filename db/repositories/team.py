@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -136,8 +135,8 @@ def set_role(session: Session, email: str, role: TeamRole | None) -> TeamMember 
 
 
 def resolve_owner_links(session: Session) -> int:
-    """Point every account and deal at the team member its CRM owner id names now (or at
-    nobody): set-based, only rows whose link is out of date change."""
+    """Point every account and deal with a CRM owner id at the team member that id names now
+    (or at nobody): set-based, only rows whose link is out of date change."""
     changed = 0
     for model in (Account, Deal):
         member = (
@@ -147,7 +146,10 @@ def resolve_owner_links(session: Session) -> int:
         )
         result = session.execute(
             update(model)
-            .where(func.coalesce(model.owner_id, -1) != func.coalesce(member, -1))
+            .where(
+                model.owner_crm_id.is_not(None),
+                func.coalesce(model.owner_id, -1) != func.coalesce(member, -1),
+            )
             .values(owner_id=member)
             .execution_options(synchronize_session=False)
         )
@@ -163,7 +165,3 @@ def owner_ids(session: Session, crm_owner_ids: Sequence[str]) -> dict[str, int]:
         select(TeamMember.crm_owner_id, TeamMember.id).where(TeamMember.crm_owner_id.in_(wanted))
     ).all()
     return {str(crm): member_id for crm, member_id in rows}
-
-
-def touched_at(session: Session) -> datetime | None:
-    return session.scalar(select(func.max(TeamMember.updated_at)))

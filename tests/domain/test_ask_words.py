@@ -92,3 +92,23 @@ def test_referral_codes_are_long_random_and_readable():
     code = next(iter(codes))
     assert normalise_code(code.lower()[:4] + "-" + code[4:]) == code
     assert normalise_code("not a code") is None
+
+
+def test_each_score_is_shown_on_its_own_scale():
+    nps = render_ask(facts(trigger="nps", nps_score=Decimal(9)), PROGRAM)
+    csat = render_ask(facts(trigger="csat", nps_score=Decimal(5)), PROGRAM)
+    assert "you rated us 9/10" in nps.script
+    assert "you rated us 5/5" in csat.script and "/10" not in csat.script
+
+
+def test_only_a_signed_renewal_is_thanked_for():
+    upcoming = render_ask(facts(trigger="nps", nps_score=Decimal(10)), PROGRAM)
+    signed = render_ask(facts(renewed_on=date(2026, 2, 14)), PROGRAM)
+    assert "renewing" not in upcoming.script
+    assert "thank you again for renewing on 14 February 2026" in signed.script
+
+
+def test_the_draft_names_the_vendors_company_not_the_csm():
+    content = render_ask(facts(), PROGRAM)
+    assert f"we use {PROGRAM.company_name}" in content.body
+    assert "Casey" not in content.body

@@ -123,17 +123,20 @@ def test_a_deal_in_an_unknown_stage_or_another_pipeline_is_kept_without_a_progra
     assert missing == Rejection("deal", "8", "dealstage is missing", "dealstage")
 
 
-def test_an_unreadable_stage_entry_time_names_its_field():
+def test_an_unreadable_stage_entry_time_is_left_out_and_named_and_the_deal_kept():
     props = {
         "dealstage": "contractsent",
-        "hs_v2_date_entered_contractsent": "0001-01-01T00:00:00+01:00",
+        "hs_v2_date_entered_contractsent": "2026-02-01T00:00:00Z",
+        "hs_date_entered_contractsent": "0001-01-01T00:00:00+01:00",  # v2 wins: not read
+        "hs_v2_date_entered_closedwon": "0001-01-01T00:00:00+01:00",
     }
-    rejected = map_deal("9", props, T, None, MAPPING, "USD")
-    assert rejected == Rejection(
-        "deal",
-        "9",
-        "hs_v2_date_entered_contractsent is not a date between 1900 and 2200",
-        "hs_v2_date_entered_contractsent",
+    deal = map_deal("9", props, T, None, MAPPING, "USD")
+    assert not isinstance(deal, Rejection)
+    assert deal.ignored == ("hs_v2_date_entered_closedwon",)
+    assert deal.stage_entries == (("contractsent", datetime(2026, 2, 1, tzinfo=UTC)),)
+    bad_milestone = map_deal("10", {**props, "first_payment_date": "soon"}, T, None, MAPPING, "USD")
+    assert bad_milestone == Rejection(
+        "deal", "10", "first_payment_date is not a date and time", "first_payment_date"
     )
 
 

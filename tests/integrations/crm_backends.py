@@ -144,6 +144,10 @@ class SandboxBackend:
         with self.factory.begin() as session:
             row = session.get(model[object_type], crm_id)
             assert row is not None
+            values = dict(values)
+            if object_type == "contacts" and "email" in values:  # a real (unique) column
+                row.email = values.pop("email")
+                session.flush()
             row.properties, row.updated_at = {**row.properties, **values}, at
 
     def move_deal(self, deal_id: str, stage_id: str, at: datetime) -> None:

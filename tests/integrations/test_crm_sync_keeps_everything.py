@@ -62,6 +62,23 @@ def test_owners_become_members_without_a_role_and_keep_what_a_person_set(backend
         assert session.get(TeamMember, member.id).role is TeamRole.CSM
 
 
+def test_an_owner_whose_email_is_another_members_is_quarantined(backend, factory):
+    from domain.team import TeamRow
+
+    team.save_member(factory, TeamRow("kim@vendor.example", TeamRole.CSM, "Kim", "555"))
+    clash = backend.add_owner("kim@vendor.example", "Kim", "Other")
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert len(report.quarantined) == 1
+    assert report.quarantined[0].startswith(f"owner {clash}: email is already team member")
+    with factory() as session:
+        held = session.scalars(select(QuarantinedRecord.crm_id)).all()
+        kim = session.scalars(select(TeamMember)).one()
+    assert held == [clash]
+    assert (kim.crm_owner_id, kim.role) == ("555", TeamRole.CSM)
+
+
 def test_a_member_added_after_the_sync_owns_their_companies_at_once(backend, factory):
     company = backend.add_company(T0, "Client", "client.example", hubspot_owner_id="999001")
     report = sync_crm(factory, backend.crm, PROGRAM)
@@ -157,7 +174,7 @@ def test_a_won_deal_reaches_first_payment_through_its_milestone_date(backend, fa
     [
         ("companies", {"health_score": "Infinity"}, "health_score"),
         ("contacts", {"linkedin_followers": "1e30"}, "linkedin_followers"),
-        ("deals", {"hs_v2_date_entered_contractsent": "0001-01-01T00:00:00+01:00"}, None),
+        ("deals", {"first_payment_date": "0001-01-01T00:00:00+01:00"}, None),
     ],
 )
 def test_a_bad_record_is_quarantined_and_later_changes_still_arrive(
@@ -197,6 +214,27 @@ def test_a_bad_record_is_quarantined_and_later_changes_still_arrive(
         assert session.scalars(select(QuarantinedRecord)).all() == []
 
 
+def test_an_unreadable_stage_entry_time_keeps_the_deal_and_is_flagged_once(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    deal = backend.add_deal(T0, "Deal", "contractsent", company)
+    bad = {"hs_date_entered_closedlost": "0001-01-01T00:00:00+01:00"}  # a stage it never saw
+    backend.set_properties("deals", deal, bad, T0 + timedelta(minutes=1))
+
+    first = sync_crm(factory, backend.crm, PROGRAM)
+    backend.touch_company(company, T0 + timedelta(hours=1))
+    second = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert first.quarantined == [] and first.by_type["deals"].created == 1
+    assert [i for i in first.new_issues if "hs_date_entered_closedlost" in i] == [
+        "deal property hs_date_entered_closedlost holds something that is not a date "
+        f"(deal {deal}): left out of the stage history, the deal is kept"
+    ]
+    assert second.new_issues == []
+    with factory() as session:
+        stored = session.scalars(select(Deal)).one()
+    assert stored.program_stage is ProgramStage.PROPOSAL
+
+
 def test_a_record_the_database_refuses_is_quarantined_and_the_page_is_stored(backend, factory):
     # A database rule we own refuses one company: the sync finds it and stores the rest.
     with factory.begin() as session:
@@ -234,6 +272,17 @@ def test_a_record_the_database_refuses_is_quarantined_and_the_page_is_stored(bac
     with factory() as session:
         assert sorted(session.scalars(select(Account.name))) == ["Fine 0", "Fine 1", "Fine 2"]
 
+    # Alone on its page at the watermark, the refused record neither stops the next syncs
+    # nor comes back quarantined again; what changes after it still arrives.
+    later = backend.add_company(T0 + timedelta(hours=1), "Later Co", "later.example")
+    backend.add_deal(T0 + timedelta(hours=1), "Later deal", "contractsent", later)
+    for _ in range(2):
+        again = sync_crm(factory, backend.crm, PROGRAM)
+        assert again.quarantined == []
+    with factory() as session:
+        assert session.scalars(select(Deal.name)).all() == ["Later deal"]
+        assert "Later Co" in session.scalars(select(Account.name)).all()
+
 
 def test_people_are_linked_to_their_account_whatever_the_order(backend, factory):
     company = backend.add_company(T0, "Client", "client.example")
@@ -265,3 +314,18 @@ def test_a_malformed_answer_is_retried_and_one_that_stays_malformed_names_the_pa
 
         after = sync_crm(factory, backend.crm, PROGRAM, ("companies",))  # same place again
         assert after.by_type["companies"].created == 1
+
+
+def test_a_contact_may_take_the_email_another_one_leaves_in_the_same_sync(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    leaver = backend.add_contact(T0, "ana@client.example", company)
+    sync_crm(factory, backend.crm, PROGRAM)
+    backend.set_properties("contacts", leaver, {"email": "ana.old@client.example"}, T0)
+    taker = backend.add_contact(T0 + timedelta(minutes=1), "ana@client.example", company)
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert report.quarantined == []
+    with factory() as session:
+        people = dict(session.execute(select(Person.crm_id, Person.email)).all())
+    assert people == {leaver: "ana.old@client.example", taker: "ana@client.example"}

@@ -219,3 +219,55 @@ def test_two_runs_at_once_create_each_moment_and_ask_once(committed_factory):
     with committed_factory() as session:
         assert session.scalar(select(func.count()).select_from(Ask)) == 40
         assert session.scalar(select(func.count(func.distinct(Ask.moment_id)))) == 40
+
+
+def test_moments_on_accounts_without_an_owner_who_asks_wait_then_go_when_one_is_given(
+    factory, monkeypatch
+):
+    import tasks.detect_moments as detect
+    from domain.statuses import TeamRole
+    from tasks.team import set_role
+
+    monkeypatch.setattr(detect, "BATCH", 2)  # more waiting moments than a batch holds
+    w = World(factory)
+    roleless = w.csm(role=None)
+    waiting = []
+    for i in range(3):
+        account = w.account(roleless)
+        w.person(account)
+        w.signal(account, K.NPS, NOW - timedelta(hours=i + 1), 10)
+        waiting.append(account)
+    asked = w.account(w.csm())
+    w.person(asked)
+    w.signal(asked, K.NPS, NOW - timedelta(hours=5), 10)
+
+    first = detect.detect_moments(factory, PROGRAM, NOW)
+
+    assert (first.moments_detected, first.asks_created, first.waiting_for_owner) == (4, 1, 3)
+    with factory() as session:
+        member = session.get(__import__("db.models").models.TeamMember, roleless)
+        email = member.email
+    set_role(factory, email, TeamRole.CSM)
+    second = detect.detect_moments(factory, PROGRAM, NOW + timedelta(hours=1))
+    assert (second.asks_created, second.waiting_for_owner) == (2, 0)  # a batch holds 2
+    with factory() as session:
+        asked_accounts = set(session.scalars(select(Ask.account_id)))
+    assert asked in asked_accounts and len(asked_accounts & set(waiting)) == 2
+
+
+def test_a_moment_still_waiting_for_an_owner_after_its_window_is_dropped(factory):
+    w = World(factory)
+    account = w.account(w.csm(role=None))
+    w.person(account)
+    w.signal(account, K.NPS, NOW - timedelta(hours=1), 10)
+    detect_moments(factory, PROGRAM, NOW)
+
+    later = detect_moments(factory, PROGRAM, NOW + timedelta(days=31))
+
+    assert later.suppressed["waited_too_long"] == 1 and later.waiting_for_owner == 0
+    with factory() as session:
+        moment = session.scalars(select(Moment)).one()
+    assert (moment.status, moment.suppressed_reason) == (
+        MomentStatus.SUPPRESSED,
+        "waited_too_long",
+    )

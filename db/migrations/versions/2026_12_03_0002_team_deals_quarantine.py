@@ -71,6 +71,9 @@ def upgrade() -> None:
         "UPDATE accounts SET owner_crm_id = (SELECT crm_owner_id FROM team_members"
         " WHERE team_members.id = accounts.owner_id) WHERE owner_id IS NOT NULL"
     )
+    # The sync used to drop owner ids no member had, and deals outside the stage map: read
+    # companies and deals again in full once, so every owner id and every deal comes in.
+    op.execute("DELETE FROM watermarks WHERE key IN ('crm:companies', 'crm:deals')")
 
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('owner_crm_id', sa.String(length=64), nullable=True))
