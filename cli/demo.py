@@ -31,6 +31,7 @@ from db.models import (
     TeamMember,
 )
 from db.repositories.asks import record_outcome
+from db.repositories.crm_issues import open_issues, quarantine_count
 from db.repositories.outbox import counts_by_status
 from db.repositories.signals import counts_by_kind
 from domain.program import Program, load_program, preset_text
@@ -151,6 +152,11 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         )
         outbox = counts_by_status(session)
         by_kind = counts_by_kind(session)
+        unmapped = session.scalar(
+            select(func.count()).select_from(Deal).where(Deal.program_stage.is_(None))
+        )
+        causes = [issue.message for issue in open_issues(session)]
+        held = quarantine_count(session)
     _say("6. counts")
     for name, count in table_counts.items():
         _say(f"   {name:<18} {count}")
@@ -159,6 +165,9 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         + ", ".join(f"{status} {count}" for status, count in sorted(asks_by_status.items()))
     )
     _say("   outbox             " + ", ".join(f"{k} {v}" for k, v in sorted(outbox.items())))
+    _say(f"   deals kept with no program stage {unmapped}, quarantined records {held}")
+    for cause in causes:
+        _say(f"     {cause}")
     _say(f"   signals            {sum(by_kind.values())}")
     for kind, count in sorted(by_kind.items(), key=lambda item: -item[1]):
         _say(f"     {kind:<22} {count}")
@@ -256,3 +265,4 @@ def where_to_look(settings: Settings) -> None:
     _say(f"   CRM tasks and deals:     {settings.data_dir / 'referrals.db'} (sandbox CRM tables)")
     _say(f"   asks:    {cli} asks list    (then: asks record ID asked|declined|snoozed|intro)")
     _say(f"   outbox:  {cli} outbox list")
+    _say(f"   team:    {cli} team list      CRM issues: {cli} crm issues")
