@@ -119,26 +119,7 @@ def record_causes(
     fresh = [
         c for c in causes if (c.kind, c.key) not in known or known[(c.kind, c.key)].resolved_at
     ]
-    upsert(
-        session,
-        CrmIssue.__table__,
-        [
-            {
-                "kind": c.kind,
-                "key": c.key,
-                "object_type": c.object_type,
-                "message": c.message,
-                "details": dict(c.details),
-                "records": c.records,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                "resolved_at": None,
-            }
-            for c in causes
-        ],
-        ["kind", "key"],
-        ["object_type", "message", "details", "records", "last_seen_at", "resolved_at"],
-    )
+    _store_causes(session, causes, now)
     current = {(c.kind, c.key) for c in causes}
     gone = [key for key, issue in known.items() if key not in current and not issue.resolved_at]
     if gone:
@@ -165,6 +146,12 @@ def note_causes(session: Session, causes: Sequence[Cause], now: datetime) -> lis
             )
         )
     }
+    _store_causes(session, causes, now)
+    return [c for c in causes if (c.kind, c.key) not in known]
+
+
+def _store_causes(session: Session, causes: Sequence[Cause], now: datetime) -> None:
+    """Insert new causes, or refresh known ones (and reopen resolved ones)."""
     upsert(
         session,
         CrmIssue.__table__,
@@ -183,9 +170,8 @@ def note_causes(session: Session, causes: Sequence[Cause], now: datetime) -> lis
             for c in causes
         ],
         ["kind", "key"],
-        ["message", "details", "records", "last_seen_at", "resolved_at"],
+        ["object_type", "message", "details", "records", "last_seen_at", "resolved_at"],
     )
-    return [c for c in causes if (c.kind, c.key) not in known]
 
 
 def open_issues(session: Session, include_resolved: bool = False) -> list[CrmIssue]:

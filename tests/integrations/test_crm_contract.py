@@ -6,9 +6,8 @@ order, reopened deals, malformed records reported while the rest is stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from db.engine import transaction
@@ -22,18 +21,9 @@ from integrations.ports import ReferralPush
 from integrations.sandbox.portal import RENEWALS_PIPELINE_ID, RENEWED
 from tasks.sync_crm import sync_crm
 from tests.factories import referral_push
-from tests.integrations.crm_backends import SandboxBackend, hubspot_backend
+from tests.integrations.conftest import T0
 
-T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PROGRAM = load_preset("saas")
-
-
-@pytest.fixture(params=["sandbox", "hubspot"])
-def backend(request, factory):
-    if request.param == "sandbox":
-        yield SandboxBackend(factory)
-    else:
-        yield from (b for b, _ in hubspot_backend([T0]))
 
 
 def snapshot(factory) -> dict[str, object]:

@@ -3,7 +3,7 @@ what it cannot store (and moves on), and flags what it does not understand once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -16,18 +16,10 @@ from domain.statuses import TeamRole
 from integrations.sandbox.portal import RENEWAL_DUE, RENEWALS_PIPELINE_ID
 from tasks import team
 from tasks.sync_crm import sync_crm
-from tests.integrations.crm_backends import SandboxBackend, hubspot_backend
+from tests.integrations.conftest import T0
+from tests.integrations.crm_backends import hubspot_backend
 
-T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PROGRAM = load_preset("saas")
-
-
-@pytest.fixture(params=["sandbox", "hubspot"])
-def backend(request, factory):
-    if request.param == "sandbox":
-        yield SandboxBackend(factory)
-    else:
-        yield from (b for b, _ in hubspot_backend([T0]))
 
 
 def program_without(*stage_ids: str):
