@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,11 +48,38 @@ def main(
     ),
 ) -> None:
     ctx.obj = {"verbose": verbose}
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _log_to_stderr(logging.INFO if verbose else logging.WARNING)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, never a stream captured at
+    setup that may be closed by then (one process runs many commands: tests, `serve`)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def _log_to_stderr(level: int) -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrNow) or _stale(h)]:
+        root.removeHandler(handler)
+    handler = _StderrNow()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _stale(handler: logging.Handler) -> bool:
+    """A stream handler whose stream was closed (set up by an earlier command of the same
+    process, Prefect's console handler say): it can only print logging errors now."""
+    stream = getattr(handler, "stream", None)
+    return isinstance(handler, logging.StreamHandler) and bool(getattr(stream, "closed", False))
 
 
 @contextmanager

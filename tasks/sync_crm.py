@@ -241,7 +241,7 @@ def sync_object_type(
         with transaction(factory) as session:
             _advance(session, key, since)
     for rejection, _ in counts.quarantined:
-        log.warning("CRM record quarantined: %s", rejection)
+        log.info("CRM record quarantined: %s", rejection)  # the report lists them too
     return counts
 
 
@@ -424,5 +424,5 @@ def _record_causes(
             )
         fresh = issues.record_causes(session, CAUSE_KINDS, causes, datetime.now(UTC))
     for cause in fresh:
-        log.warning("CRM: %s", cause.message)
+        log.info("CRM: %s", cause.message)  # the report lists them too
     return [c.message for c in fresh]

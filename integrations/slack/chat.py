@@ -203,6 +203,9 @@ def build_slack_chat(
     """Our retry policy is the only one: the SDK's own retry handlers are switched off.
     ``timeout`` is how long (seconds) to wait for an answer."""
     base = base_url if base_url.endswith("/") else base_url + "/"
+    # The SDK logs an unreadable answer's body at ERROR: a digest's words, names included.
+    # Our classification logs what happened by id instead.
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
     # WebClient hands ``timeout`` to urlopen, which takes fractions of a second as well.
     client = WebClient(token=token, base_url=base, timeout=timeout, retry_handlers=[])
     return SlackChat(client, sleep)

@@ -33,7 +33,7 @@ def dispatch(runner, at: str | None = T0.isoformat()) -> dict[str, object]:
     """One `outbox dispatch` run (``at`` None: now, when a person's requeue is due)."""
     result = runner.invoke(app, ["outbox", "dispatch", "--json", *(["--at", at] if at else [])])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     return rows[0] if rows else {}
 
 
@@ -63,8 +63,8 @@ def test_requeue_marks_what_slack_has_as_sent_and_sends_only_the_rest(
     dispatch(runner, at=None)
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["already_sent"] == [ids["test:chat:1"]]
-    assert json.loads(again.output)["requeued"] == [ids["test:chat:2"]]
+    assert json.loads(result.stdout)["already_sent"] == [ids["test:chat:1"]]
+    assert json.loads(again.stdout)["requeued"] == [ids["test:chat:2"]]
     assert len(slack.messages(chat(1).recipient)) == 1
     assert len(slack.messages(chat(2).recipient)) == 1
     with committed_factory() as session:
