@@ -16,7 +16,9 @@ from db.engine import session_factory
 from db.migrate import upgrade
 from domain.program import load_preset
 from integrations.hubspot.factory import build_hubspot_crm
+from integrations.ports import program_properties
 from integrations.sandbox.crm import SandboxCrm
+from integrations.sandbox.portal import SANDBOX_PIPELINES
 from simulation.book import generate_book
 from tasks.load_book import load_book
 from tasks.sync_crm import sync_crm
@@ -62,7 +64,13 @@ def main() -> None:
         hubspot_db = _fresh_db(folder, "hubspot")
         with FakeHubSpot(now=lambda: datetime(2026, 1, 1, tzinfo=UTC)) as fake:
             crm = build_hubspot_crm(fake.token, fake.base_url, 10_000, 1_000)
-            crm.setup("default", [])
+            crm.setup(program_properties(list(program.stage_map.milestones.values())))
+            for pipeline in SANDBOX_PIPELINES[1:]:  # the same portal as the sandbox's
+                stages = [(s.id, s.label, s.closed, s.won) for s in pipeline.stages]
+                fake.add_pipeline(pipeline.id, pipeline.label, stages)
+            for m in book.team:
+                first, _, last = m.name.partition(" ")
+                fake.add_owner(m.email, first, last, teams=[m.team], id=m.crm_owner_id)
             ids = {}
             for c in book.companies:
                 ids[c.crm_id] = fake.add_company(
@@ -83,9 +91,10 @@ def main() -> None:
                 deal = fake.add_deal(
                     {
                         "dealname": d.name,
-                        "pipeline": "default",
+                        "pipeline": d.pipeline_id,
                         "dealstage": d.stage_id,
                         "amount": str(d.amount),
+                        **dict(d.properties),
                     },
                     company_id=ids[d.company_crm_id],
                     updated_at=d.created_at,
