@@ -54,10 +54,14 @@ class ReferralChannel(StrEnum):
 
 
 class Eligibility(StrEnum):
-    PENDING = "pending"
-    ELIGIBLE = "eligible"
+    """What the rules decided about a referral (the reasons are stored with it)."""
+
+    PENDING = "pending"  # captured, not decided yet (track-referrals decides in batches)
+    ELIGIBLE = "eligible"  # goes to the CRM, may earn a reward
     INELIGIBLE = "ineligible"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # the company was referred first by another: points at it
+    INFLUENCE_ONLY = "influence_only"  # already a customer or in pipeline: recorded, never paid
+    REVIEW = "review"  # a person decides (personal email domain, velocity)
 
 
 class RewardStatus(StrEnum):

@@ -2,10 +2,11 @@
 
 from db.models.asks import Ask, ReferralLink
 from db.models.audit import AuditEntry, Watermark
+from db.models.contact_rules import RateCounter, Suppression
 from db.models.crm_issues import CrmIssue, QuarantinedRecord
 from db.models.outbox import OutboxMessage
 from db.models.people import Account, Person, ReferrerType, TeamMember
-from db.models.referrals import Deal, Referral, StageEvent
+from db.models.referrals import Deal, DomainClaim, Referral, StageEvent
 from db.models.rewards import Reward, RewardLedgerEntry
 from db.models.sandbox_crm import (
     SandboxCompany,
@@ -23,10 +24,12 @@ __all__ = [
     "AuditEntry",
     "CrmIssue",
     "Deal",
+    "DomainClaim",
     "Moment",
     "OutboxMessage",
     "Person",
     "QuarantinedRecord",
+    "RateCounter",
     "Referral",
     "ReferralLink",
     "ReferrerType",
@@ -40,6 +43,7 @@ __all__ = [
     "SandboxTask",
     "Signal",
     "StageEvent",
+    "Suppression",
     "TeamMember",
     "Watermark",
 ]

@@ -62,10 +62,18 @@ class Referral(TimestampMixin, Base):
     referred_email: Mapped[str | None] = mapped_column(String(320), index=True)
     referred_title: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
+    referred_industry: Mapped[str | None] = mapped_column(String(128))
+    referrer_email: Mapped[str | None] = mapped_column(String(320))  # as captured
     eligibility: Mapped[Eligibility] = mapped_column(default=Eligibility.PENDING, index=True)
     reason_codes: Mapped[list[Any]] = mapped_column(default=list)
+    decision_text: Mapped[str | None] = mapped_column(Text)  # the decision, for a person
     disclosure: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    reviewed_by: Mapped[str | None] = mapped_column(String(320))
+    reviewed_at: Mapped[datetime | None]
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    pushed_at: Mapped[datetime | None]  # the CRM has its company, contact and deal
+    push_error: Mapped[str | None] = mapped_column(Text)
     crm_company_id: Mapped[str | None] = mapped_column(String(64))
     crm_contact_id: Mapped[str | None] = mapped_column(String(64))
     crm_deal_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -89,3 +97,14 @@ class StageEvent(Base):
     previous_program_stage: Mapped[ProgramStage | None]
     entered_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
+
+
+class DomainClaim(Base):
+    """The first valid referral of a company (by registrable domain) owns it: later ones are
+    duplicates pointing here. A primary key, so two racing referrals get one winner."""
+
+    __tablename__ = "referral_domain_claims"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"))
+    claimed_at: Mapped[datetime]
