@@ -55,8 +55,14 @@ class Eligibility(ProgramModel):
     duplicate_company: Literal["first_wins"] = "first_wins"
     allow_existing_pipeline: bool = False
     allow_existing_customer: bool = False
-    excluded_domains: LowercaseList = ()
+    # A company the CRM already has as customer or in open pipeline, when not allowed above:
+    # ineligible, or kept as influence only (recorded and reported, never rewarded, no deal).
+    known_company: Literal["ineligible", "influence_only"] = "influence_only"
+    excluded_domains: LowercaseList = ()  # referred companies never eligible (competitors...)
     excluded_relationships: tuple[Relationship, ...] = ("employee", "vendor", "agency")
+    vendor_domains: LowercaseList = ()  # a referrer from these is a vendor
+    agency_domains: LowercaseList = ()  # ... an agency (employees: company_domains, the team)
+    # Personal mailboxes cannot be tied to a company: such referrals go to review.
     block_personal_email_domains: bool = True
     personal_email_domains: LowercaseList = PERSONAL_EMAIL_DOMAINS
     velocity: Velocity = Velocity()

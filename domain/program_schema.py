@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from domain import program_defaults as defaults
-from domain.program_base import Problem, ProgramModel, Text, raise_problems
+from domain.program_base import LowercaseList, Problem, ProgramModel, Text, raise_problems
 from domain.program_champions import Asks, Scoring
 from domain.program_moments import Guards, NpsTrigger, Triggers
 from domain.program_referrers import ReferrerType
@@ -183,6 +183,7 @@ class Program(ProgramModel):
     version: Literal[1]
     name: Text
     company_name: Text  # your company as clients name it: the draft email says "we use ..."
+    company_domains: LowercaseList = ()  # your own domains: their people are employees
     preset: PresetName = "custom"
     target_pipeline_share: float = Field(gt=0, le=1)
     currency: Annotated[str, AfterValidator(_currency)] = "USD"
