@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(DEFAULT_DATA_DIR, alias="REFERRALS_DATA_DIR")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     program_file: Path = Field(Path("program.yaml"), alias="REFERRALS_PROGRAM_FILE")
+    public_url: str = Field("http://127.0.0.1:8000", alias="REFERRALS_PUBLIC_URL")
+    secret_key: SecretStr | None = Field(None, alias="REFERRALS_SECRET_KEY")
+    secret_key_block: str | None = Field(None, alias="REFERRALS_SECRET_KEY_BLOCK")
 
     hubspot_access_token: SecretStr | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_secret_block: str | None = Field(None, alias="HUBSPOT_SECRET_BLOCK")

@@ -80,6 +80,18 @@ Good morning {{ csm_first_name }}: {{ ask_count }} \
 this week. Script, draft email and link are below.
 """
 
+REFERRAL_RECEIVED: dict[str, str] = {
+    "subject": "Thank you: we have your intro to {{ referred_company }}",
+    "body": """\
+Hi {{ referrer_first_name }},
+
+Thank you for introducing {{ referred_company }}. We have it, and we will let you know when \
+we have been in touch.
+
+{{ csm_name }}
+""",
+}
+
 INTRO_CONTACTED: dict[str, str] = {
     "subject": "We've reached out to {{ referred_company }}",
     "body": """\

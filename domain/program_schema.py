@@ -147,6 +147,7 @@ class Templates(ProgramModel):
     ask_email_subject: Text = defaults.ASK_EMAIL_SUBJECT
     ask_email_body: Text = defaults.ASK_EMAIL_BODY
     slack_digest_intro: Text = defaults.SLACK_DIGEST_INTRO
+    referral_received: EmailTemplate = EmailTemplate(**defaults.REFERRAL_RECEIVED)
     intro_contacted: EmailTemplate = EmailTemplate(**defaults.INTRO_CONTACTED)
     intro_progressed: EmailTemplate = EmailTemplate(**defaults.INTRO_PROGRESSED)
     thanks_closed_lost: EmailTemplate = EmailTemplate(**defaults.THANKS_CLOSED_LOST)

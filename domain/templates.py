@@ -21,7 +21,8 @@ Variables per template:
   email).
 - ``slack_digest_intro`` (first line of a CSM's digest): ``csm_name``, ``csm_first_name``,
   ``ask_count``, ``program_name``.
-- referrer emails ``intro_contacted``, ``intro_progressed``, ``thanks_closed_lost``
+- referrer emails ``referral_received`` (the acknowledgement), ``intro_contacted``,
+  ``intro_progressed``, ``thanks_closed_lost``
   (subject and body): ``REFERRER_VARIABLES`` -- the referrer, the referred company, its
   current program ``stage``, the CSM, the referrer's own link and ``program_name``.
 - ``thanks_closed_won`` and ``reward_released``: the referrer variables plus
@@ -76,6 +77,7 @@ REFERRER_VARIABLES: frozenset[str] = frozenset(
 REWARD_VARIABLES: frozenset[str] = REFERRER_VARIABLES | {"reward_type", "reward_amount"}
 
 EMAIL_TEMPLATES: tuple[str, ...] = (
+    "referral_received",
     "intro_contacted",
     "intro_progressed",
     "thanks_closed_lost",
@@ -89,6 +91,7 @@ ALLOWED_VARIABLES: dict[str, frozenset[str]] = {
     "ask_email_subject": ASK_VARIABLES,
     "ask_email_body": ASK_VARIABLES,
     "slack_digest_intro": SLACK_DIGEST_VARIABLES,
+    "referral_received": REFERRER_VARIABLES,
     "intro_contacted": REFERRER_VARIABLES,
     "intro_progressed": REFERRER_VARIABLES,
     "thanks_closed_lost": REFERRER_VARIABLES,

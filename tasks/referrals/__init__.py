@@ -1,0 +1,1 @@
+"""Referrals: capture by every share path, decisions, the CRM push and the feedback loop."""

@@ -1,0 +1,77 @@
+"""Emails to referrers: rendered from the program's templates, one outbox row each, with a
+signed one-click unsubscribe link and the RFC 8058 headers; never to a suppressed address."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.settings import Settings
+from core.signing import unsubscribe_url
+from db.models import Suppression
+from db.repositories.outbox import NewMessage
+from domain.program import Program
+from domain.statuses import OutboxChannel
+from domain.templates import render
+
+
+@dataclass(frozen=True)
+class ReferrerFacts:
+    """What a referrer email may say: no deal amount, nothing confidential."""
+
+    referral_id: int
+    referrer_email: str
+    referrer_first_name: str
+    referrer_name: str
+    referred_company: str
+    csm_name: str
+    referral_link: str
+    stage: str = ""
+
+
+def referrer_message(
+    program: Program, settings: Settings, template: str, facts: ReferrerFacts
+) -> NewMessage:
+    """One email, keyed by referral and template: each is sent at most once per referral."""
+    source = getattr(program.templates, template)
+    variables = {
+        "referrer_first_name": facts.referrer_first_name or facts.referrer_name,
+        "referrer_name": facts.referrer_name,
+        "referred_company": facts.referred_company,
+        "stage": facts.stage,
+        "csm_name": facts.csm_name,
+        "referral_link": facts.referral_link,
+        "program_name": program.name,
+    }
+    unsubscribe = unsubscribe_url(settings, facts.referrer_email)
+    body = render(source.body, variables).strip()
+    return NewMessage(
+        channel=OutboxChannel.EMAIL,
+        operation="send_email",
+        recipient=facts.referrer_email,
+        dedupe_key=f"email:referral:{facts.referral_id}:{template}",
+        template=template,
+        subject_type="referral",
+        subject_id=facts.referral_id,
+        payload={
+            "subject": render(source.subject, variables).strip(),
+            "text": f"{body}\n\n--\nNo more emails about referrals: {unsubscribe}\n",
+            "categories": ["referral", template],
+            "custom_args": {"referral_id": str(facts.referral_id)},
+            "headers": {
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        },
+    )
+
+
+def suppressed_emails(session: Session, emails: Sequence[str]) -> set[str]:
+    """Addresses nothing may be sent to (checked when enqueueing; the dispatcher checks again)."""
+    wanted = sorted({e.lower() for e in emails if e})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Suppression.email).where(Suppression.email.in_(wanted))))
