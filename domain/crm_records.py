@@ -47,6 +47,7 @@ DEAL_PROPERTIES = (
     "hs_analytics_source",
     "deal_source_channel",
     "referral_program_id",
+    "referral_code",
     "referral_source",
     "referred_by_email",
     "referrer_type",
@@ -150,6 +151,7 @@ class DealFields:
     crm_updated_at: datetime
     stage_entries: tuple[tuple[str, datetime], ...]  # (stage id, entered at), oldest first
     ignored: tuple[str, ...] = ()  # stage entry times that did not read: left out, flagged
+    referral_code: str | None = None  # set by a rep: this deal came from that referrer
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,7 @@ def map_deal(
         crm_updated_at=updated_at,
         stage_entries=tuple(sorted(entries.items(), key=entry_order(stage_id))),
         ignored=ignored,
+        referral_code=_optional(props.get("referral_code"), 32),
     )
 
 

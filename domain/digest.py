@@ -33,6 +33,12 @@ class DigestAsk:
     resurfaced: bool = False
 
 
+def mrkdwn(text: str) -> str:
+    """Text from the CRM or a person, safe in Slack mrkdwn: ``&``, ``<`` and ``>`` escaped,
+    so a name such as ``<!channel>`` is shown, never acted on."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _text(text: str, limit: int = MAX_SECTION) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -50,13 +56,18 @@ def digest_blocks(intro: str, asks: Sequence[DigestAsk]) -> list[dict[str, Any]]
         _section(intro),
     ]
     for ask in shown:
-        who = f"*{ask.champion_name}*" + (f", {ask.champion_title}" if ask.champion_title else "")
+        title = f", {mrkdwn(ask.champion_title)}" if ask.champion_title else ""
+        who = f"*{mrkdwn(ask.champion_name)}*{title}"
         again = " (reminder)" if ask.resurfaced else ""
         blocks += [
             {"type": "divider"},
-            _section(f"*{ask.account_name}*: {who}{again}\n_Why now:_ {ask.why_now}"),
-            _section(f"*Call script*\n{ask.script}"),
-            _section(f"*Draft email* ({ask.draft_subject})\n```{ask.draft_body}```"),
+            _section(
+                f"*{mrkdwn(ask.account_name)}*: {who}{again}\n_Why now:_ {mrkdwn(ask.why_now)}"
+            ),
+            _section(f"*Call script*\n{mrkdwn(ask.script)}"),
+            _section(
+                f"*Draft email* ({mrkdwn(ask.draft_subject)})\n```{mrkdwn(ask.draft_body)}```"
+            ),
             {
                 "type": "context",
                 "elements": [

@@ -29,6 +29,7 @@ from domain.stages import (
     DEFAULT_PIPELINE_ID,
     DEFAULT_STAGE_MAP,
     ProgramStage,
+    rank,
     reached,
 )
 from domain.templates import EMAIL_TEMPLATES, check_template
@@ -133,6 +134,16 @@ class StageMap(ProgramModel):
         ]
         raise_problems(problems)
         return self
+
+    def intro_stage_id(self) -> str:
+        """Where a referral's new deal starts: the open stage the map puts earliest in the
+        program's order (ties: the first one in the file)."""
+        open_stages = [
+            (rank(stage), position, stage_id)
+            for position, (stage_id, stage) in enumerate(self.stages.items())
+            if stage not in (ProgramStage.CLOSED_WON, ProgramStage.CLOSED_LOST)
+        ]
+        return min(open_stages)[2] if open_stages else next(iter(self.stages))
 
 
 class EmailTemplate(ProgramModel):

@@ -11,11 +11,13 @@ from flows.detect_moments import detect_moments_flow
 from flows.dispatch_outbox import dispatch_outbox_flow
 from flows.prompt_csms import prompt_csms_flow
 from flows.sync_crm import sync_crm_flow
+from flows.track_referrals import track_referrals_flow
 
 FLOWS: dict[str, Callable[..., Any]] = {
     "sync-crm": sync_crm_flow,
     "detect-moments": detect_moments_flow,
     "prompt-csms": prompt_csms_flow,
+    "track-referrals": track_referrals_flow,
     "dispatch-outbox": dispatch_outbox_flow,
     "daily-cycle": daily_cycle_flow,
 }

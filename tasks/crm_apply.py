@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.settings import Settings
 from db.models import Account, Deal, Person
 from db.repositories import crm_issues as issues
 from db.repositories import crm_sync as repo
@@ -29,8 +30,11 @@ from domain.crm_records import (
     map_task,
 )
 from domain.program import Program
+from domain.referrals.intake import Intake
 from domain.stages import ProgramStage
+from domain.statuses import ReferralChannel
 from integrations.ports import CrmRecord
+from tasks.referrals.capture import CaptureInput, capture_in_session
 
 
 @dataclass
@@ -73,6 +77,7 @@ class SyncCounts:
 class ApplyContext:
     program: Program
     deals: DealMapping
+    settings: Settings
 
 
 def apply_records(
@@ -278,8 +283,57 @@ def _apply_deals(
     if reopened:
         counts.extra["reopened"] += len(reopened)
         repo.mark_reopened(session, reopened)
+    _capture_rep_referrals(session, context, mapped, counts)
     repo.link_referrals_to_deals(session, list(mapped))
     return list(mapped)
+
+
+def _capture_rep_referrals(
+    session: Session, context: ApplyContext, deals: dict[str, DealFields], counts: SyncCounts
+) -> None:
+    """A rep who puts a referrer's code on a deal makes a referral of channel sales_assisted,
+    attached to that deal (never a second one); a code nobody has is flagged once."""
+    coded = {d.crm_id: d for d in deals.values() if d.referral_code}
+    if not coded:
+        return
+    accounts = repo.accounts_of_deals(session, list(coded))
+    inputs = [
+        CaptureInput(
+            channel=ReferralChannel.SALES_ASSISTED,
+            intake=Intake(
+                company=(accounts.get(crm_id) or (None, None))[0] or deal.name or "Unknown company",
+                contact_email=None,
+                domain=(accounts.get(crm_id) or (None, None))[1],
+            ),
+            code=deal.referral_code,
+            external_id=f"deal:{crm_id}",
+            crm_deal_id=crm_id,
+        )
+        for crm_id, deal in coded.items()
+    ]
+    results = capture_in_session(
+        session, context.program, context.settings, inputs, datetime.now(UTC)
+    )
+    counts.extra["referrals from rep deals"] += sum(1 for r in results if r.created)
+    unknown = [i.crm_deal_id for i, r in zip(inputs, results, strict=True) if r.problem]
+    if unknown:
+        fresh = issues.note_causes(
+            session,
+            [
+                issues.Cause(
+                    "unknown_referral_code",
+                    f"deal:{crm_id}",
+                    "deals",
+                    f"deal {crm_id} carries a referral code nobody has: no referral was made "
+                    "(check the code on the deal)",
+                    1,
+                    {"deal": crm_id},
+                )
+                for crm_id in unknown
+            ],
+            datetime.now(UTC),
+        )
+        counts.new_issues += [c.message for c in fresh]
 
 
 def _note_unreadable_history(

@@ -27,6 +27,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import Settings, get_settings
 from db.engine import transaction
 from db.models import Account, Deal, Person
 from db.repositories import crm_issues as issues
@@ -84,6 +85,7 @@ def sync_crm(
     crm: Crm,
     program: Program,
     object_types: tuple[str, ...] = OBJECT_TYPES,
+    settings: Settings | None = None,
 ) -> SyncReport:
     """Pull every object type in dependency order (the team, then accounts before their people
     and deals), then record the causes the program does not understand, once each."""
@@ -92,7 +94,7 @@ def sync_crm(
     if "owners" in object_types:
         report.by_type["owners"] = sync_owners(factory, crm)
     pipelines = crm.pipelines() if "deals" in object_types else []
-    context = ApplyContext(program, deal_mapping(program, pipelines))
+    context = ApplyContext(program, deal_mapping(program, pipelines), settings or get_settings())
     if "deals" in object_types:
         _follow_stage_map(factory, program)
     for object_type in object_types:

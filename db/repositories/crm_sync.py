@@ -109,6 +109,18 @@ def change_person_emails(session: Session, changes: Sequence[tuple[int, str]]) -
         )
 
 
+def accounts_of_deals(
+    session: Session, deal_crm_ids: Sequence[str]
+) -> dict[str, tuple[str, str | None]]:
+    """Deal CRM id -> (account name, account domain) for the deals linked to an account."""
+    rows = session.execute(
+        select(Deal.crm_id, Account.name, Account.domain)
+        .join(Account, Account.id == Deal.account_id)
+        .where(Deal.crm_id.in_(list(deal_crm_ids)))
+    ).all()
+    return {crm_id: (name, domain) for crm_id, name, domain in rows}
+
+
 def deal_ids(session: Session, crm_ids: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(Deal.crm_id, Deal.id).where(Deal.crm_id.in_(crm_ids)))
     return {crm: deal_id for crm, deal_id in rows}

@@ -69,6 +69,9 @@ class HubSpotCrm:
     def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
         return self._push.push_referrals(pushes)
 
+    def find_referral_deals(self, referral_keys: Sequence[str]) -> dict[str, str | None]:
+        return self._push.find_referral_deals(referral_keys)
+
     def create_tasks(self, tasks: Sequence[CrmTask]) -> list[DeliveryResult]:
         return self._tasks.create_tasks(tasks)
 

@@ -43,6 +43,12 @@ class HubSpotPush:
                 results += [self._push_alone(p) for p in chunk]
         return results
 
+    def find_referral_deals(self, referral_keys: Sequence[str]) -> dict[str, str | None]:
+        """By the unique ``referral_program_id``, with a batch read (the search index lags
+        behind writes)."""
+        found = self.apis.read_by("deals", "referral_program_id", list(referral_keys))
+        return {key: found.get(key.lower()) for key in referral_keys}
+
     def _push_alone(self, push: ReferralPush) -> PushResult:
         try:
             return self._push_chunk([push])[0]

@@ -213,6 +213,16 @@ class SandboxCrm:
         with self.factory.begin() as session:
             return [self._push(session, push, now) for push in pushes]
 
+    def find_referral_deals(self, referral_keys: Sequence[str]) -> dict[str, str | None]:
+        self.calls["find referral deals"] += 1
+        key = SandboxDeal.properties["referral_program_id"].as_string()
+        with self.factory() as session:
+            rows = session.execute(
+                select(key, SandboxDeal.id).where(key.in_(list(referral_keys)))
+            ).all()
+        found = dict(rows)
+        return {k: found.get(k) for k in referral_keys}
+
     def _push(self, session: Session, push: ReferralPush, now: datetime) -> PushResult:
         deal = session.scalars(
             select(SandboxDeal).where(

@@ -73,10 +73,10 @@ def capture_referrals(
     """Store each intro (once: a known external id is kept as it is), link its ask, and
     enqueue the referrer's "thanks, we have it" email, all in one transaction."""
     with transaction(factory) as session:
-        return _capture(session, program, settings, inputs, now)
+        return capture_in_session(session, program, settings, inputs, now)
 
 
-def _capture(
+def capture_in_session(
     session: Session,
     program: Program,
     settings: Settings,
