@@ -18,6 +18,7 @@ from cli import (
     outbox_commands,
     program_commands,
     team_commands,
+    web_commands,
 )
 from cli.context import instant
 from cli.output import fail, print_flow_result, print_json
@@ -38,6 +39,7 @@ app.add_typer(outbox_commands.app, name="outbox")
 app.add_typer(crm_commands.app, name="crm")
 app.add_typer(ask_commands.app, name="asks")
 app.add_typer(team_commands.app, name="team")
+app.command("web")(web_commands.web)
 
 
 @app.callback()

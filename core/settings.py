@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     )
     sandbox_send_delay_ms: int = Field(0, ge=0, alias="REFERRALS_SANDBOX_SEND_DELAY_MS")
 
+    # Form posts accepted per client IP and per referral code in each window, counted in the
+    # database so the limits hold across several web processes.
+    web_posts_per_ip: int = Field(20, ge=1, alias="REFERRALS_WEB_POSTS_PER_IP")
+    web_posts_per_code: int = Field(30, ge=1, alias="REFERRALS_WEB_POSTS_PER_CODE")
+    web_rate_window_seconds: int = Field(3600, ge=60, alias="REFERRALS_WEB_RATE_WINDOW_SECONDS")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
