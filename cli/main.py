@@ -17,6 +17,8 @@ from cli import (
     db_commands,
     outbox_commands,
     program_commands,
+    referral_commands,
+    review_commands,
     team_commands,
     web_commands,
 )
@@ -40,6 +42,11 @@ app.add_typer(crm_commands.app, name="crm")
 app.add_typer(ask_commands.app, name="asks")
 app.add_typer(team_commands.app, name="team")
 app.command("web")(web_commands.web)
+app.command("refer")(referral_commands.refer)
+app.command("link")(referral_commands.link)
+app.add_typer(referral_commands.import_app, name="import")
+app.add_typer(review_commands.referrals_app, name="referrals")
+app.add_typer(review_commands.review_app, name="review")
 
 
 @app.callback()

@@ -111,3 +111,23 @@ class World:
             session.add(signal)
             session.flush()
             return signal.id
+
+    def link(self, person_id: int, referrer_type: str = "client") -> str:
+        """A referrer's personal link; returns its code."""
+        from datetime import UTC
+        from datetime import datetime as dt
+
+        from db.models import ReferralLink
+        from domain.referral_codes import new_code
+
+        code = new_code()
+        with self.factory.begin() as session:
+            session.add(
+                ReferralLink(
+                    code=code,
+                    person_id=person_id,
+                    referrer_type_key=referrer_type,
+                    created_at=dt(2026, 1, 1, tzinfo=UTC),
+                )
+            )
+        return code

@@ -96,3 +96,75 @@ def validate_intake(
         ),
         {},
     )
+
+
+REFERRAL_COLUMNS = (
+    "referrer_email",
+    "company",
+    "domain",
+    "contact_email",
+    "contact_name",
+    "role",
+    "note",
+    "channel",
+    "referrer_type",
+    "industry",
+    "ask_id",
+    "external_id",
+)
+FILE_CHANNELS = ("sales_assisted", "email_intro")
+
+
+@dataclass(frozen=True)
+class ReferralRow:
+    """A sales-assisted intro from a file or the command line."""
+
+    referrer_email: str
+    intake: Intake
+    channel: str = "sales_assisted"
+    referrer_type: str | None = None
+    industry: str | None = None
+    ask_id: int | None = None
+    external_id: str | None = None
+
+
+def parse_referral_row(raw: Mapping[str, Any]) -> tuple[ReferralRow | None, list[str]]:
+    """A row of a referrals file; every problem as ``field 'name': message``."""
+    errors = [f"field '{k}': unknown column" for k in sorted(set(raw) - set(REFERRAL_COLUMNS))]
+    referrer = normalise_email(raw.get("referrer_email"))
+    if referrer is None:
+        errors.append("field 'referrer_email': is missing or not an email address")
+    fields = {
+        "name": raw.get("contact_name"),
+        "email": raw.get("contact_email"),
+        "company": raw.get("company"),
+        "domain": raw.get("domain"),
+        "role": raw.get("role"),
+        "note": raw.get("note"),
+    }
+    intake, problems = validate_intake(fields, email_required=False)
+    renamed = {"name": "contact_name", "email": "contact_email"}
+    errors += [f"field '{renamed.get(k, k)}': {m}" for k, m in problems.items()]
+    channel = clean_text(raw.get("channel"), 32).lower() or "sales_assisted"
+    if channel not in FILE_CHANNELS:
+        errors.append(f"field 'channel': must be one of {', '.join(FILE_CHANNELS)}")
+    ask_text = clean_text(raw.get("ask_id"), 20)
+    if ask_text and not ask_text.isdigit():
+        errors.append("field 'ask_id': must be a whole number (an ask's id)")
+    external = clean_text(raw.get("external_id"), 201)
+    if len(external) > 200:
+        errors.append("field 'external_id': is longer than 200 characters")
+    if errors or intake is None or referrer is None:
+        return None, errors
+    return (
+        ReferralRow(
+            referrer_email=referrer,
+            intake=intake,
+            channel=channel,
+            referrer_type=clean_text(raw.get("referrer_type"), 32) or None,
+            industry=clean_text(raw.get("industry"), 128) or None,
+            ask_id=int(ask_text) if ask_text else None,
+            external_id=external or None,
+        ),
+        [],
+    )

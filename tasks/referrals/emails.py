@@ -15,7 +15,7 @@ from db.models import Suppression
 from db.repositories.outbox import NewMessage
 from domain.program import Program
 from domain.statuses import OutboxChannel
-from domain.templates import render
+from domain.templates import ALLOWED_VARIABLES, render
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def referrer_message(
         "referral_link": facts.referral_link,
         "program_name": program.name,
     }
+    # Every variable the template may use is defined (rewards come later: blank until then).
+    variables |= {name: "" for name in ALLOWED_VARIABLES[template] if name not in variables}
     unsubscribe = unsubscribe_url(settings, facts.referrer_email)
     body = render(source.body, variables).strip()
     return NewMessage(

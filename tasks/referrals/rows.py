@@ -1,0 +1,80 @@
+"""Sales-assisted capture from the command line and from files: rows become capture inputs
+with stable ids, so running the same command or importing the same file again adds nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+from domain.program import Program
+from domain.referrals.intake import ReferralRow, parse_referral_row
+from domain.statuses import ReferralChannel
+from tasks.referrals.capture import CaptureInput, capture_referrals, stable_id
+from tasks.signal_files import RawRow
+
+
+def capture_input(row: ReferralRow) -> CaptureInput:
+    intake = row.intake
+    return CaptureInput(
+        channel=ReferralChannel(row.channel),
+        intake=intake,
+        referrer_email=row.referrer_email,
+        referrer_type=row.referrer_type,
+        ask_id=row.ask_id,
+        industry=row.industry,
+        external_id=row.external_id
+        or stable_id(
+            row.channel, row.referrer_email, intake.company, intake.domain, intake.contact_email
+        ),
+    )
+
+
+@dataclass
+class ReferralImport:
+    read: int = 0
+    new: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def import_referrals(
+    factory: sessionmaker[Session],
+    program: Program,
+    settings: Settings,
+    rows: Iterable[RawRow],
+    now: datetime,
+) -> ReferralImport:
+    """Good rows are captured (one transaction), bad ones named by line and field."""
+    report = ReferralImport()
+    inputs: list[tuple[int, CaptureInput]] = []
+    for raw in rows:
+        report.read += 1
+        if raw.values is None:
+            report.rejected += 1
+            report.errors.append(f"line {raw.line}: {raw.problem}")
+            continue
+        parsed, errors = parse_referral_row(raw.values)
+        if parsed is None:
+            report.rejected += 1
+            report.errors += [f"line {raw.line}, {error}" for error in errors]
+        else:
+            inputs.append((raw.line, capture_input(parsed)))
+    results = capture_referrals(factory, program, settings, [i for _, i in inputs], now)
+    for (line, _), result in zip(inputs, results, strict=True):
+        if result.problem:
+            report.rejected += 1
+            report.errors.append(f"line {line}, field 'referrer_email': {result.problem}")
+        elif result.created:
+            report.new += 1
+        else:
+            report.unchanged += 1
+    return report
