@@ -15,7 +15,7 @@ from simulation.team_file import write_team_file
 from tasks.ingest_signals import SignalFileError, ingest_rows, read_rows
 from tasks.load_book import load_book
 
-ingest_app = typer.Typer(help="Import signals and referrals from files.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Import signals from files.", no_args_is_help=True)
 book_app = typer.Typer(help="Synthetic book of business for demos and tests.", no_args_is_help=True)
 
 

@@ -54,9 +54,7 @@ def refer(
     }
     row, errors = parse_referral_row(raw)
     if row is None:
-        raise fail(
-            "problem: " + "; ".join(e.replace("field '", "--").replace("'", "", 1) for e in errors)
-        )
+        raise fail("problem: " + "; ".join(re.sub(r"field '(\w+)'", _option, e) for e in errors))
     context = adapters_context()
     [result] = capture_referrals(
         context.factory, context.program, context.settings, [capture_input(row)], instant(at)
