@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = Field(None, alias="SENDGRID_API_KEY")
     sendgrid_secret_block: str | None = Field(None, alias="SENDGRID_SECRET_BLOCK")
     sendgrid_api_base: str = Field("https://api.sendgrid.com", alias="SENDGRID_API_BASE")
+    sendgrid_unsubscribe_group_id: int | None = Field(
+        None, ge=1, alias="SENDGRID_UNSUBSCRIBE_GROUP_ID"
+    )
+    # The event webhook's verification key (public, but kept with the credentials).
+    sendgrid_webhook_public_key: str | None = Field(None, alias="SENDGRID_WEBHOOK_PUBLIC_KEY")
+    sendgrid_webhook_key_block: str | None = Field(None, alias="SENDGRID_WEBHOOK_KEY_BLOCK")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_secret_block: str | None = Field(None, alias="SLACK_SECRET_BLOCK")
     slack_api_base: str = Field("https://slack.com/api/", alias="SLACK_API_BASE")
@@ -40,6 +46,7 @@ class Settings(BaseSettings):
     # How long to wait for a vendor's answer; an answer lost to it is checked before resending.
     hubspot_timeout_seconds: float = Field(30.0, gt=0, alias="HUBSPOT_TIMEOUT_SECONDS")
     slack_timeout_seconds: float = Field(30.0, gt=0, alias="SLACK_TIMEOUT_SECONDS")
+    sendgrid_timeout_seconds: float = Field(30.0, gt=0, alias="SENDGRID_TIMEOUT_SECONDS")
 
     email_from: str = Field("referrals@example.com", alias="REFERRALS_EMAIL_FROM")
 

@@ -96,3 +96,4 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent error, or attempts exhausted
     IN_DOUBT = "in_doubt"  # a dispatcher died mid-send and the vendor cannot tell us
+    SUPPRESSED = "suppressed"  # the recipient is on the suppression list: never sent

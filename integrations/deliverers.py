@@ -20,26 +20,33 @@ from integrations.ports import (
 
 
 class EmailDeliverer:
+    """Outbox email rows to the email port. The payload's ``custom_args`` (ids such as
+    ``referral_id``) travel with the message, plus the row's own key as ``outbox_key``, so
+    the vendor's events can be traced back to the row; its ``headers`` go into the message."""
+
     channel = OutboxChannel.EMAIL
 
     def __init__(self, sender: EmailSender) -> None:
         self.sender = sender
 
     def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]:
-        messages = [
-            EmailMessage(
-                dedupe_key=item.dedupe_key,
-                to=item.recipient,
-                subject=str(item.payload.get("subject", "")),
-                text=str(item.payload.get("text", "")),
-                html=item.payload.get("html"),
-                from_address=item.payload.get("from"),
-                categories=tuple(item.payload.get("categories", ())),
-                custom_args={"dedupe_key": item.dedupe_key},
-            )
-            for item in batch
-        ]
-        return self.sender.send(messages)
+        return self.sender.send([self._message(item) for item in batch])
+
+    @staticmethod
+    def _message(item: OutboundItem) -> EmailMessage:
+        payload = item.payload
+        custom_args = {str(k): str(v) for k, v in (payload.get("custom_args") or {}).items()}
+        return EmailMessage(
+            dedupe_key=item.dedupe_key,
+            to=item.recipient,
+            subject=str(payload.get("subject", "")),
+            text=str(payload.get("text", "")),
+            html=payload.get("html"),
+            from_address=payload.get("from"),
+            categories=tuple(str(c) for c in payload.get("categories") or ()),
+            custom_args={**custom_args, "outbox_key": item.dedupe_key},
+            headers={str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
+        )
 
     def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
         return self.sender.find_sent([item.dedupe_key for item in batch])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from domain.crm_records import REFERRAL_SOURCE
 from domain.pipelines import CrmPipeline, CrmStage
@@ -40,6 +40,10 @@ class DeliveryResult:
 
 @dataclass(frozen=True)
 class EmailMessage:
+    """One email to one recipient, rendered for them. ``custom_args`` travel with the message
+    and come back in the vendor's events (the outbox key, the referral id); ``headers`` are
+    extra MIME headers such as ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` (RFC 8058)."""
+
     dedupe_key: str
     to: str
     subject: str
@@ -48,6 +52,26 @@ class EmailMessage:
     from_address: str | None = None
     categories: tuple[str, ...] = ()
     custom_args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    # Headers a message may not set (lower-case): the sender builds them. SendGrid refuses a
+    # mail that sets one; the sandbox refuses it the same way.
+    RESERVED_HEADERS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "x-sg-id",
+            "x-sg-eid",
+            "received",
+            "dkim-signature",
+            "content-type",
+            "content-transfer-encoding",
+            "to",
+            "from",
+            "subject",
+            "reply-to",
+            "cc",
+            "bcc",
+        }
+    )
 
 
 @dataclass(frozen=True)

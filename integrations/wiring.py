@@ -10,7 +10,6 @@ from core.secrets import secret_value
 from core.settings import Settings
 from domain.statuses import OutboxChannel
 from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
-from integrations.errors import ConfigurationError
 from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
@@ -23,13 +22,6 @@ class Adapters:
     email: EmailSender
     chat: ChatNotifier
     names: dict[str, str]  # port -> adapter name, for reports and `referrals doctor`
-
-
-def _not_yet(variable: str, vendor: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"{variable} is set, but this version has no {vendor} adapter yet; "
-        f"unset {variable} to use the sandbox"
-    )
 
 
 def build_crm(settings: Settings, factory: sessionmaker[Session]) -> tuple[Crm, str]:
@@ -48,6 +40,25 @@ def build_crm(settings: Settings, factory: sessionmaker[Session]) -> tuple[Crm, 
     return crm, "hubspot"
 
 
+def build_email(settings: Settings) -> tuple[EmailSender, str]:
+    api_key = secret_value(settings.sendgrid_api_key, settings.sendgrid_secret_block)
+    if not api_key:
+        folder = EmailFolderSender(
+            settings.email_outbox_dir, settings.email_from, settings.sandbox_send_delay_ms
+        )
+        return folder, "eml-folder"
+    from integrations.sendgrid.factory import build_sendgrid_mail
+
+    mail = build_sendgrid_mail(
+        api_key,
+        settings.sendgrid_api_base,
+        default_from=settings.email_from,
+        unsubscribe_group_id=settings.sendgrid_unsubscribe_group_id,
+        timeout=settings.sendgrid_timeout_seconds,
+    )
+    return mail, "sendgrid"
+
+
 def build_chat(settings: Settings) -> tuple[ChatNotifier, str]:
     token = secret_value(settings.slack_bot_token, settings.slack_secret_block)
     if not token:
@@ -60,16 +71,13 @@ def build_chat(settings: Settings) -> tuple[ChatNotifier, str]:
 
 def build_adapters(settings: Settings, factory: sessionmaker[Session]) -> Adapters:
     crm, crm_name = build_crm(settings, factory)
+    email, email_name = build_email(settings)
     chat, chat_name = build_chat(settings)
-    if settings.sendgrid_api_key or settings.sendgrid_secret_block:
-        raise _not_yet("SENDGRID_API_KEY", "SendGrid")
     return Adapters(
         crm=crm,
-        email=EmailFolderSender(
-            settings.email_outbox_dir, settings.email_from, settings.sandbox_send_delay_ms
-        ),
+        email=email,
         chat=chat,
-        names={"crm": crm_name, "email": "eml-folder", "chat": chat_name},
+        names={"crm": crm_name, "email": email_name, "chat": chat_name},
     )
 
 

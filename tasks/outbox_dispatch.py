@@ -16,6 +16,10 @@ backoff, never straight to a second send. A crash between 3 and 4 leaves rows in
 once their lease has expired the next run asks the vendor the same way. A vendor that cannot
 answer (SendGrid's v3 mail send has no idempotency key) gets such rows parked as ``in_doubt``
 for a person to resolve rather than sent twice.
+
+Email rows are checked against the suppression list when claimed (one query per batch): a row
+whose recipient unsubscribed, bounced or reported spam is never sent and ends ``suppressed``
+with the reason, whatever code enqueued it and whenever the address was added.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.models import OutboxMessage
 from db.repositories import outbox as repo
+from db.repositories import suppressions
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import Deliverer, DeliveryResult, OutboundItem
@@ -56,6 +61,8 @@ class DispatchReport:
     confirmed_after_lost_answer: Counter[str] = field(default_factory=Counter)
     # Claims another dispatcher took over after our lease ran out: left to it, not sent.
     lease_lost: Counter[str] = field(default_factory=Counter)
+    # The recipient is on the suppression list: not sent, never will be.
+    suppressed: Counter[str] = field(default_factory=Counter)
     batches: int = 0
 
     def rows(self) -> list[dict[str, object]]:
@@ -99,7 +106,7 @@ def dispatch_outbox(
             claimed = repo.claim_due(
                 session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
             )
-            items = [_item(row) for row in claimed]
+            items = _with_suppressions(session, [_item(row) for row in claimed])
         if not items:
             break
         report.batches += 1
@@ -117,6 +124,7 @@ class _Claimed:
     verify_first: bool
     last_error: str | None
     item: OutboundItem
+    suppressed: str | None = None  # the suppression list's reason for this recipient
 
 
 def _item(row: OutboxMessage) -> _Claimed:
@@ -128,6 +136,20 @@ def _item(row: OutboxMessage) -> _Claimed:
         row.last_error,
         OutboundItem(row.dedupe_key, row.operation, row.recipient, dict(row.payload)),
     )
+
+
+def _with_suppressions(session: Session, items: Sequence[_Claimed]) -> list[_Claimed]:
+    """Email rows carry the suppression reason of their recipient (one query per batch)."""
+    emails = [c.item.recipient for c in items if c.channel is OutboxChannel.EMAIL]
+    reasons = suppressions.suppressed(session, emails) if emails else {}
+    if not reasons:
+        return list(items)
+    return [
+        replace(c, suppressed=reasons.get(c.item.recipient.strip().lower()))
+        if c.channel is OutboxChannel.EMAIL
+        else c
+        for c in items
+    ]
 
 
 def _by_channel(items: Sequence[_Claimed]) -> dict[OutboxChannel, list[_Claimed]]:
@@ -176,7 +198,10 @@ class _Run:
             )
             self._record(outcomes)
             to_send = sorted(to_send + missing, key=lambda c: c.id)
-        self._send_in_chunks(deliverer, to_send)
+        held = [c for c in to_send if c.suppressed]
+        if held:
+            self._record(_suppressed(deliverer.channel, held, self.report))
+        self._send_in_chunks(deliverer, [c for c in to_send if not c.suppressed])
 
     def _send_in_chunks(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
         channel = deliverer.channel
@@ -203,6 +228,22 @@ class _Run:
     def _record(self, outcomes: Sequence[repo.Outcome]) -> None:
         with transaction(self.factory) as session:
             repo.record_outcomes(session, self.token, outcomes)
+
+
+def _suppressed(
+    channel: OutboxChannel, held: Sequence[_Claimed], report: DispatchReport
+) -> list[repo.Outcome]:
+    """Rows to a suppressed recipient end here, unsent, with the list's reason."""
+    report.suppressed[channel] += len(held)
+    log.info("outbox %s: recipient suppressed, not sent", [c.id for c in held])
+    return [
+        repo.Outcome(
+            c.id,
+            OutboxStatus.SUPPRESSED,
+            last_error=f"not sent: the recipient is on the suppression list ({c.suppressed})",
+        )
+        for c in held
+    ]
 
 
 def _deliver(deliverer: Deliverer, batch: Sequence[_Claimed]) -> dict[str, DeliveryResult]:

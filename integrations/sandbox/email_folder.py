@@ -4,6 +4,10 @@ The file name comes from the dedupe key and is created atomically (write a temp 
 hard-link it into place), so a second send of the same key finds the file and changes nothing:
 the folder itself answers "was this sent?" after a crash. Every attempt is also appended to
 ``_journal.log`` ("written KEY" or "duplicate KEY"), so a second send would be visible.
+
+A message's own headers (``List-Unsubscribe``, ``List-Unsubscribe-Post``...) are written as
+they would reach the recipient. One that sets a header the sender builds itself (``From``,
+``Subject``...) is refused as SendGrid refuses it, so the demo fails where production would.
 """
 
 from __future__ import annotations
@@ -16,16 +20,28 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage as MimeMessage
+from email.policy import default as default_policy
 from email.utils import format_datetime
 from pathlib import Path
 
 from integrations.ports import DeliveryResult, EmailMessage
 
 log = logging.getLogger(__name__)
+# Set by this writer, on top of what the port reserves.
+OWN_HEADERS = frozenset({"date", "message-id", "mime-version", "x-dedupe-key", "x-categories"})
+# Headers folded only beyond RFC 5322's 998 characters: folding at 78 turns a long
+# List-Unsubscribe URL (one token) into encoded words no mail client reads as a link.
+WRITE_POLICY = default_policy.clone(max_line_length=998)
 
 
 def _file_stem(dedupe_key: str) -> str:
     return hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+
+
+def _reserved(message: EmailMessage) -> str | None:
+    reserved = EmailMessage.RESERVED_HEADERS | OWN_HEADERS
+    names = sorted(name for name in message.headers if name.strip().lower() in reserved)
+    return f"reserved headers cannot be set: {', '.join(names)}" if names else None
 
 
 class EmailFolderSender:
@@ -40,6 +56,10 @@ class EmailFolderSender:
         for message in messages:
             if self.delay_ms:
                 time.sleep(self.delay_ms / 1000)  # simulated vendor latency (demo, crash tests)
+            refused = _reserved(message)
+            if refused:
+                results.append(DeliveryResult(message.dedupe_key, error=refused))
+                continue
             results.append(self._write(message))
         return results
 
@@ -72,6 +92,8 @@ class EmailFolderSender:
         mime["X-Dedupe-Key"] = message.dedupe_key
         if message.categories:
             mime["X-Categories"] = ", ".join(message.categories)
+        for name, value in message.headers.items():
+            mime[name] = value
         mime.set_content(message.text)
         if message.html:
             mime.add_alternative(message.html, subtype="html")
@@ -79,7 +101,7 @@ class EmailFolderSender:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(bytes(mime))
+                handle.write(mime.as_bytes(policy=WRITE_POLICY))
                 handle.flush()
                 os.fsync(handle.fileno())
             try:

@@ -103,16 +103,28 @@ def test_bad_at_is_a_clear_error(runner, cli_env):
     assert result.exit_code == 2 and "not an ISO 8601" in result.output
 
 
-def test_vendor_credentials_without_an_adapter_are_refused_clearly(runner, cli_env, monkeypatch):
-    monkeypatch.setenv("SENDGRID_API_KEY", "SG.test")
+def test_a_sendgrid_key_sends_the_outbox_through_sendgrid(
+    runner, cli_env, committed_factory, monkeypatch
+):
     from core.settings import get_settings
     from tasks.context import app_context
+    from tests.conftest import T0
+    from tests.factories import email, enqueue_messages
+    from tests.fakes.sendgrid_server import FakeSendGrid
 
-    get_settings.cache_clear()
-    app_context.cache_clear()
-    result = runner.invoke(app, ["outbox", "dispatch"])
-    assert result.exit_code == 1
-    assert result.output.startswith("problem: SENDGRID_API_KEY is set")
+    enqueue_messages(committed_factory, [email(1)], T0)
+    with FakeSendGrid() as sendgrid:
+        monkeypatch.setenv("SENDGRID_API_KEY", sendgrid.api_key)
+        monkeypatch.setenv("SENDGRID_API_BASE", sendgrid.base_url)
+        get_settings.cache_clear()
+        app_context.cache_clear()
+        result = runner.invoke(app, ["outbox", "dispatch", "--at", T0.isoformat(), "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["sent"] == 1
+    [mail] = sendgrid.mails
+    assert mail.recipients == [email(1).recipient]
+    assert mail.custom_args == {"outbox_key": email(1).dedupe_key}
 
 
 def test_crm_setup_and_sync_on_the_sandbox(runner, cli_env):

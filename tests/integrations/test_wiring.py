@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from core.settings import Settings
-from integrations.errors import ConfigurationError
 from integrations.hubspot.crm import HubSpotCrm
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
+from integrations.sendgrid.factory import webhook_public_key
+from integrations.sendgrid.mail import SendGridMail
 from integrations.slack.chat import SlackChat
 from integrations.wiring import build_adapters
 
@@ -41,9 +42,36 @@ def test_tokens_select_hubspot_and_slack_at_their_configured_bases(factory, tmp_
     assert "pat-1" not in repr(settings(tmp_path, HUBSPOT_ACCESS_TOKEN=SecretStr("pat-1")))
 
 
-def test_sendgrid_without_an_adapter_is_a_clear_error(factory, tmp_path):
-    with pytest.raises(ConfigurationError, match="SENDGRID_API_KEY is set"):
-        build_adapters(settings(tmp_path, SENDGRID_API_KEY=SecretStr("SG.x")), factory)
+def test_a_sendgrid_key_selects_sendgrid_with_its_settings(factory, tmp_path):
+    adapters = build_adapters(
+        settings(
+            tmp_path,
+            SENDGRID_API_KEY=SecretStr("SG.x"),
+            SENDGRID_API_BASE="http://127.0.0.1:9/",
+            SENDGRID_UNSUBSCRIBE_GROUP_ID=42,
+            SENDGRID_TIMEOUT_SECONDS=3,
+            REFERRALS_EMAIL_FROM="Program <program@example.com>",
+        ),
+        factory,
+    )
+    assert isinstance(adapters.email, SendGridMail) and adapters.names["email"] == "sendgrid"
+    assert adapters.email.client.host == "http://127.0.0.1:9"  # the SDK adds /v3
+    assert adapters.email.client.client.timeout == 3
+    assert adapters.email.unsubscribe_group_id == 42
+    assert adapters.email.default_from == "Program <program@example.com>"
+    assert adapters.email.find_sent(["any"]) is None  # SendGrid cannot tell: rows park
+    assert settings(tmp_path).sendgrid_timeout_seconds == 30
+
+
+def test_a_bad_unsubscribe_group_is_refused_by_name(tmp_path):
+    with pytest.raises(ValidationError, match="SENDGRID_UNSUBSCRIBE_GROUP_ID"):
+        settings(tmp_path, SENDGRID_UNSUBSCRIBE_GROUP_ID="unsubscribes")
+
+
+def test_the_webhook_key_comes_from_the_setting_or_nowhere(tmp_path):
+    assert webhook_public_key(settings(tmp_path)) is None
+    configured = settings(tmp_path, SENDGRID_WEBHOOK_PUBLIC_KEY="MFkwEw...")
+    assert webhook_public_key(configured) == "MFkwEw..."
 
 
 def test_vendor_timeouts_come_from_settings(factory, tmp_path):

@@ -1,0 +1,1 @@
+"""SendGrid: the email port's real adapter (``mail``) and its event webhook (``webhook``)."""
