@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from web.access_log import hide_unsubscribe_tokens
 from web.context import WebContext, context_from_settings
 from web.middleware import BodyLimit, SecurityHeaders
-from web.routes import health, referrals, unsubscribe
+from web.routes import health, referrals, unsubscribe, webhooks
 
 
 def create_app(context: WebContext | None = None) -> FastAPI:
@@ -20,7 +20,7 @@ def create_app(context: WebContext | None = None) -> FastAPI:
     )
     app.state.web = context or context_from_settings()
     hide_unsubscribe_tokens()
-    for module in (referrals, unsubscribe, health):
+    for module in (referrals, unsubscribe, webhooks, health):
         app.include_router(module.router)
     # Added last runs first: the body cap sees a request before anything reads it.
     app.add_middleware(SecurityHeaders)

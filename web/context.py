@@ -12,6 +12,7 @@ from core.settings import Settings, get_settings
 from db.engine import session_factory
 from domain.clock import Clock, SystemClock
 from domain.program import Program
+from integrations.sendgrid.factory import webhook_public_key
 from tasks.context import load_program_file
 
 
@@ -21,6 +22,7 @@ class WebContext:
     factory: sessionmaker[Session]
     program: Program
     clock: Clock = field(default_factory=SystemClock)
+    sendgrid_webhook_key: str | None = None  # read once: a Secret block lookup is slow
 
 
 def context_from_settings(settings: Settings | None = None) -> WebContext:
@@ -30,6 +32,7 @@ def context_from_settings(settings: Settings | None = None) -> WebContext:
         settings=settings,
         factory=session_factory(settings.resolved_database_url),
         program=load_program_file(settings),
+        sendgrid_webhook_key=webhook_public_key(settings),
     )
 
 

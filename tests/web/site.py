@@ -63,8 +63,9 @@ def context_for(
     factory: sessionmaker[Session],
     program: Program,
     clock: FixedClock,
+    webhook_key: str | None = None,
 ) -> WebContext:
-    return WebContext(settings, factory, program, clock)
+    return WebContext(settings, factory, program, clock, sendgrid_webhook_key=webhook_key)
 
 
 def csrf_token(html: str) -> str:
