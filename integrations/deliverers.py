@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from domain.crm_records import parse_time
 from domain.statuses import OutboxChannel
+from integrations.errors import TransientError, UncertainError
 from integrations.ports import (
     ChatMessage,
     ChatNotifier,
@@ -16,6 +17,7 @@ from integrations.ports import (
     EmailMessage,
     EmailSender,
     OutboundItem,
+    ReferralPush,
 )
 
 
@@ -78,7 +80,9 @@ class ChatDeliverer:
 
 
 class CrmDeliverer:
-    """CRM writes decided by the program; today: tasks for CSMs (operation ``create_task``)."""
+    """CRM writes decided by the program: tasks for CSMs (operation ``create_task``) and
+    referrals pushed as company, contact and deal (operation ``push_referral``, its vendor
+    reference ``company|contact|deal`` ids)."""
 
     channel = OutboxChannel.CRM
 
@@ -86,29 +90,85 @@ class CrmDeliverer:
         self.crm = crm
 
     def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]:
-        tasks, results = [], {}
+        results: dict[str, DeliveryResult] = {}
+        tasks = [i for i in batch if i.operation == "create_task"]
+        pushes = [i for i in batch if i.operation == "push_referral"]
         for item in batch:
-            if item.operation != "create_task":
+            if item.operation not in ("create_task", "push_referral"):
                 results[item.dedupe_key] = DeliveryResult(
                     item.dedupe_key, error=f"unknown CRM operation {item.operation!r}"
                 )
-                continue
-            p = item.payload
-            tasks.append(
-                CrmTask(
-                    dedupe_key=item.dedupe_key,
-                    subject=str(p["subject"]),
-                    body=str(p["body"]),
-                    due_at=parse_time(p["due_at"]) or datetime.now(UTC),
-                    owner_id=p.get("owner_id"),
-                    company_id=p.get("company_id"),
-                    contact_id=p.get("contact_id"),
-                    priority=str(p.get("priority", "MEDIUM")),
-                )
-            )
         if tasks:
-            results.update({r.dedupe_key: r for r in self.crm.create_tasks(tasks)})
+            results.update({r.dedupe_key: r for r in self.crm.create_tasks(_tasks(tasks))})
+        if pushes:
+            results.update(_pushed(self.crm, pushes))
         return [results[item.dedupe_key] for item in batch if item.dedupe_key in results]
 
     def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
-        return self.crm.find_tasks([item.dedupe_key for item in batch])
+        found: dict[str, str | None] = {}
+        tasks = [i.dedupe_key for i in batch if i.operation == "create_task"]
+        if tasks:
+            found |= self.crm.find_tasks(tasks)
+        pushes = {
+            i.payload["referral_key"]: i.dedupe_key for i in batch if i.operation == "push_referral"
+        }
+        if pushes:
+            deals = self.crm.find_referral_deals(list(pushes))
+            found |= {
+                key: (f"||{deals[ref]}" if deals.get(ref) else None) for ref, key in pushes.items()
+            }
+        return found
+
+
+def _tasks(items: Sequence[OutboundItem]) -> list[CrmTask]:
+    return [
+        CrmTask(
+            dedupe_key=item.dedupe_key,
+            subject=str(item.payload["subject"]),
+            body=str(item.payload["body"]),
+            due_at=parse_time(item.payload["due_at"]) or datetime.now(UTC),
+            owner_id=item.payload.get("owner_id"),
+            company_id=item.payload.get("company_id"),
+            contact_id=item.payload.get("contact_id"),
+            priority=str(item.payload.get("priority", "MEDIUM")),
+        )
+        for item in items
+    ]
+
+
+def _pushed(crm: Crm, items: Sequence[OutboundItem]) -> dict[str, DeliveryResult]:
+    """Push a batch of referrals; a failure of the call is a failure of each of its items
+    (a lost answer is uncertain: the dispatcher asks the CRM before pushing again)."""
+    keys = {item.payload["referral_key"]: item.dedupe_key for item in items}
+    try:
+        results = crm.push_referrals(
+            [
+                ReferralPush(**{k: v for k, v in item.payload.items() if k in PUSH_FIELDS})
+                for item in items
+            ]
+        )
+    except TransientError as error:
+        uncertain = isinstance(error, UncertainError)
+        return {
+            key: DeliveryResult(
+                key,
+                error=str(error),
+                transient=True,
+                retry_after=error.retry_after,
+                uncertain=uncertain,
+            )
+            for key in keys.values()
+        }
+    return {
+        keys[r.referral_key]: DeliveryResult(
+            keys[r.referral_key],
+            provider_id=None
+            if r.error
+            else f"{r.company_id or ''}|{r.contact_id or ''}|{r.deal_id or ''}",
+            error=r.error,
+        )
+        for r in results
+    }
+
+
+PUSH_FIELDS = frozenset(ReferralPush.__dataclass_fields__)

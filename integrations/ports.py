@@ -208,6 +208,7 @@ PROGRAM_PROPERTIES: dict[str, tuple[PropertySpec, ...]] = {
         PropertySpec("referred_by_email", "Referred by (email)"),
         PropertySpec("referral_source", "Referral source"),
         PropertySpec("referrer_type", "Referrer type"),
+        PropertySpec("referral_code", "Referral code (set by a rep)"),
     ),
     "companies": (
         PropertySpec("segment", "Segment"),
@@ -268,6 +269,11 @@ class Crm(Protocol):
     def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
         """Create or match company (by domain), contact (by email) and deal for each referral,
         associated and tagged with the program's properties. Safe to repeat."""
+        ...
+
+    def find_referral_deals(self, referral_keys: Sequence[str]) -> dict[str, str | None]:
+        """Deal ids by referral key (the unique ``referral_program_id``), for the ones that
+        exist: how the outbox checks a push whose answer was lost."""
         ...
 
     def owners(self) -> list[CrmOwner]:
