@@ -11,9 +11,11 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.settings import Settings, get_settings
 from db import migrate
@@ -23,7 +25,9 @@ from db.models import (
     Ask,
     Deal,
     Moment,
+    OutboxMessage,
     Person,
+    Referral,
     SandboxCompany,
     SandboxContact,
     SandboxDeal,
@@ -51,7 +55,9 @@ from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
 from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
+from tasks.referrals.track import track_referrals
 from tasks.simulate_pipeline import simulate_pipeline_day
+from tasks.simulate_referrals import champions_submit, rep_tags_a_deal, reps_import
 from tasks.sync_crm import SyncReport, sync_crm
 from tasks.team import import_team
 
@@ -157,6 +163,7 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         )
         causes = [issue.message for issue in open_issues(session)]
         held = quarantine_count(session)
+        referrals = _referral_counts(session)
     _say("6. counts")
     for name, count in table_counts.items():
         _say(f"   {name:<18} {count}")
@@ -168,6 +175,8 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
     _say(f"   deals kept with no program stage {unmapped}, quarantined records {held}")
     for cause in causes:
         _say(f"     {cause}")
+    for name, counted in referrals.items():
+        _say(f"   {name:<18} " + (", ".join(f"{k} {v}" for k, v in counted) or "none"))
     _say(f"   signals            {sum(by_kind.values())}")
     for kind, count in sorted(by_kind.items(), key=lambda item: -item[1]):
         _say(f"     {kind:<22} {count}")
@@ -198,8 +207,18 @@ def simulate_days(  # type: ignore[no-untyped-def]
     for offset in range(days):
         day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
         period["moves"] += simulate_pipeline_day(factory, day, program.stage_map, seed, odds)
-        period.update(simulate_csms(factory, crm, day + timedelta(hours=17), seed))
-        report = sync_crm(factory, crm, program)
+        acted, intros = simulate_csms(factory, crm, day + timedelta(hours=17), seed)
+        period.update(acted)
+        period.update(
+            champions_submit(factory, program, settings, intros, day + timedelta(hours=18), seed)
+        )
+        if day.weekday() == 0:
+            period["rep intros"] += reps_import(
+                factory, program, settings, settings.data_dir, day + timedelta(hours=12), seed
+            )
+        if day.day == 1:
+            period["rep-tagged deals"] += rep_tags_a_deal(factory, day + timedelta(hours=11), seed)
+        report = sync_crm(factory, crm, program, settings=settings)
         deals = report.by_type["deals"]
         period.update(
             {
@@ -219,6 +238,11 @@ def simulate_days(  # type: ignore[no-untyped-def]
                     "re-surfaced": prompts.resurfaced,
                 }
             )
+        tracked = track_referrals(
+            factory, program, settings, deliverers, day + timedelta(hours=10)
+        ).counts
+        period.update({k: v for k, v in tracked.items() if k.startswith("decided")})
+        period["feedback emails"] += tracked["feedback emails enqueued"]
         dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
         if (offset + 1) % 30 == 0 or offset + 1 == days:
             _say(
@@ -227,13 +251,18 @@ def simulate_days(  # type: ignore[no-untyped-def]
                 f"{period['moments']}, asks {period['asks']}, digests {period['digests']}, "
                 f"CRM tasks {period['crm tasks']} | asked {period['asked via CRM task']}, "
                 f"intros {period['intro']}, declined {period['declined']}, re-surfaced "
-                f"{period['re-surfaced']}, expired {period['expired']}"
+                f"{period['re-surfaced']}, expired {period['expired']}\n"
+                f"            referrals: {_intros(period)} | decided: {_decided(period)} | "
+                f"feedback emails {period['feedback emails']}"
             )
             period.clear()
 
 
-def simulate_csms(factory, crm: SandboxCrm, at: datetime, seed: int) -> Counter[str]:  # type: ignore[no-untyped-def]
-    """CSMs tick CRM tasks, record intros and declines (the demo's stand-in for people)."""
+def simulate_csms(  # type: ignore[no-untyped-def]
+    factory, crm: SandboxCrm, at: datetime, seed: int
+) -> tuple[Counter[str], list[int]]:
+    """CSMs tick CRM tasks, record declines, and the asks whose client makes an intro (the
+    champion then submits it on the landing page). Returns counts and those asks."""
     rng = random.Random(f"csm:{seed}:{at.date().isoformat()}")
     with factory() as session:
         open_asks = session.execute(
@@ -241,15 +270,61 @@ def simulate_csms(factory, crm: SandboxCrm, at: datetime, seed: int) -> Counter[
         ).all()
     tasks = dict(open_asks)
     done: Counter[str] = Counter()
+    intros: list[int] = []
     crm.now = lambda: at
     for action in actions_for_day([(i, t is not None) for i, t in open_asks], rng):
         if action.action == "complete_task":
             crm.complete_task(str(tasks[action.ask_id]))
+        elif action.action == "intro":
+            intros.append(action.ask_id)
+            done["intro"] += 1
         else:
             with transaction(factory) as session:
                 record_outcome(session, action.ask_id, action.action, None, at)
             done[action.action] += 1
-    return done
+    return done, intros
+
+
+def _intros(period: Counter[str]) -> str:
+    link = sum(v for k, v in period.items() if k.startswith("link intros"))
+    return (
+        f"{link} by link, {period['rep intros']} from reps' files, "
+        f"{period['rep-tagged deals']} rep-tagged deals"
+    )
+
+
+def _decided(period: Counter[str]) -> str:
+    return (
+        ", ".join(
+            f"{k.removeprefix('decided: ')} {v}"
+            for k, v in sorted(period.items())
+            if k.startswith("decided")
+        )
+        or "none"
+    )
+
+
+def _referral_counts(session: Session) -> dict[str, list[tuple[str, int]]]:
+    """Referrals by share path and decision, every reason given, and the emails written to
+    referrers by template."""
+    reasons: Counter[str] = Counter()
+    for codes in session.scalars(select(Referral.reason_codes)):
+        reasons.update(codes)
+
+    def grouped(column: Any, *where: Any) -> list[tuple[str, int]]:
+        query = select(column, func.count()).where(*where).group_by(column)
+        return sorted(((str(k), v) for k, v in session.execute(query).all()), key=lambda r: -r[1])
+
+    return {
+        "referrals by path": grouped(Referral.channel),
+        "decisions": grouped(Referral.eligibility),
+        "reasons": reasons.most_common(),
+        "referrer emails": grouped(
+            OutboxMessage.template,
+            OutboxMessage.channel == OutboxChannel.EMAIL,
+            OutboxMessage.subject_type == "referral",
+        ),
+    }
 
 
 def _describe(report: SyncReport) -> str:
@@ -266,3 +341,5 @@ def where_to_look(settings: Settings) -> None:
     _say(f"   asks:    {cli} asks list    (then: asks record ID asked|declined|snoozed|intro)")
     _say(f"   outbox:  {cli} outbox list")
     _say(f"   team:    {cli} team list      CRM issues: {cli} crm issues")
+    _say(f"   referrals: {cli} referrals list   (then: referrals show ID; review list)")
+    _say(f"   emails to referrers (sandbox): {settings.email_outbox_dir}")
