@@ -22,9 +22,7 @@ class Landing:
     company_name: str  # whose page this is
 
 
-def landing_for_code(
-    factory: sessionmaker[Session], program: Program, code: str
-) -> Landing | None:
+def landing_for_code(factory: sessionmaker[Session], program: Program, code: str) -> Landing | None:
     """The page for a code, or None for any code that does not (or no longer) lead to a
     referrer: the caller shows one friendly page for all of those (no enumeration)."""
     normalised = normalise_code(code)

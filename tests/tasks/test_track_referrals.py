@@ -73,7 +73,7 @@ def referral(factory, referral_id) -> Referral:
 
 
 def test_the_same_company_twice_is_one_referral_one_duplicate_and_one_deal(factory, env):
-    settings, crm, deliverers = env
+    settings, _crm, deliverers = env
     _, first_code, _ = champion(factory)
     _, second_code, _ = champion(factory, "other-client.example")
     first = submit(factory, settings, first_code, intro(domain="acme.io"))
@@ -105,7 +105,7 @@ def test_the_same_company_twice_is_one_referral_one_duplicate_and_one_deal(facto
 
 def test_a_rerun_sends_nothing_twice_and_an_unsubscribed_referrer_gets_nothing_more(factory, env):
     settings, crm, deliverers = env
-    _, code, person = champion(factory)
+    _, code, _person = champion(factory)
     referral_id = submit(factory, settings, code, intro())
     track_referrals(factory, PROGRAM, settings, deliverers, NOW + timedelta(hours=1))
     sync_crm(factory, crm, PROGRAM, settings=settings)
@@ -200,14 +200,16 @@ def test_a_lost_deal_still_thanks_the_referrer(factory, env):
     with factory() as session:
         last = session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.subject_type == "referral", OutboxMessage.subject_id == referral_id)
+            .where(
+                OutboxMessage.subject_type == "referral", OutboxMessage.subject_id == referral_id
+            )
             .order_by(OutboxMessage.id.desc())
         ).first()
     assert last.template == "thanks_closed_lost" and "Thank you" in last.payload["subject"]
 
 
 def test_a_personal_mailbox_waits_for_review_and_a_decision_continues_the_journey(factory, env):
-    settings, crm, deliverers = env
+    settings, _crm, deliverers = env
     w, code, _ = champion(factory)
     reviewer = w.csm()
     waiting = submit(
