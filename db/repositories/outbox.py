@@ -144,9 +144,14 @@ def _claim(
         attempts = OutboxMessage.attempts
     else:  # a person's requeue starts the count again
         attempts = 0
+    # The ids first, in their own statement: as a subquery of the UPDATE, PostgreSQL may
+    # re-run `LIMIT ... FOR UPDATE SKIP LOCKED` inside a nested loop and claim past the limit.
+    chosen = list(session.scalars(ids))
+    if not chosen:
+        return []
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids.scalar_subquery()), OutboxMessage.status.in_(statuses))
+        .where(OutboxMessage.id.in_(chosen), OutboxMessage.status.in_(statuses))
         .values(status=OutboxStatus.SENDING, claim_token=token, claimed_at=now, attempts=attempts)
         .execution_options(synchronize_session=False)
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from db.engine import transaction
 from db.models import OutboxMessage
+from db.repositories import outbox as repo
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.deliverers import EmailDeliverer
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -103,3 +104,12 @@ def test_rows_whose_claim_was_taken_over_are_not_sent(factory, tmp_path):
     with factory() as session:
         claims = Counter(session.scalars(select(OutboxMessage.claim_token)))
     assert claims == {None: 1, "another-dispatcher": 4}
+
+
+def test_a_claim_takes_at_most_its_batch_size_on_every_database(factory):
+    enqueue_messages(factory, [email(n) for n in range(12)], T0)
+    sizes = []
+    for n in range(4):
+        with transaction(factory) as session:
+            sizes.append(len(repo.claim_due(session, T0, 5, f"token-{n}", [OutboxChannel.EMAIL])))
+    assert sizes == [5, 5, 2, 0]
