@@ -24,11 +24,12 @@ from db.engine import transaction
 from db.models import Ask
 from db.repositories import referrals as repo
 from db.repositories.outbox import enqueue
+from db.repositories.suppressions import suppressed
 from domain.program import Program
 from domain.referral_codes import normalise_code
 from domain.referrals.intake import Intake
 from domain.statuses import AskStatus, Eligibility, ReferralChannel
-from tasks.referrals.emails import ReferrerFacts, referrer_message, suppressed_emails
+from tasks.referrals.emails import ReferrerFacts, referrer_message
 
 OPEN_ASKS = (AskStatus.PENDING, AskStatus.PROMPTED, AskStatus.SNOOZED, AskStatus.ASKED)
 
@@ -183,7 +184,7 @@ def _acknowledge(
 ) -> None:
     """The referrer hears "thanks, we have it" for each new referral (never when suppressed)."""
     fresh = [row for row in rows if ids[row["external_id"]] in created]
-    blocked = suppressed_emails(session, [row["referrer_email"] for row in fresh])
+    blocked = suppressed(session, [row["referrer_email"] for row in fresh])
     messages = []
     for row in fresh:
         person, _, owner = referrers[row["external_id"]]

@@ -3,15 +3,10 @@ signed one-click unsubscribe link and the RFC 8058 headers; never to a suppresse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from core.signing import unsubscribe_url
-from db.models import Suppression
 from db.repositories.outbox import NewMessage
 from domain.program import Program
 from domain.statuses import OutboxChannel
@@ -69,11 +64,3 @@ def referrer_message(
             },
         },
     )
-
-
-def suppressed_emails(session: Session, emails: Sequence[str]) -> set[str]:
-    """Addresses nothing may be sent to (checked when enqueueing; the dispatcher checks again)."""
-    wanted = sorted({e.lower() for e in emails if e})
-    if not wanted:
-        return set()
-    return set(session.scalars(select(Suppression.email).where(Suppression.email.in_(wanted))))

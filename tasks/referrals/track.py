@@ -18,6 +18,7 @@ from db.engine import transaction
 from db.repositories import referrals as repo
 from db.repositories.crm_sync import link_referrals_to_deals
 from db.repositories.outbox import NewMessage, enqueue
+from db.repositories.suppressions import suppressed
 from domain.digest import mrkdwn
 from domain.program import Program
 from domain.referrals.feedback import feedback_due
@@ -25,7 +26,7 @@ from domain.statuses import OutboxChannel
 from integrations.ports import Deliverer
 from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, dispatch_outbox
 from tasks.referrals.decide import decide_pending
-from tasks.referrals.emails import ReferrerFacts, referrer_message, suppressed_emails
+from tasks.referrals.emails import ReferrerFacts, referrer_message
 
 BATCH = 500
 STAGE_WORDS = {
@@ -118,7 +119,7 @@ def enqueue_feedback(
                     )
                 )
             ]
-            blocked = suppressed_emails(session, [m.referral.referrer_email or "" for m, _ in due])
+            blocked = suppressed(session, [m.referral.referrer_email or "" for m, _ in due])
             messages = [
                 referrer_message(program, settings, template, _facts(program, m))
                 for m, template in due

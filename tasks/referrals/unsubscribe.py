@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from core.signing import unsign
 from db.engine import transaction
-from db.models import Suppression
-from db.repositories.upsert import insert_ignoring_conflicts
+from db.repositories.suppressions import NewSuppression, suppress
 
 
 def email_of(settings: Settings, token: str) -> str | None:
@@ -27,18 +26,5 @@ def unsubscribe(
     if email is None:
         return False
     with transaction(factory) as session:
-        insert_ignoring_conflicts(
-            session,
-            Suppression.__table__,
-            [
-                {
-                    "email": email.lower(),
-                    "reason": "unsubscribe",
-                    "source": "link",
-                    "details": {},
-                    "created_at": now,
-                }
-            ],
-            ["email"],
-        )
+        suppress(session, [NewSuppression(email, "unsubscribe", "link")], now)
     return True
