@@ -248,6 +248,12 @@ def test_pushing_referrals_creates_once_and_matches_existing_records(backend, fa
     assert (first[2].company_id, first[2].created) == (existing, ("contact", "deal"))
     assert [r.created for r in again] == [(), (), ()]
     assert [r.deal_id for r in again] == [r.deal_id for r in first]
+    # How the outbox asks about a push whose answer was lost: by the unique referral key.
+    assert backend.crm.find_referral_deals(["ref-2", "ref-9", "ref-1"]) == {
+        "ref-2": first[1].deal_id,
+        "ref-9": None,
+        "ref-1": first[0].deal_id,
+    }
 
     sync_crm(factory, backend.crm, PROGRAM)
     with factory() as session:

@@ -155,6 +155,8 @@ def test_sync_survives_a_transient_failure_midway_and_loses_nothing(fake, factor
 def test_referral_push_uses_batch_calls_with_associations_and_program_properties(fake):
     crm = adapter(fake, [])
     crm.setup(program_properties())
+    # A rep tags their own deal with a code: setup makes the property for it.
+    assert "referral_code" in fake.store.definitions("deals")
     pushes = [referral_push(n) for n in range(3)]
     fake.requests.clear()
     fake.reverse_batch_results = True

@@ -11,11 +11,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from db.engine import transaction
+from db.models import OutboxMessage
+from db.repositories.outbox import NewMessage, enqueue
+from domain.statuses import OutboxChannel, OutboxStatus
+from integrations.deliverers import CrmDeliverer
 from integrations.hubspot.crm import HubSpotCrm
 from integrations.hubspot.factory import build_hubspot_crm
-from integrations.ports import ChatMessage, CrmTask
+from integrations.ports import ChatMessage, CrmTask, ReferralPush, program_properties
 from integrations.slack.chat import SlackChat, build_slack_chat
+from tasks.outbox_dispatch import dispatch_outbox
 from tests.fakes.hubspot_server import FakeHubSpot
 from tests.fakes.slack_server import FakeSlack
 
@@ -182,3 +189,62 @@ def test_a_refused_connection_on_a_create_is_retried_and_not_uncertain(hubspot):
     crm = build_hubspot_crm(hubspot.token, base_url, 1000, 100, sleep=slept.append, timeout=QUICK)
     [result] = crm.create_tasks([task(1)])
     assert (result.transient, result.uncertain) == (True, False) and len(slept) == 4
+
+
+# -- HubSpot referral pushes, through the outbox -----------------------------------------------
+
+
+@pytest.mark.parametrize("lost", ["companies", "contacts", "deals"])
+def test_a_referral_push_whose_answer_is_lost_makes_one_company_contact_and_deal(
+    hubspot, factory, lost
+):
+    """Whichever create loses its answer, the dispatcher asks HubSpot for the deal by its
+    referral key before pushing again; a new push matches what the lost one created."""
+    crm = hubspot_crm(hubspot, [])
+    crm.setup(program_properties())
+    push = ReferralPush(
+        referral_key="link:lost-answer",
+        company_name="Prospect Inc",
+        company_domain="prospect.example",
+        contact_email="buyer@prospect.example",
+        contact_first_name="Bo",
+        contact_last_name="Buyer",
+        contact_title="CFO",
+        deal_name="Prospect Inc (referral)",
+        pipeline_id="default",
+        stage_id="appointmentscheduled",
+        referred_by_email="ana@client.example",
+        referrer_type="client",
+    )
+    with transaction(factory) as session:
+        enqueue(
+            session,
+            [
+                NewMessage(
+                    channel=OutboxChannel.CRM,
+                    operation="push_referral",
+                    recipient="prospect.example",
+                    dedupe_key="crm-push:referral:1",
+                    template="referral_push",
+                    payload=dict(push.__dict__),
+                )
+            ],
+            T0,
+        )
+    deliverers = {OutboxChannel.CRM: CrmDeliverer(crm)}
+    hubspot.lose_answer_next("POST", f"/crm/v3/objects/{lost}/batch/create", "timeout")
+
+    first = dispatch_outbox(factory, deliverers, T0)
+    later = dispatch_outbox(factory, deliverers, T0 + timedelta(days=1))
+
+    assert first.sent.get("crm", 0) == 0
+    # The deal was made: HubSpot's answer settles the row. It was not: pushed again.
+    settled = later.confirmed_after_lost_answer if lost == "deals" else later.sent
+    assert settled.get("crm") == 1
+    with factory() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+    assert row.status == OutboxStatus.SENT
+    deal = next(iter(hubspot.objects("deals")))
+    assert row.provider_id.endswith(deal)
+    counts = {kind: len(hubspot.objects(kind)) for kind in ("companies", "contacts", "deals")}
+    assert counts == {"companies": 1, "contacts": 1, "deals": 1}
