@@ -81,3 +81,16 @@ def print_flow_result(name: str, result: Any) -> None:
             print_flow_result(str(part), value)
     else:
         typer.echo(f"{name}: {result}")
+
+
+def print_import(file: Any, report: Any, summary: str, as_json: bool) -> None:
+    """A file import's answer: JSON, or each problem (stderr) then ``FILE: summary``. Exit 1
+    when a row was rejected (the good ones are kept)."""
+    if as_json:
+        print_json({"file": str(file), **report.as_dict()})
+    else:
+        for error in report.errors:
+            typer.echo(f"{file}: {error}", err=True)
+        typer.echo(f"{file}: {summary}")
+    if report.rejected:
+        raise typer.Exit(1)

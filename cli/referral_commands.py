@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import select
 
 from cli.context import adapters_context, instant
-from cli.output import fail, print_json
+from cli.output import fail, print_import, print_json
 from db.models import ReferralLink
 from domain.referral_codes import normalise_code
 from domain.referrals.intake import FILE_CHANNELS, parse_referral_row
@@ -92,17 +92,13 @@ def import_referrals_command(
         )
     except SignalFileError as error:
         raise fail(f"problem: {file}: {error}", 2) from None
-    if as_json:
-        print_json({"file": str(file), **report.as_dict()})
-    else:
-        for error in report.errors:
-            typer.echo(f"{file}: {error}", err=True)
-        typer.echo(
-            f"{file}: read {report.read}, new {report.new}, unchanged {report.unchanged}, "
-            f"rejected {report.rejected}"
-        )
-    if report.rejected:
-        raise typer.Exit(1)
+    print_import(
+        file,
+        report,
+        f"read {report.read}, new {report.new}, unchanged {report.unchanged}, "
+        f"rejected {report.rejected}",
+        as_json,
+    )
 
 
 def link(

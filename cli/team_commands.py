@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import func, select
 
 from cli.context import factory
-from cli.output import emit, fail, print_json
+from cli.output import emit, fail, print_import, print_json
 from db.models import Account
 from db.repositories import team as repo
 from domain.statuses import TeamRole
@@ -112,14 +112,10 @@ def import_(
         report = tasks.import_team(factory(), read_rows(file))
     except SignalFileError as error:
         raise fail(f"problem: {file}: {error}") from None
-    if as_json:
-        print_json({"file": str(file), **report.as_dict()})
-    else:
-        for error in report.errors:
-            typer.echo(f"{file}: {error}", err=True)
-        typer.echo(
-            f"{file}: read {report.read}, added {report.created}, updated {report.updated}, "
-            f"unchanged {report.unchanged}, rejected {report.rejected}"
-        )
-    if report.rejected:
-        raise typer.Exit(1)
+    print_import(
+        file,
+        report,
+        f"read {report.read}, added {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, rejected {report.rejected}",
+        as_json,
+    )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 from domain.display import printable
 from domain.signal_rows import RowProblem
@@ -134,3 +134,37 @@ def _read_jsonl(handle: IO[str]) -> Iterator[RawRow]:
                 continue
             problem = "is not a JSON object ({...} with the signal's fields)"
         yield RawRow(line, None, RowProblem(None, problem))
+
+
+Parsed = TypeVar("Parsed")
+
+
+class RowReport(Protocol):
+    """What a file import counts: rows read and rejected, each problem as a line."""
+
+    read: int
+    rejected: int
+    errors: list[str]
+
+
+def parse_rows(
+    rows: Iterable[RawRow],
+    parse: Callable[[dict[str, Any]], tuple[Parsed | None, list[str]]],
+    report: RowReport,
+) -> list[tuple[int, Parsed]]:
+    """The rows ``parse`` accepts, with their lines; the others counted in ``report`` and
+    named there by line and field (``line 4, field 'company': is required``)."""
+    parsed: list[tuple[int, Parsed]] = []
+    for raw in rows:
+        report.read += 1
+        if raw.values is None:
+            report.rejected += 1
+            report.errors.append(f"line {raw.line}: {raw.problem}")
+            continue
+        value, errors = parse(raw.values)
+        if value is None:
+            report.rejected += 1
+            report.errors += [f"line {raw.line}, {error}" for error in errors]
+        else:
+            parsed.append((raw.line, value))
+    return parsed

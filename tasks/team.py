@@ -15,7 +15,7 @@ from db.models import TeamMember
 from db.repositories import team as repo
 from domain.statuses import TeamRole
 from domain.team import TeamRow, parse_team_row
-from tasks.signal_files import RawRow
+from tasks.signal_files import RawRow, parse_rows
 
 
 @dataclass
@@ -69,19 +69,7 @@ def set_role(
 def import_team(factory: sessionmaker[Session], rows: Iterable[RawRow]) -> TeamImport:
     """Every good row is applied (one transaction); bad rows are named by line and field."""
     report = TeamImport()
-    parsed: list[tuple[int, TeamRow]] = []
-    for raw in rows:
-        report.read += 1
-        if raw.values is None:
-            report.rejected += 1
-            report.errors.append(f"line {raw.line}: {raw.problem}")
-            continue
-        row, errors = parse_team_row(raw.values)
-        if row is None:
-            report.rejected += 1
-            report.errors += [f"line {raw.line}, {error}" for error in errors]
-        else:
-            parsed.append((raw.line, row))
+    parsed = parse_rows(rows, parse_team_row, report)
     with transaction(factory) as session:
         for line, row in parsed:
             try:

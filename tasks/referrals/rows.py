@@ -15,7 +15,7 @@ from domain.program import Program
 from domain.referrals.intake import ReferralRow, parse_referral_row
 from domain.statuses import ReferralChannel
 from tasks.referrals.capture import CaptureInput, capture_referrals, stable_id
-from tasks.signal_files import RawRow
+from tasks.signal_files import RawRow, parse_rows
 
 
 def capture_input(row: ReferralRow) -> CaptureInput:
@@ -55,19 +55,9 @@ def import_referrals(
 ) -> ReferralImport:
     """Good rows are captured (one transaction), bad ones named by line and field."""
     report = ReferralImport()
-    inputs: list[tuple[int, CaptureInput]] = []
-    for raw in rows:
-        report.read += 1
-        if raw.values is None:
-            report.rejected += 1
-            report.errors.append(f"line {raw.line}: {raw.problem}")
-            continue
-        parsed, errors = parse_referral_row(raw.values)
-        if parsed is None:
-            report.rejected += 1
-            report.errors += [f"line {raw.line}, {error}" for error in errors]
-        else:
-            inputs.append((raw.line, capture_input(parsed)))
+    inputs = [
+        (line, capture_input(row)) for line, row in parse_rows(rows, parse_referral_row, report)
+    ]
     results = capture_referrals(factory, program, settings, [i for _, i in inputs], now)
     for (line, _), result in zip(inputs, results, strict=True):
         if result.problem:
