@@ -40,7 +40,7 @@ from db.repositories.outbox import counts_by_status
 from db.repositories.signals import counts_by_kind
 from domain.program import Program, load_program, preset_text
 from domain.stages import ProgramStage
-from domain.statuses import AskStatus, OutboxChannel
+from domain.statuses import AskStatus, OutboxChannel, OutboxStatus
 from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
@@ -323,6 +323,7 @@ def _referral_counts(session: Session) -> dict[str, list[tuple[str, int]]]:
             OutboxMessage.template,
             OutboxMessage.channel == OutboxChannel.EMAIL,
             OutboxMessage.subject_type == "referral",
+            OutboxMessage.status != OutboxStatus.SUPPRESSED,
         ),
     }
 

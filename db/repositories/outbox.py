@@ -28,6 +28,9 @@ class NewMessage:
     template: str | None = None
     subject_type: str | None = None
     subject_id: int | None = None
+    # Set when the message is recorded but must never go out (say, a suppressed recipient):
+    # the row is kept as evidence that the step was handled, with this as its reason.
+    held: str | None = None
 
 
 def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime) -> int:
@@ -45,7 +48,8 @@ def enqueue(session: Session, messages: Sequence[NewMessage], now: datetime) -> 
             "dedupe_key": m.dedupe_key,
             "subject_type": m.subject_type,
             "subject_id": m.subject_id,
-            "status": OutboxStatus.PENDING,
+            "status": OutboxStatus.SUPPRESSED if m.held else OutboxStatus.PENDING,
+            "last_error": m.held,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -99,10 +99,13 @@ def enqueue_feedback(
     counts: Counter[str],
 ) -> None:
     """The referrer's email for each step their intro reached (once per step, never for a
-    step below one sent), and one Slack note per CSM listing the intros that moved."""
+    step below one sent), and a Slack note per CSM listing the intros that moved.
+
+    A step is handled in one transaction: its email (or, for a referrer who cannot be
+    written to, a row held back with the reason) and the CSM's note together, so a crash
+    never loses a note and a rerun never repeats one."""
     intro = program.stage_map.stages[program.stage_map.intro_stage_id()]
     after = 0
-    notes: dict[int, list[tuple[repo.Moved, str]]] = defaultdict(list)
     while True:
         with transaction(factory) as session:
             moved = repo.pushed_with_stage(session, BATCH, after)
@@ -120,21 +123,29 @@ def enqueue_feedback(
                 )
             ]
             blocked = suppressed(session, [m.referral.referrer_email or "" for m, _ in due])
-            messages = [
-                referrer_message(program, settings, template, _facts(program, m))
-                for m, template in due
-                if m.referral.referrer_email and m.referral.referrer_email not in blocked
-            ]
-            counts["feedback emails enqueued"] += enqueue(session, messages, now)
-            counts["feedback to suppressed referrers skipped"] += sum(
-                1 for m, _ in due if m.referral.referrer_email in blocked
-            )
+            emails, held = [], []
+            for m, template in due:
+                message = referrer_message(program, settings, template, _facts(program, m))
+                reason = _held(m.referral.referrer_email, blocked)
+                if reason:
+                    held.append(replace(message, held=reason))
+                else:
+                    emails.append(message)
+            counts["feedback emails enqueued"] += enqueue(session, emails, now)
+            counts["feedback not sent (suppressed or no address)"] += enqueue(session, held, now)
+            notes: dict[int, list[tuple[repo.Moved, str]]] = defaultdict(list)
             for m, template in due:
                 if m.owner is not None and m.owner.slack_user_id:
                     notes[m.owner.id].append((m, template))
-    if notes:
-        with transaction(factory) as session:
             counts["Slack notes enqueued"] += enqueue(session, _notes(notes, now), now)
+
+
+def _held(email: str | None, blocked: Mapping[str, str]) -> str | None:
+    if not email:
+        return "not sent: the referrer has no email address"
+    if email.lower() in blocked:
+        return f"not sent: the recipient is on the suppression list ({blocked[email.lower()]})"
+    return None
 
 
 def _facts(program: Program, moved: repo.Moved) -> ReferrerFacts:

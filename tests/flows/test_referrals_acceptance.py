@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.settings import get_settings
 from db.models import Account, OutboxMessage, Person, SandboxDeal, SandboxDealStageEntry
+from domain.statuses import OutboxStatus
 from tasks.context import app_context
 from tasks.referrals.unsubscribe import unsubscribe
 from tests.scenario import World
@@ -76,7 +77,9 @@ def emails_to(factory, address: str) -> list[str]:
         return list(
             session.scalars(
                 select(OutboxMessage.template).where(
-                    OutboxMessage.channel == "email", OutboxMessage.recipient == address
+                    OutboxMessage.channel == "email",
+                    OutboxMessage.recipient == address,
+                    OutboxMessage.status != OutboxStatus.SUPPRESSED,
                 )
             )
         )
@@ -132,7 +135,7 @@ def test_two_clients_one_company_refusals_review_reruns_and_unsubscribe(
         )
     cli("run", "sync-crm", "--at", moved.isoformat())
     later = json.loads(cli("run", "track-referrals", "--at", moved.isoformat(), "--json"))
-    assert {"step": "feedback to suppressed referrers skipped", "count": 1} in later, later
+    assert {"step": "feedback not sent (suppressed or no address)", "count": 1} in later, later
     assert show(cli, first)["stage"] == "discovery"
     assert "intro_contacted" not in emails_to(committed_factory, north)
 

@@ -15,7 +15,7 @@ from core.settings import Settings
 from db.models import AuditEntry, OutboxMessage, Referral, SandboxDeal, Suppression
 from domain.program import load_preset
 from domain.referrals.intake import validate_intake
-from domain.statuses import Eligibility, OutboxChannel, ReferralChannel
+from domain.statuses import Eligibility, OutboxChannel, OutboxStatus, ReferralChannel
 from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
@@ -131,7 +131,32 @@ def test_a_rerun_sends_nothing_twice_and_an_unsubscribed_referrer_gets_nothing_m
     sync_crm(factory, crm, PROGRAM, settings=settings)
     later = track_referrals(factory, PROGRAM, settings, deliverers, NOW + timedelta(days=3))
     assert later.counts["feedback emails enqueued"] == 0
-    assert later.counts["feedback to suppressed referrers skipped"] == 1
+    assert later.counts["feedback not sent (suppressed or no address)"] == 1
+    assert later.counts["Slack notes enqueued"] == 1
+    with factory() as session:
+        held = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.subject_id == referral_id,
+                OutboxMessage.template == "intro_contacted",
+            )
+        ).one()
+    assert held.status is OutboxStatus.SUPPRESSED and "suppression list" in held.last_error
+
+    # The step is handled: another intro moving later does not repeat this one to the CSM.
+    other = submit(factory, settings, code, intro("Beta", "beta.io", "cto@beta.io"), at=NOW)
+    track_referrals(factory, PROGRAM, settings, deliverers, NOW + timedelta(days=4))
+    move(factory, referral(factory, other).crm_deal_id, "qualifiedtobuy", NOW + timedelta(days=5))
+    sync_crm(factory, crm, PROGRAM, settings=settings)
+    last = track_referrals(factory, PROGRAM, settings, deliverers, NOW + timedelta(days=5))
+    assert last.counts["Slack notes enqueued"] == 1
+    assert last.counts["feedback not sent (suppressed or no address)"] == 1  # Beta's, same referrer
+    with factory() as session:
+        notes = session.scalars(
+            select(OutboxMessage.payload)
+            .where(OutboxMessage.template == "referral_news")
+            .order_by(OutboxMessage.id)
+        ).all()
+    assert ["Acme" in n["text"] for n in notes] == [True, False], notes
 
 
 def move(factory, deal_id, stage_id, at):
