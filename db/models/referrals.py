@@ -79,6 +79,11 @@ class Referral(TimestampMixin, Base):
     crm_deal_id: Mapped[str | None] = mapped_column(String(64), index=True)
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
     program_stage: Mapped[ProgramStage | None]
+    # The feedback step (an email template) last handled for the referrer, and the last one
+    # the CSM was told about: the Slack note is built from the gap, so it is never lost or
+    # repeated whatever happens between the two.
+    feedback_step: Mapped[str | None] = mapped_column(String(40))
+    csm_noted_step: Mapped[str | None] = mapped_column(String(40))
     submitted_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -266,6 +266,27 @@ def pushed_with_stage(session: Session, limit: int, after_id: int = 0) -> list[M
         )
         .order_by(Referral.id)
         .limit(limit)
+    ).all()
+    return [Moved(*row) for row in rows]
+
+
+def feedback_not_told(session: Session) -> list[Moved]:
+    """Referrals whose latest feedback step the CSM has not been told about, locked so two
+    runs do not both tell it."""
+    rows = session.execute(
+        select(Referral, Person, Account, TeamMember)
+        .outerjoin(Person, Person.id == Referral.referrer_person_id)
+        .outerjoin(Account, Account.id == Person.account_id)
+        .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
+        .where(
+            Referral.feedback_step.is_not(None),
+            or_(
+                Referral.csm_noted_step.is_(None),
+                Referral.csm_noted_step != Referral.feedback_step,
+            ),
+        )
+        .order_by(Referral.id)
+        .with_for_update(of=Referral)
     ).all()
     return [Moved(*row) for row in rows]
 

@@ -99,11 +99,12 @@ def enqueue_feedback(
     counts: Counter[str],
 ) -> None:
     """The referrer's email for each step their intro reached (once per step, never for a
-    step below one sent), and a Slack note per CSM listing the intros that moved.
+    step below one sent), then one Slack note per CSM listing the intros that moved.
 
-    A step is handled in one transaction: its email (or, for a referrer who cannot be
-    written to, a row held back with the reason) and the CSM's note together, so a crash
-    never loses a note and a rerun never repeats one."""
+    Each batch records the step it handled on the referral with its email (or, for a
+    referrer who cannot be written to, a row held back with the reason); the notes come
+    from the steps not yet told, marked told in the note's own transaction. A crash between
+    the two leaves the notes for the next run; a rerun repeats nothing."""
     intro = program.stage_map.stages[program.stage_map.intro_stage_id()]
     after = 0
     while True:
@@ -131,13 +132,19 @@ def enqueue_feedback(
                     held.append(replace(message, held=reason))
                 else:
                     emails.append(message)
+                m.referral.feedback_step = template
             counts["feedback emails enqueued"] += enqueue(session, emails, now)
             counts["feedback not sent (suppressed or no address)"] += enqueue(session, held, now)
-            notes: dict[int, list[tuple[repo.Moved, str]]] = defaultdict(list)
-            for m, template in due:
-                if m.owner is not None and m.owner.slack_user_id:
-                    notes[m.owner.id].append((m, template))
-            counts["Slack notes enqueued"] += enqueue(session, _notes(notes, now), now)
+    with transaction(factory) as session:
+        untold = repo.feedback_not_told(session)
+        notes: dict[int, list[tuple[repo.Moved, str]]] = defaultdict(list)
+        for m in untold:
+            if m.owner is not None and m.owner.slack_user_id and m.referral.feedback_step:
+                notes[m.owner.id].append((m, m.referral.feedback_step))
+            # Told or not (no CSM on Slack), the step is done: a CSM added later does not
+            # get old news.
+            m.referral.csm_noted_step = m.referral.feedback_step
+        counts["Slack notes enqueued"] += enqueue(session, _notes(notes, now), now)
 
 
 def _held(email: str | None, blocked: Mapping[str, str]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from tests.scenario import World
 
 PROGRAM = load_preset("saas")
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -221,6 +223,51 @@ def test_the_referrer_hears_each_step_once_and_never_a_step_back(factory, env):
     assert "12345" not in written and "12,345" not in written
 
 
+def test_one_note_per_csm_per_run_across_batches_and_none_lost_to_a_crash(
+    factory, env, monkeypatch
+):
+    import db.repositories.referrals as referrals_repo
+    import tasks.referrals.track as track
+
+    settings, crm, deliverers = env
+    _, code, _ = champion(factory)
+    ids = [
+        submit(factory, settings, code, intro(f"Co{n}", f"co{n}.io", f"cfo@co{n}.io"))
+        for n in range(5)
+    ]
+    track_referrals(factory, PROGRAM, settings, deliverers, NOW + timedelta(hours=1))
+    for referral_id in ids:
+        move(factory, referral(factory, referral_id).crm_deal_id, "qualifiedtobuy", NOW + DAY)
+    sync_crm(factory, crm, PROGRAM, settings=settings)
+    monkeypatch.setattr(track, "BATCH", 2)  # three batches of emails, still one note
+
+    def crash(session):
+        raise RuntimeError("killed between the emails and the note")
+
+    monkeypatch.setattr(referrals_repo, "feedback_not_told", crash)
+    with pytest.raises(RuntimeError):
+        track.enqueue_feedback(factory, PROGRAM, settings, NOW + DAY, Counter())
+    monkeypatch.undo()
+    monkeypatch.setattr(track, "BATCH", 2)
+    counts: Counter[str] = Counter()
+    track.enqueue_feedback(factory, PROGRAM, settings, NOW + DAY, counts)
+    assert counts["feedback emails enqueued"] == 0  # written before the crash, not again
+    assert counts["Slack notes enqueued"] == 1
+    track.enqueue_feedback(factory, PROGRAM, settings, NOW + DAY, counts)
+    assert counts["Slack notes enqueued"] == 1
+    with factory() as session:
+        notes = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.template == "referral_news")
+        ).all()
+        contacted = session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.template == "intro_contacted")
+        )
+    assert contacted == 5 and len(notes) == 1
+    assert all(f"Co{n}" in notes[0]["text"] for n in range(5)), notes
+
+
 def test_a_lost_deal_still_thanks_the_referrer(factory, env):
     settings, crm, deliverers = env
     _, code, _ = champion(factory)
@@ -323,7 +370,6 @@ def test_a_rep_deal_carrying_a_code_becomes_a_referral_attached_to_it(factory, e
 @pytest.mark.skipif(not is_postgres(), reason="a real race needs PostgreSQL's row locks")
 def test_two_runs_racing_for_one_company_make_exactly_one_winner(committed_factory, tmp_path):
     settings = Settings(REFERRALS_DATA_DIR=tmp_path, REFERRALS_SECRET_KEY="test-secret")
-    from collections import Counter
 
     from db.engine import transaction
     from tasks.referrals.decide import decide_batch
