@@ -148,8 +148,21 @@ REWARD_RELEASED: dict[str, str] = {
 Hi {{ referrer_first_name }},
 
 Your {{ reward_type | replace("_", " ") }}{% if reward_amount %} of {{ reward_amount }}{% endif %} \
-for introducing {{ referred_company }} has been released. Thank you for being part of \
-{{ program_name }}.
+for introducing {{ referred_company }} has been released. {{ reward_next_step }}
+
+Thank you for being part of {{ program_name }}.
+
+{{ csm_name }}
+""",
+}
+
+REWARD_RECOGNITION: dict[str, str] = {
+    "subject": "Thank you from {{ program_name }}",
+    "body": """\
+Hi {{ referrer_first_name }},
+
+Your introduction of {{ referred_company }} made a real difference, and we want to say so:
+thank you. {{ reward_next_step }}
 
 {{ csm_name }}
 """,

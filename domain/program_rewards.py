@@ -155,3 +155,32 @@ class Reward(ProgramModel):
                 )
             previous = part
         return problems
+
+
+CASH_LIKE: tuple[RewardType, ...] = ("cash", "gift_card", "commission", "voucher")
+
+
+class YearlyCap(ProgramModel):
+    """At most ``amount`` released to one recipient per calendar year; what goes over it
+    waits for an approver (``over: approval``) or is cut to what is left (``over: cut``)."""
+
+    amount: Decimal = Field(gt=0)
+    over: Literal["approval", "cut"] = "approval"
+
+
+class RewardPolicy(ProgramModel):
+    """Program-wide reward rules on top of each rule's own.
+
+    ``tax_form_threshold``: cash-like rewards (``cash_like_types``) to one recipient above
+    this total in a calendar year wait until a tax form is on file. ``four_eyes``: the
+    approver may be neither the referring account's CSM nor the referrer.
+    ``restart_window_on_requalify``: a deal that falls below a part's stage and reaches it
+    again starts that part's hold window again (off: the first time counts).
+    ``notify_approvers_by``: Slack DM and/or email to every approver."""
+
+    yearly_cap: YearlyCap | None = None
+    tax_form_threshold: Decimal | None = Field(None, gt=0)
+    cash_like_types: tuple[RewardType, ...] = CASH_LIKE
+    four_eyes: bool = True
+    restart_window_on_requalify: bool = False
+    notify_approvers_by: tuple[Literal["chat", "email"], ...] = ("chat", "email")

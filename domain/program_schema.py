@@ -23,7 +23,7 @@ from domain.program_base import LowercaseList, Problem, ProgramModel, Text, rais
 from domain.program_champions import Asks, Scoring
 from domain.program_moments import Guards, NpsTrigger, Triggers
 from domain.program_referrers import ReferrerType
-from domain.program_rewards import Reward
+from domain.program_rewards import Reward, RewardPolicy
 from domain.stages import (
     DEFAULT_MILESTONES,
     DEFAULT_PIPELINE_ID,
@@ -164,6 +164,7 @@ class Templates(ProgramModel):
     thanks_closed_lost: EmailTemplate = EmailTemplate(**defaults.THANKS_CLOSED_LOST)
     thanks_closed_won: EmailTemplate = EmailTemplate(**defaults.THANKS_CLOSED_WON)
     reward_released: EmailTemplate = EmailTemplate(**defaults.REWARD_RELEASED)
+    reward_recognition: EmailTemplate = EmailTemplate(**defaults.REWARD_RECOGNITION)
 
     @model_validator(mode="after")
     def _templates_compile(self) -> Templates:
@@ -208,6 +209,7 @@ class Program(ProgramModel):
     referrer_types: tuple[ReferrerType, ...] = Field(min_length=1)
     stage_map: StageMap = StageMap()
     rewards: tuple[Reward, ...] = ()
+    reward_policy: RewardPolicy = RewardPolicy()
     templates: Templates = Templates()
 
     @model_validator(mode="after")

@@ -65,20 +65,36 @@ class Eligibility(StrEnum):
 
 
 class RewardStatus(StrEnum):
-    PENDING = "pending"  # the referral exists; the qualifying stage is not reached yet
+    PENDING = "pending"  # the referral exists; the part's stage is not reached yet
     HOLDING = "holding"  # qualified; waiting out the delay window
-    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_APPROVAL = "awaiting_approval"  # an approver decides (threshold, type, yearly cap)
+    AWAITING_TAX_FORM = "awaiting_tax_form"  # over the tax-form threshold, no form on file
     APPROVED = "approved"
-    RELEASED = "released"
-    VOIDED = "voided"  # never paid: deal reverted inside the window, or refused
-    CLAWED_BACK = "clawed_back"  # paid, then reclaimed
+    RELEASED = "released"  # owed to the recipient: in the finance queue, thanked
+    PAID = "paid"  # finance paid it (reference kept)
+    VOIDED = "voided"  # never paid: deal reverted inside the window, refused, or capped out
+    CLAWED_BACK = "clawed_back"  # released or paid, then reclaimed (a negative ledger entry)
 
 
 class LedgerEntry(StrEnum):
+    """One transition of a reward. ``amount`` is what the row is about: the reward's amount for
+    most; signed for the money rows (``recomputed`` by its change, ``clawed_back`` negative:
+    to recover, ``netted`` negative on the reward paid less, ``recovered`` positive on the
+    reward whose debt it settles)."""
+
     ACCRUED = "accrued"
     HELD = "held"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_TAX_FORM = "awaiting_tax_form"
     APPROVED = "approved"
+    REJECTED = "rejected"
+    RECOMPUTED = "recomputed"
+    WINDOW_RESTARTED = "window_restarted"
     RELEASED = "released"
+    NETTED = "netted"
+    RECOVERED = "recovered"
+    EXPORTED = "exported"
+    PAID = "paid"
     VOIDED = "voided"
     CLAWED_BACK = "clawed_back"
 

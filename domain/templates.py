@@ -25,8 +25,10 @@ Variables per template:
   ``intro_progressed``, ``thanks_closed_lost``
   (subject and body): ``REFERRER_VARIABLES`` -- the referrer, the referred company, its
   current program ``stage``, the CSM, the referrer's own link and ``program_name``.
-- ``thanks_closed_won`` and ``reward_released``: the referrer variables plus
-  ``reward_type`` and ``reward_amount`` (formatted with currency; empty for recognition).
+- ``thanks_closed_won``, ``reward_released`` and ``reward_recognition`` (the thank-you for a
+  non-monetary reward): the referrer variables plus ``reward_type``, ``reward_amount``
+  (formatted with currency; empty for recognition) and ``reward_next_step`` (one sentence on
+  what happens next: finance pays it, a credit on the next invoice, ...).
 """
 
 from __future__ import annotations
@@ -74,7 +76,11 @@ REFERRER_VARIABLES: frozenset[str] = frozenset(
         "program_name",
     }
 )
-REWARD_VARIABLES: frozenset[str] = REFERRER_VARIABLES | {"reward_type", "reward_amount"}
+REWARD_VARIABLES: frozenset[str] = REFERRER_VARIABLES | {
+    "reward_type",
+    "reward_amount",
+    "reward_next_step",
+}
 
 EMAIL_TEMPLATES: tuple[str, ...] = (
     "referral_received",
@@ -83,6 +89,7 @@ EMAIL_TEMPLATES: tuple[str, ...] = (
     "thanks_closed_lost",
     "thanks_closed_won",
     "reward_released",
+    "reward_recognition",
 )
 """Referrer emails: each is a ``{subject, body}`` pair sharing one variable set."""
 
@@ -97,6 +104,7 @@ ALLOWED_VARIABLES: dict[str, frozenset[str]] = {
     "thanks_closed_lost": REFERRER_VARIABLES,
     "thanks_closed_won": REWARD_VARIABLES,
     "reward_released": REWARD_VARIABLES,
+    "reward_recognition": REWARD_VARIABLES,
 }
 
 _ENV_OPTIONS = {"undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}

@@ -10,13 +10,15 @@ from domain.clock import SystemClock, ensure_utc
 from flows.detect_moments import detect_moments_flow
 from flows.dispatch_outbox import dispatch_outbox_flow
 from flows.prompt_csms import prompt_csms_flow
+from flows.release_rewards import release_rewards_flow
 from flows.sync_crm import sync_crm_flow
 from flows.track_referrals import track_referrals_flow
 
 
 @flow(name="daily-cycle")
 def daily_cycle_flow(at: datetime | None = None) -> dict[str, object]:
-    """sync-crm, track-referrals, detect-moments, prompt-csms (on weekdays), dispatch-outbox.
+    """sync-crm, track-referrals, release-rewards, detect-moments, prompt-csms (on weekdays),
+    dispatch-outbox.
 
     Args:
         at: run the day as if at this instant; default now.
@@ -24,6 +26,7 @@ def daily_cycle_flow(at: datetime | None = None) -> dict[str, object]:
     now = ensure_utc(at) if at else SystemClock().now()
     result: dict[str, object] = {"sync-crm": sync_crm_flow(at=now)}
     result["track-referrals"] = track_referrals_flow(at=now)
+    result["release-rewards"] = release_rewards_flow(at=now)
     result["detect-moments"] = detect_moments_flow(at=now)
     if now.weekday() < 5:
         result["prompt-csms"] = prompt_csms_flow(at=now)

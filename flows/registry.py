@@ -10,6 +10,7 @@ from flows.daily_cycle import daily_cycle_flow
 from flows.detect_moments import detect_moments_flow
 from flows.dispatch_outbox import dispatch_outbox_flow
 from flows.prompt_csms import prompt_csms_flow
+from flows.release_rewards import release_rewards_flow
 from flows.sync_crm import sync_crm_flow
 from flows.track_referrals import track_referrals_flow
 
@@ -18,6 +19,7 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "detect-moments": detect_moments_flow,
     "prompt-csms": prompt_csms_flow,
     "track-referrals": track_referrals_flow,
+    "release-rewards": release_rewards_flow,
     "dispatch-outbox": dispatch_outbox_flow,
     "daily-cycle": daily_cycle_flow,
 }

@@ -16,7 +16,9 @@ from integrations.ports import (
     DeliveryResult,
     EmailMessage,
     EmailSender,
+    Fulfilment,
     OutboundItem,
+    Payout,
     ReferralPush,
 )
 
@@ -77,6 +79,33 @@ class ChatDeliverer:
             )
             for item in batch
         ]
+
+
+class FulfilmentDeliverer:
+    """Outbox payout rows (one per released reward) to the fulfilment port."""
+
+    channel = OutboxChannel.FULFILMENT
+
+    def __init__(self, fulfilment: Fulfilment) -> None:
+        self.fulfilment = fulfilment
+
+    def deliver(self, batch: Sequence[OutboundItem]) -> list[DeliveryResult]:
+        return self.fulfilment.submit([self._payout(item) for item in batch])
+
+    def find_sent(self, batch: Sequence[OutboundItem]) -> dict[str, str | None] | None:
+        return self.fulfilment.find_sent([item.dedupe_key for item in batch])
+
+    @staticmethod
+    def _payout(item: OutboundItem) -> Payout:
+        p = item.payload
+        return Payout(
+            dedupe_key=item.dedupe_key,
+            reward_id=int(p.get("reward_id", 0)),
+            recipient_email=item.recipient,
+            reward_type=str(p.get("reward_type", "")),
+            amount=str(p.get("amount", "")),
+            currency=str(p.get("currency", "")),
+        )
 
 
 class CrmDeliverer:

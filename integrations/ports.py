@@ -302,6 +302,29 @@ class Crm(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Payout:
+    """A released reward for the fulfilment port: who gets what, and the key that makes
+    handing it over happen once."""
+
+    dedupe_key: str
+    reward_id: int
+    recipient_email: str
+    reward_type: str
+    amount: str  # net of what the recipient owed, as a decimal string
+    currency: str
+
+
+class Fulfilment(Protocol):
+    """Pays released rewards, or queues them for the people who do."""
+
+    def submit(self, payouts: Sequence[Payout]) -> list[DeliveryResult]: ...
+
+    def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None:
+        """Keys the adapter already has (with its reference), for an answer that was lost."""
+        ...
+
+
 class Deliverer(Protocol):
     """Adapts outbox rows of one channel to the port that delivers them."""
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.secrets import secret_value
 from core.settings import Settings
 from domain.statuses import OutboxChannel
-from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
-from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender
+from integrations.deliverers import (
+    ChatDeliverer,
+    CrmDeliverer,
+    EmailDeliverer,
+    FulfilmentDeliverer,
+)
+from integrations.finance_queue import FinanceQueue
+from integrations.ports import ChatNotifier, Crm, Deliverer, EmailSender, Fulfilment
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -22,6 +28,7 @@ class Adapters:
     email: EmailSender
     chat: ChatNotifier
     names: dict[str, str]  # port -> adapter name, for reports and `referrals doctor`
+    fulfilment: Fulfilment = field(default_factory=FinanceQueue)
 
 
 def build_crm(settings: Settings, factory: sessionmaker[Session]) -> tuple[Crm, str]:
@@ -77,7 +84,12 @@ def build_adapters(settings: Settings, factory: sessionmaker[Session]) -> Adapte
         crm=crm,
         email=email,
         chat=chat,
-        names={"crm": crm_name, "email": email_name, "chat": chat_name},
+        names={
+            "crm": crm_name,
+            "email": email_name,
+            "chat": chat_name,
+            "fulfilment": FinanceQueue.name,
+        },
     )
 
 
@@ -86,4 +98,5 @@ def build_deliverers(adapters: Adapters) -> dict[OutboxChannel, Deliverer]:
         OutboxChannel.EMAIL: EmailDeliverer(adapters.email),
         OutboxChannel.CHAT: ChatDeliverer(adapters.chat),
         OutboxChannel.CRM: CrmDeliverer(adapters.crm),
+        OutboxChannel.FULFILMENT: FulfilmentDeliverer(adapters.fulfilment),
     }

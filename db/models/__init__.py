@@ -7,7 +7,7 @@ from db.models.crm_issues import CrmIssue, QuarantinedRecord
 from db.models.outbox import OutboxMessage
 from db.models.people import Account, Person, ReferrerType, TeamMember
 from db.models.referrals import Deal, DomainClaim, Referral, StageEvent
-from db.models.rewards import Reward, RewardLedgerEntry
+from db.models.rewards import Reward, RewardExport, RewardLedgerEntry, TaxForm
 from db.models.sandbox_crm import (
     SandboxCompany,
     SandboxContact,
@@ -34,6 +34,7 @@ __all__ = [
     "ReferralLink",
     "ReferrerType",
     "Reward",
+    "RewardExport",
     "RewardLedgerEntry",
     "SandboxCompany",
     "SandboxContact",
@@ -44,6 +45,7 @@ __all__ = [
     "Signal",
     "StageEvent",
     "Suppression",
+    "TaxForm",
     "TeamMember",
     "Watermark",
 ]

@@ -27,10 +27,25 @@ class ReferrerFacts:
     stage: str = ""
 
 
+@dataclass(frozen=True)
+class RewardFacts:
+    """What a reward's thank-you says: the amount is the recipient's own, so it may."""
+
+    reward_id: int
+    reward_type: str
+    amount: str  # formatted with the currency; empty for recognition
+    next_step: str
+
+
 def referrer_message(
-    program: Program, settings: Settings, template: str, facts: ReferrerFacts
+    program: Program,
+    settings: Settings,
+    template: str,
+    facts: ReferrerFacts,
+    reward: RewardFacts | None = None,
 ) -> NewMessage:
-    """One email, keyed by referral and template: each is sent at most once per referral."""
+    """One email, keyed by referral and template (or by reward for a reward's thank-you):
+    each is sent at most once."""
     source = getattr(program.templates, template)
     variables = {
         "referrer_first_name": facts.referrer_first_name or facts.referrer_name,
@@ -41,7 +56,13 @@ def referrer_message(
         "referral_link": facts.referral_link,
         "program_name": program.name,
     }
-    # Every variable the template may use is defined (rewards come later: blank until then).
+    if reward is not None:
+        variables |= {
+            "reward_type": reward.reward_type,
+            "reward_amount": reward.amount,
+            "reward_next_step": reward.next_step,
+        }
+    # Every variable the template may use is defined (blank where the email has no reward).
     variables |= {name: "" for name in ALLOWED_VARIABLES[template] if name not in variables}
     unsubscribe = unsubscribe_url(settings, facts.referrer_email)
     body = render(source.body, variables).strip()
@@ -49,15 +70,22 @@ def referrer_message(
         channel=OutboxChannel.EMAIL,
         operation="send_email",
         recipient=facts.referrer_email,
-        dedupe_key=f"email:referral:{facts.referral_id}:{template}",
+        dedupe_key=(
+            f"email:reward:{reward.reward_id}:{template}"
+            if reward
+            else f"email:referral:{facts.referral_id}:{template}"
+        ),
         template=template,
-        subject_type="referral",
-        subject_id=facts.referral_id,
+        subject_type="reward" if reward else "referral",
+        subject_id=reward.reward_id if reward else facts.referral_id,
         payload={
             "subject": render(source.subject, variables).strip(),
             "text": f"{body}\n\n--\nNo more emails about referrals: {unsubscribe}\n",
             "categories": ["referral", template],
-            "custom_args": {"referral_id": str(facts.referral_id)},
+            "custom_args": {
+                "referral_id": str(facts.referral_id),
+                **({"reward_id": str(reward.reward_id)} if reward else {}),
+            },
             "headers": {
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -22,7 +22,12 @@ def settings(tmp_path, **values) -> Settings:
 def test_without_credentials_everything_is_sandboxed(factory, tmp_path):
     adapters = build_adapters(settings(tmp_path), factory)
     assert isinstance(adapters.crm, SandboxCrm) and isinstance(adapters.chat, ChatLogNotifier)
-    assert adapters.names == {"crm": "sandbox", "email": "eml-folder", "chat": "log-file"}
+    assert adapters.names == {
+        "crm": "sandbox",
+        "email": "eml-folder",
+        "chat": "log-file",
+        "fulfilment": "finance-queue",
+    }
 
 
 def test_tokens_select_hubspot_and_slack_at_their_configured_bases(factory, tmp_path):

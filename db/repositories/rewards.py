@@ -1,0 +1,321 @@
+"""Reward queries: accrue, read what a run needs, apply guarded steps with their ledger rows.
+Set-based; commits belong to callers."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from db.models import (
+    Account,
+    Deal,
+    Person,
+    Referral,
+    Reward,
+    RewardLedgerEntry,
+    StageEvent,
+    TaxForm,
+    TeamMember,
+)
+from db.repositories.upsert import dialect_insert
+from domain.rewards.lifecycle import OPEN, OUT, DealNow, Step
+from domain.stages import ProgramStage
+from domain.statuses import Eligibility, LedgerEntry, RewardStatus
+
+REWARDS = Reward.__table__
+LEDGER = RewardLedgerEntry.__table__
+DUE = (RewardStatus.HOLDING, RewardStatus.APPROVED, RewardStatus.AWAITING_TAX_FORM)
+
+
+@dataclass(frozen=True)
+class Earner:
+    """An eligible referral with a deal and no rewards yet."""
+
+    referral_id: int
+    referrer_type: str
+    referrer_person_id: int | None
+    referrer_email: str | None
+    deal_amount: Decimal | None
+
+
+def earners(session: Session, referrer_types: Sequence[str], limit: int) -> list[Earner]:
+    """Eligible referrals with a deal whose type has reward rules and that have no reward
+    rows yet (influence-only, duplicate and refused referrals never earn)."""
+    rows = session.execute(
+        select(
+            Referral.id,
+            Referral.referrer_type_key,
+            Referral.referrer_person_id,
+            Referral.referrer_email,
+            Deal.amount,
+        )
+        .join(Deal, Deal.id == Referral.deal_id)
+        .where(
+            Referral.eligibility == Eligibility.ELIGIBLE,
+            Referral.referrer_type_key.in_(list(referrer_types)),
+            ~exists().where(Reward.referral_id == Referral.id),
+        )
+        .order_by(Referral.id)
+        .limit(limit)
+    ).all()
+    return [Earner(*row) for row in rows]
+
+
+def insert_rewards(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, Decimal]]:
+    """New reward rows; one whose (referral, rule, part) exists is left as it is. Returns the
+    ids and amounts actually inserted, so only they get an ``accrued`` ledger row."""
+    if not rows:
+        return []
+    statement = (
+        dialect_insert(session, REWARDS)
+        .on_conflict_do_nothing(index_elements=["referral_id", "rule_key", "part_index"])
+        .returning(REWARDS.c.id, REWARDS.c.amount)
+    )
+    inserted: list[tuple[int, Decimal]] = []
+    for row in rows:  # RETURNING with executemany is not portable; rows are few per run
+        inserted.extend((r.id, r.amount) for r in session.execute(statement, row))
+    return inserted
+
+
+def add_ledger(
+    session: Session,
+    rows: Iterable[tuple[int, LedgerEntry, Decimal, str]],
+    currency: dict[int, str],
+    actor: str,
+    now: datetime,
+) -> int:
+    values = [
+        {
+            "reward_id": reward_id,
+            "entry": entry,
+            "amount": amount,
+            "currency": currency[reward_id],
+            "occurred_at": now,
+            "actor": actor,
+            "note": note,
+        }
+        for reward_id, entry, amount, note in rows
+    ]
+    if values:
+        session.execute(LEDGER.insert(), values)
+    return len(values)
+
+
+def lock_rewards(
+    session: Session, statuses: Iterable[RewardStatus], after_id: int, limit: int, *where: Any
+) -> list[Reward]:
+    """Rewards in ``statuses`` after ``after_id``, locked for this transaction; on PostgreSQL
+    rows another run holds are skipped (that run is deciding them)."""
+    query = (
+        select(Reward)
+        .where(Reward.status.in_(list(statuses)), Reward.id > after_id, *where)
+        .order_by(Reward.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def followed(session: Session, now: datetime, after_id: int, limit: int) -> list[Reward]:
+    """Rewards a deal can still change: not paid out yet, or inside the clawback window."""
+    return lock_rewards(
+        session,
+        [*OPEN, *OUT],
+        after_id,
+        limit,
+        or_(Reward.status.in_(list(OPEN)), Reward.clawback_until >= now),
+    )
+
+
+def deals_of(session: Session, referral_ids: Sequence[int]) -> dict[int, DealNow]:
+    """Each referral's deal as last synced, with its stage history."""
+    deals = session.execute(
+        select(Referral.id, Deal.id, Deal.program_stage, Deal.amount)
+        .join(Deal, Deal.id == Referral.deal_id)
+        .where(Referral.id.in_(list(referral_ids)))
+    ).all()
+    history: dict[int, list[tuple[ProgramStage, datetime]]] = {}
+    deal_ids = [deal_id for _, deal_id, _, _ in deals]
+    for deal_id, stage, at in session.execute(
+        select(StageEvent.deal_id, StageEvent.program_stage, StageEvent.entered_at)
+        .where(StageEvent.deal_id.in_(deal_ids), StageEvent.program_stage.is_not(None))
+        .order_by(StageEvent.entered_at, StageEvent.id)
+    ):
+        history.setdefault(deal_id, []).append((stage, at))
+    return {
+        referral_id: DealNow(stage, amount, tuple(history.get(deal_id, [])))
+        for referral_id, deal_id, stage, amount in deals
+    }
+
+
+def apply_steps(
+    session: Session, steps: Sequence[tuple[Reward, Step]], actor: str, now: datetime
+) -> list[tuple[Reward, Step]]:
+    """Each step, guarded by the status it was computed from, with its ledger rows. A step
+    whose reward moved on meanwhile is skipped, ledger and all. Returns the steps applied."""
+    applied: list[tuple[Reward, Step]] = []
+    ledger: list[tuple[int, LedgerEntry, Decimal, str]] = []
+    for reward, step in steps:
+        values = dict(step.fields)
+        if step.status is not None:
+            values["status"] = step.status
+        if values:
+            result = session.execute(
+                update(Reward)
+                .where(Reward.id == reward.id, Reward.status == reward.status)
+                .values(**values, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+        applied.append((reward, step))
+        ledger.extend((reward.id, e, amount, note) for e, amount, note in step.entries)
+    add_ledger(session, ledger, {r.id: r.currency for r, _ in steps}, actor, now)
+    return applied
+
+
+def due_recipients(session: Session, now: datetime, limit: int, after: str) -> list[str]:
+    """Recipients with a reward whose hold window is over, in order, after ``after``."""
+    return list(
+        session.scalars(
+            select(func.coalesce(Reward.recipient_email, ""))
+            .where(_due(now), func.coalesce(Reward.recipient_email, "") > after)
+            .group_by(func.coalesce(Reward.recipient_email, ""))
+            .order_by(func.coalesce(Reward.recipient_email, ""))
+            .limit(limit)
+        )
+    )
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Reward.status == RewardStatus.HOLDING, Reward.release_after <= now),
+        Reward.status.in_([RewardStatus.APPROVED, RewardStatus.AWAITING_TAX_FORM]),
+    )
+
+
+def lock_recipients(session: Session, recipients: Sequence[str]) -> None:
+    """Serialise runs per recipient on PostgreSQL (yearly cap, tax form and netting read
+    what other releases of the same person wrote). Sorted, so two runs cannot deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already serialises writers
+    for key in sorted({zlib.crc32(r.encode()) for r in recipients}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def due_rewards(session: Session, recipients: Sequence[str], now: datetime) -> list[Reward]:
+    return list(
+        session.scalars(
+            select(Reward)
+            .where(_due(now), func.coalesce(Reward.recipient_email, "").in_(list(recipients)))
+            .order_by(Reward.recipient_email, Reward.release_after, Reward.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def year_so_far(
+    session: Session, recipients: Sequence[str], now: datetime, cash_like: Sequence[str]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per recipient: amount released this calendar year, and the cash-like part of it."""
+    email = func.coalesce(Reward.recipient_email, "")
+    rows = session.execute(
+        select(email, Reward.reward_type, func.sum(Reward.amount))
+        .where(
+            email.in_(list(recipients)),
+            Reward.status.in_(list(OUT)),
+            Reward.released_at >= datetime(now.year, 1, 1, tzinfo=UTC),
+            Reward.released_at < datetime(now.year + 1, 1, 1, tzinfo=UTC),
+        )
+        .group_by(email, Reward.reward_type)
+    ).all()
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for who, reward_type, amount in rows:
+        total, cash_total = totals.get(who, (Decimal(0), Decimal(0)))
+        amount = Decimal(amount or 0)
+        totals[who] = (
+            total + amount,
+            cash_total + (amount if reward_type in cash_like else Decimal(0)),
+        )
+    return totals
+
+
+def tax_forms(session: Session, recipients: Sequence[str]) -> set[str]:
+    return set(session.scalars(select(TaxForm.email).where(TaxForm.email.in_(list(recipients)))))
+
+
+def debts(session: Session, recipients: Sequence[str]) -> dict[str, list[tuple[int, Decimal]]]:
+    """What each recipient still owes, per clawed-back reward, oldest first: the clawed-back
+    amount (negative) and what netting recovered since (positive) summed per reward."""
+    email = func.coalesce(Reward.recipient_email, "")
+    balance = func.sum(RewardLedgerEntry.amount)
+    rows = session.execute(
+        select(email, Reward.id, balance)
+        .join(RewardLedgerEntry, RewardLedgerEntry.reward_id == Reward.id)
+        .where(
+            email.in_(list(recipients)),
+            RewardLedgerEntry.entry.in_([LedgerEntry.CLAWED_BACK, LedgerEntry.RECOVERED]),
+        )
+        .group_by(email, Reward.id)
+        .having(balance < 0)
+        .order_by(Reward.id)
+    ).all()
+    owed: dict[str, list[tuple[int, Decimal]]] = {}
+    for who, reward_id, total in rows:
+        owed.setdefault(who, []).append((reward_id, -Decimal(total)))
+    return owed
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a reward's messages say about where it came from."""
+
+    reward: Reward
+    referral: Referral
+    referrer: Person | None
+    account: Account | None
+    csm: TeamMember | None
+    deal: Deal | None
+
+
+def contexts(session: Session, reward_ids: Sequence[int]) -> list[Context]:
+    rows = session.execute(
+        select(Reward, Referral, Person, Account, TeamMember, Deal)
+        .join(Referral, Referral.id == Reward.referral_id)
+        .outerjoin(Person, Person.id == Referral.referrer_person_id)
+        .outerjoin(Account, Account.id == Person.account_id)
+        .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
+        .outerjoin(Deal, Deal.id == Referral.deal_id)
+        .where(Reward.id.in_(list(reward_ids)))
+        .order_by(Reward.id)
+        .execution_options(populate_existing=True)  # the guarded updates bypassed the ORM
+    ).all()
+    return [Context(*row) for row in rows]
+
+
+def approvers(session: Session) -> list[TeamMember]:
+    return list(
+        session.scalars(
+            select(TeamMember)
+            .where(TeamMember.active.is_(True), TeamMember.role.in_(["approver", "admin"]))
+            .order_by(TeamMember.id)
+        )
+    )
+
+
+def stage_dates(session: Session, deal_id: int) -> list[tuple[str, datetime]]:
+    return [
+        (str(stage), at)
+        for stage, at in session.execute(
+            select(StageEvent.program_stage, StageEvent.entered_at)
+            .where(StageEvent.deal_id == deal_id, StageEvent.program_stage.is_not(None))
+            .order_by(StageEvent.entered_at, StageEvent.id)
+        )
+    ]
