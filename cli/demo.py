@@ -11,6 +11,7 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -28,6 +29,7 @@ from db.models import (
     OutboxMessage,
     Person,
     Referral,
+    Reward,
     SandboxCompany,
     SandboxContact,
     SandboxDeal,
@@ -40,8 +42,14 @@ from db.repositories.outbox import counts_by_status
 from db.repositories.signals import counts_by_kind
 from domain.program import Program, load_program, preset_text
 from domain.stages import ProgramStage
-from domain.statuses import AskStatus, OutboxChannel, OutboxStatus
-from integrations.deliverers import ChatDeliverer, CrmDeliverer, EmailDeliverer
+from domain.statuses import AskStatus, OutboxChannel, OutboxStatus, RewardStatus
+from integrations.deliverers import (
+    ChatDeliverer,
+    CrmDeliverer,
+    EmailDeliverer,
+    FulfilmentDeliverer,
+)
+from integrations.finance_queue import FinanceQueue
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -56,6 +64,7 @@ from tasks.load_book import load_book
 from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
 from tasks.referrals.track import track_referrals
+from tasks.rewards.release import release_rewards
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.simulate_referrals import champions_submit, rep_tags_a_deal, reps_import
 from tasks.sync_crm import SyncReport, sync_crm
@@ -164,6 +173,12 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         causes = [issue.message for issue in open_issues(session)]
         held = quarantine_count(session)
         referrals = _referral_counts(session)
+        rewards = _reward_totals(session)
+        early = session.scalar(
+            select(func.count())
+            .select_from(Reward)
+            .where(Reward.released_at < Reward.release_after)
+        )
     _say("6. counts")
     for name, count in table_counts.items():
         _say(f"   {name:<18} {count}")
@@ -177,6 +192,17 @@ def run_demo(seed: int, accounts: int, days: int) -> None:
         _say(f"     {cause}")
     for name, counted in referrals.items():
         _say(f"   {name:<18} " + (", ".join(f"{k} {v}" for k, v in counted) or "none"))
+    _say(
+        "   rewards            "
+        + (
+            ", ".join(
+                f"{status} {count} ({program.currency} {total:,.2f})"
+                for status, count, total in rewards
+            )
+            or "none"
+        )
+        + f"; released before their window ended: {early}"
+    )
     _say(f"   signals            {sum(by_kind.values())}")
     for kind, count in sorted(by_kind.items(), key=lambda item: -item[1]):
         _say(f"     {kind:<22} {count}")
@@ -202,6 +228,7 @@ def simulate_days(  # type: ignore[no-untyped-def]
         OutboxChannel.EMAIL: EmailDeliverer(
             EmailFolderSender(settings.email_outbox_dir, settings.email_from)
         ),
+        OutboxChannel.FULFILMENT: FulfilmentDeliverer(FinanceQueue()),
     }
     period: Counter[str] = Counter()
     for offset in range(days):
@@ -243,6 +270,8 @@ def simulate_days(  # type: ignore[no-untyped-def]
         ).counts
         period.update({k: v for k, v in tracked.items() if k.startswith("decided")})
         period["feedback emails"] += tracked["feedback emails enqueued"]
+        rewarded = release_rewards(factory, program, settings, day + timedelta(hours=10)).counts
+        period.update({k: v for k, v in rewarded.items() if k.startswith("rewards ")})
         dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
         if (offset + 1) % 30 == 0 or offset + 1 == days:
             _say(
@@ -253,7 +282,8 @@ def simulate_days(  # type: ignore[no-untyped-def]
                 f"intros {period['intro']}, declined {period['declined']}, re-surfaced "
                 f"{period['re-surfaced']}, expired {period['expired']}\n"
                 f"            referrals: {_intros(period)} | decided: {_decided(period)} | "
-                f"feedback emails {period['feedback emails']}"
+                f"feedback emails {period['feedback emails']}\n"
+                f"            rewards: {_rewarded(period)}"
             )
             period.clear()
 
@@ -302,6 +332,27 @@ def _decided(period: Counter[str]) -> str:
         )
         or "none"
     )
+
+
+def _rewarded(period: Counter[str]) -> str:
+    steps = ("accrued", "held", "awaiting_approval", "approved", "released", "voided")
+    return ", ".join(f"{step} {period[f'rewards {step}']}" for step in steps)
+
+
+def _reward_totals(session: Session) -> list[tuple[str, int, Decimal]]:  # type: ignore[misc]
+    """Rewards by status with their count and total, in the journey's order."""
+    rows = dict(
+        (status, (count, total))
+        for status, count, total in session.execute(
+            select(Reward.status, func.count(), func.sum(Reward.amount)).group_by(Reward.status)
+        ).all()
+    )
+    always = {"pending", "holding", "awaiting_approval", "released", "voided"}
+    return [
+        (str(status), *(rows.get(status) or (0, 0)))
+        for status in RewardStatus
+        if status in rows or status in always
+    ]
 
 
 def _referral_counts(session: Session) -> dict[str, list[tuple[str, int]]]:

@@ -1,5 +1,5 @@
 """The team file of a synthetic book: what an admin would write for `referrals team import`
-(each CRM owner's role and Slack id)."""
+(each CRM owner's role and Slack id, and a finance approver who owns no CRM records)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import csv
 from pathlib import Path
 
 from domain.team import TEAM_COLUMNS
+from simulation import names
 from simulation.book import Book
+
+APPROVER_EMAIL = f"finance@{names.VENDOR_DOMAIN}"
 
 
 def write_team_file(book: Book, path: Path) -> None:
@@ -25,3 +28,12 @@ def write_team_file(book: Book, path: Path) -> None:
                     "slack_id": member.slack_user_id or "",
                 }
             )
+        writer.writerow(
+            {
+                "email": APPROVER_EMAIL,
+                "role": "approver",
+                "name": "Finance Approvals",
+                "crm_owner_id": "",
+                "slack_id": "U0FINANCE01",
+            }
+        )

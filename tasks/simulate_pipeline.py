@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.repositories import book as repo
 from domain.program import StageMap
-from domain.stages import ProgramStage, rank
+from domain.stages import ProgramStage, rank, reached
 from integrations.sandbox.portal import SANDBOX_PIPELINES
 from simulation.pipeline import (
     DEFAULT_ODDS,
@@ -81,6 +82,19 @@ def simulate_pipeline_day(
                 }
                 for m in moves
                 if m.milestone is not None
+            ],
+        )
+        # A rep prices a referred deal (pushed without an amount) once it is an opportunity;
+        # its own generator, so the day's moves stay what they were.
+        pricing = random.Random(f"price:{seed}:{day_start.date().isoformat()}")
+        repo.price_sandbox_deals(
+            session,
+            [
+                {"b_id": m.crm_id, "b_amount": Decimal(pricing.randrange(5_000, 60_001, 500))}
+                for m in moves
+                if m.to_stage_id is not None
+                and (stage := pipeline.stage_map.get(m.to_stage_id)) is not None
+                and reached(stage, ProgramStage.OPPORTUNITY)
             ],
         )
         new = new_deals_for_day(repo.sandbox_companies(session), day_start, rng)

@@ -86,6 +86,9 @@ def champions_submit(
     return Counter({f"link intros ({case})": count for case, count in cases.items()})
 
 
+PARTNERS = ("alex.moreau@northstar-advisory.example", "sam.okafor@brightpath-partners.example")
+
+
 def reps_import(
     factory: sessionmaker[Session],
     program: Program,
@@ -110,12 +113,16 @@ def reps_import(
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=REFERRAL_COLUMNS)
         writer.writeheader()
-        for _ in range(2):
+        partner = random.Random(f"partner:{seed}:{at.date().isoformat()}")
+        for row in range(2):
             email, domain = rng.choice(champions)
             fields = intro_for(rng, domain, referred, in_pipeline).fields
+            # Some weeks the second intro came from a consulting partner (commission rules).
+            by_partner = row == 1 and partner.random() < 0.6
             writer.writerow(
                 {
-                    "referrer_email": email,
+                    "referrer_type": "partner" if by_partner else "",
+                    "referrer_email": partner.choice(PARTNERS) if by_partner else email,
                     "company": fields["company"],
                     "domain": fields["domain"],
                     "contact_email": fields["email"],

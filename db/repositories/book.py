@@ -95,6 +95,20 @@ def move_sandbox_deals(session: Session, moves: Sequence[dict[str, Any]]) -> Non
     )
 
 
+def price_sandbox_deals(session: Session, amounts: Sequence[dict[str, Any]]) -> None:
+    """Give deals that have no amount one (``{"b_id", "b_amount"}``); a priced deal keeps
+    its own."""
+    if not amounts:
+        return
+    table = SandboxDeal.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.amount.is_(None))
+        .values(amount=bindparam("b_amount", type_=table.c.amount.type)),
+        list(amounts),
+    )
+
+
 def set_sandbox_deal_properties(session: Session, changes: Sequence[dict[str, Any]]) -> None:
     """New property sets of deals, in one batch: ``{"b_id", "b_properties", "b_at"}``."""
     if not changes:

@@ -43,6 +43,7 @@ def referrer_message(
     template: str,
     facts: ReferrerFacts,
     reward: RewardFacts | None = None,
+    promised: RewardFacts | None = None,
 ) -> NewMessage:
     """One email, keyed by referral and template (or by reward for a reward's thank-you):
     each is sent at most once."""
@@ -56,11 +57,12 @@ def referrer_message(
         "referral_link": facts.referral_link,
         "program_name": program.name,
     }
-    if reward is not None:
+    shown = reward or promised  # a released reward, or the one a won deal will earn
+    if shown is not None:
         variables |= {
-            "reward_type": reward.reward_type,
-            "reward_amount": reward.amount,
-            "reward_next_step": reward.next_step,
+            "reward_type": shown.reward_type,
+            "reward_amount": shown.amount,
+            "reward_next_step": shown.next_step,
         }
     # Every variable the template may use is defined (blank where the email has no reward).
     variables |= {name: "" for name in ALLOWED_VARIABLES[template] if name not in variables}

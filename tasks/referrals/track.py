@@ -21,12 +21,15 @@ from db.repositories.outbox import NewMessage, enqueue
 from db.repositories.suppressions import suppressed
 from domain.digest import mrkdwn
 from domain.program import Program
+from domain.program_rewards import FixedValue
 from domain.referrals.feedback import feedback_due
+from domain.rewards.accrual import money
+from domain.stages import ProgramStage, reached
 from domain.statuses import OutboxChannel
 from integrations.ports import Deliverer
 from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, dispatch_outbox
 from tasks.referrals.decide import decide_pending
-from tasks.referrals.emails import ReferrerFacts, referrer_message
+from tasks.referrals.emails import ReferrerFacts, RewardFacts, referrer_message
 
 BATCH = 500
 STAGE_WORDS = {
@@ -126,7 +129,9 @@ def enqueue_feedback(
             blocked = suppressed(session, [m.referral.referrer_email or "" for m, _ in due])
             emails, held = [], []
             for m, template in due:
-                message = referrer_message(program, settings, template, _facts(program, m))
+                message = referrer_message(
+                    program, settings, template, _facts(program, m), promised=_promise(program, m)
+                )
                 reason = _held(m.referral.referrer_email, blocked)
                 if reason:
                     held.append(replace(message, held=reason))
@@ -145,6 +150,25 @@ def enqueue_feedback(
             # get old news.
             m.referral.csm_noted_step = m.referral.feedback_step
         counts["Slack notes enqueued"] += enqueue(session, _notes(notes, now), now)
+
+
+def _promise(program: Program, moved: repo.Moved) -> RewardFacts | None:
+    """The reward a won deal will earn, for the thank-you: its type, and its amount only
+    when fixed (a share of the deal would tell the deal's size)."""
+    stage = moved.referral.program_stage
+    if stage is None or not reached(stage, ProgramStage.CLOSED_WON):
+        return None
+    rules = program.rewards_for(moved.referral.referrer_type_key)
+    if not rules:
+        return None
+    rule = rules[0]
+    fixed = isinstance(rule.value, FixedValue)
+    return RewardFacts(
+        reward_id=0,
+        reward_type=rule.type,
+        amount=money(rule.amount_for(None), program.currency) if fixed else "",
+        next_step="",
+    )
 
 
 def _held(email: str | None, blocked: Mapping[str, str]) -> str | None:

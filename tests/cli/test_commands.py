@@ -157,11 +157,12 @@ def test_crm_setup_and_sync_on_the_sandbox(runner, cli_env):
     assert len(listed) == 12 and {m["role"] for m in listed} == {None}
     imported = runner.invoke(app, ["team", "import", str(cli_env / "team.csv")])
     assert imported.exit_code == 0, imported.output
-    assert "added 0, updated 12, unchanged 0, rejected 0" in imported.output
+    # The twelve owners get their roles; finance's approver, who owns nothing, is added.
+    assert "added 1, updated 12, unchanged 0, rejected 0" in imported.output
     again = runner.invoke(app, ["team", "import", str(cli_env / "team.csv")])
-    assert "added 0, updated 0, unchanged 12, rejected 0" in again.output
+    assert "added 0, updated 0, unchanged 13, rejected 0" in again.output
     roles = {m["role"] for m in json.loads(runner.invoke(app, ["team", "list", "--json"]).output)}
-    assert roles == {"csm", "rep"}
+    assert roles == {"csm", "rep", "approver"}
 
 
 def test_crm_setup_names_unknown_stage_ids(runner, cli_env):

@@ -221,6 +221,8 @@ def test_the_referrer_hears_each_step_once_and_never_a_step_back(factory, env):
     assert len(chat) == 3 and "Acme" in chat[-1]["text"] and "signed" in chat[-1]["text"]
     written = json.dumps([payload for _, payload in emails] + chat)
     assert "12345" not in written and "12,345" not in written
+    # The won deal's thank-you names the reward it will earn (fixed: its amount may show).
+    assert "account credit of USD 500.00" in emails[-1][1]["text"]
 
 
 def test_one_note_per_csm_per_run_across_batches_and_none_lost_to_a_crash(
