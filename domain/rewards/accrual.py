@@ -7,7 +7,7 @@ always add up to the amount the rule promises.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from domain.program_rewards import PercentValue, Reward
 from domain.stages import ProgramStage
@@ -31,7 +31,9 @@ class PlannedPart:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount.quantize(_CENT):,}"
+    """``amount`` to the cent, rounded as ``PercentValue.amount_for`` rounds, so the words
+    finance reads show the amount the reward actually has."""
+    return f"{currency} {amount.quantize(_CENT, rounding=ROUND_HALF_UP):,}"
 
 
 def _number(value: Decimal) -> str:
