@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.program_rewards import RewardPolicy
 from domain.rewards.accrual import PlannedPart, money
-from domain.stages import ProgramStage, reached
+from domain.stages import ProgramStage, furthest, reached
 from domain.statuses import LedgerEntry, RewardStatus
 
 OPEN = frozenset(
@@ -34,24 +34,48 @@ OUT = frozenset({RewardStatus.RELEASED, RewardStatus.PAID})
 
 @dataclass(frozen=True)
 class DealNow:
-    """The referral's deal as sync-crm last saw it, with its stage history in time order."""
+    """The referral's deal as sync-crm last saw it: its stage entries in time order, and the
+    dates of its post-sale milestones (date properties on the deal, such as first payment)."""
 
     stage: ProgramStage | None
     amount: Decimal | None
     entries: tuple[tuple[ProgramStage, datetime], ...] = ()
+    milestones: tuple[tuple[ProgramStage, datetime], ...] = ()
 
     def at_or_past(self, stage: ProgramStage) -> bool:
         return self.stage is not None and reached(self.stage, stage)
 
+    def timeline(self) -> list[tuple[ProgramStage, datetime]]:
+        """The deal's program stage after each entry, read as sync-crm reads the deal today:
+        a milestone counts only while the deal is won, so a milestone dated before the win
+        is reached at the win, and a deal won again after falling back is at its milestone
+        again (the date stays on the deal)."""
+        stages = [(s, at, False) for s, at in self.entries]
+        dates = [(s, at, True) for s, at in self.milestones]
+        # stable sort: at a tie the stage entry comes before the milestone
+        events = sorted([*stages, *dates], key=lambda event: event[1])
+        base: ProgramStage | None = None
+        dated: list[ProgramStage] = []
+        out: list[tuple[ProgramStage, datetime]] = []
+        for stage, at, milestone in events:
+            if milestone:
+                dated.append(stage)
+            else:
+                base = stage
+            if base is not None:
+                won = base is ProgramStage.CLOSED_WON
+                out.append(((furthest([base, *dated]) or base) if won else base, at))
+        return out
+
     def first_reached(self, stage: ProgramStage) -> datetime | None:
-        """The CRM's own time the deal first entered ``stage`` or a later one."""
-        return next((at for s, at in self.entries if reached(s, stage)), None)
+        """The CRM's own time the deal first reached ``stage`` or a later one."""
+        return next((at for s, at in self.timeline() if reached(s, stage)), None)
 
     def last_reached(self, stage: ProgramStage) -> datetime | None:
         """When the deal's latest stretch at or past ``stage`` began (after its last fall
         below it)."""
         start = None
-        for s, at in self.entries:
+        for s, at in self.timeline():
             start = (start or at) if reached(s, stage) else None
         return start
 
@@ -193,9 +217,12 @@ def _after_payout(
     """Inside the clawback window a reverted deal is never reversed silently: the amount to
     recover is a negative ledger row, netted from the recipient's next reward."""
     step = Step()
-    if reward.clawback_until is None or now > reward.clawback_until or reward.amount <= 0:
+    until = reward.clawback_until
+    if until is None or reward.amount <= 0:
         return step
-    if deal.stage is ProgramStage.CLOSED_LOST:
+    # A loss counts at the CRM's own time (as qualifying does): a late sync does not forgive
+    # it. An amount change has no CRM time here, so it counts when it is seen.
+    if deal.stage is ProgramStage.CLOSED_LOST and (deal.lost_at() or now) <= until:
         step.status = RewardStatus.CLAWED_BACK
         step.fields = {"void_reason": "deal_closed_lost_after_release"}
         note = (
@@ -204,7 +231,12 @@ def _after_payout(
             f"{money(reward.amount, reward.currency)} to recover"
         )
         step.entries.append((LedgerEntry.CLAWED_BACK, -reward.amount, note))
-    elif planned is not None and Decimal(0) <= planned.amount < reward.amount:
+    elif (
+        deal.stage is not ProgramStage.CLOSED_LOST
+        and now <= until
+        and planned is not None
+        and Decimal(0) <= planned.amount < reward.amount
+    ):
         back = reward.amount - planned.amount
         step.fields = {"amount": planned.amount, "computation": planned.computation}
         note = (
@@ -267,16 +299,13 @@ def _gate(reward: RewardNow, who: Recipient, policy: RewardPolicy, now: datetime
         )
         if cap.over == "approval" and not reward.approved:
             return _await_approval(reward, why)
-        if cap.over == "cut":
-            if left <= 0:
-                return Step(
-                    RewardStatus.VOIDED,
-                    {"voided_at": now, "void_reason": "yearly_cap_reached"},
-                    [(LedgerEntry.VOIDED, reward.amount, why + ": nothing left this year")],
-                )
-            if left < reward.amount:
-                # Cut now; the release follows in the same run with the cut amount.
-                return None
+        if cap.over == "cut" and left <= 0:
+            return Step(
+                RewardStatus.VOIDED,
+                {"voided_at": now, "void_reason": "yearly_cap_reached"},
+                [(LedgerEntry.VOIDED, reward.amount, why + ": nothing left this year")],
+            )
+        # Less left than the reward in cut mode: ``_release`` cuts it, once the tax form allows.
     if (
         policy.tax_form_threshold is not None
         and reward.reward_type in policy.cash_like_types
@@ -323,29 +352,20 @@ def _release(
     now: datetime,
     recoveries: list[Recovery],
 ) -> Step:
+    """Release ``reward`` (cut to what the yearly cap leaves), netting what ``who`` owes.
+    Ledger rows in the order things happen: the cut, the release, each debt netted."""
     c = reward.currency
     step = Step(RewardStatus.RELEASED)
     amount = _capped(reward, who, policy)
-    if amount < reward.amount:
+    if amount < reward.amount and policy.yearly_cap is not None:
         note = (
-            f"cut to what the yearly cap of {money(policy.yearly_cap.amount, c)} leaves"  # type: ignore[union-attr]
+            f"cut to what the yearly cap of {money(policy.yearly_cap.amount, c)} leaves"
             f" this year: {money(reward.amount, c)} -> {money(amount, c)}"
         )
         step.entries.append((LedgerEntry.RECOMPUTED, amount - reward.amount, note))
         step.fields["amount"] = amount
-    netted = Decimal(0)
-    for i, (debt_id, owed) in enumerate(who.debts):
-        take = min(owed, amount - netted)
-        if take <= 0:
-            continue
-        netted += take
-        who.debts[i] = (debt_id, owed - take)
-        recoveries.append(Recovery(debt_id, take, f"recovered by netting from reward {reward.id}"))
-        step.entries.append(
-            (LedgerEntry.NETTED, -take, f"{money(take, c)} owed from reward {debt_id} netted")
-        )
-    who.debts = [(d, owed) for d, owed in who.debts if owed > 0]
-    net = amount - netted
+    netted = _net(reward, amount, who, recoveries)
+    net = amount - sum((-take for _, take, _ in netted), Decimal(0))
     step.fields |= {
         "released_at": now,
         "net_amount": net,
@@ -354,10 +374,32 @@ def _release(
     }
     held = f"hold ended {reward.release_after.isoformat()}" if reward.release_after else ""
     approved = "; approved" if reward.approved else ""
-    step.entries.insert(
-        0, (LedgerEntry.RELEASED, amount, f"{held}{approved}; finance pays {money(net, c)}")
+    step.entries.append(
+        (LedgerEntry.RELEASED, amount, f"{held}{approved}; finance pays {money(net, c)}")
     )
+    step.entries.extend(netted)
     who.released_this_year += amount
     if reward.reward_type in policy.cash_like_types:
         who.cash_like_this_year += amount
     return step
+
+
+def _net(
+    reward: RewardNow, amount: Decimal, who: Recipient, recoveries: list[Recovery]
+) -> list[tuple[LedgerEntry, Decimal, str]]:
+    """Take what ``who`` owes, oldest debt first, out of ``amount``: a ``netted`` row here
+    and a ``recovered`` one (in ``recoveries``) on the reward that was clawed back."""
+    rows: list[tuple[LedgerEntry, Decimal, str]] = []
+    left = amount
+    for i, (debt_id, owed) in enumerate(who.debts):
+        take = min(owed, left)
+        if take <= 0:
+            continue
+        left -= take
+        who.debts[i] = (debt_id, owed - take)
+        note = f"recovered by netting from reward {reward.id}"
+        recoveries.append(Recovery(debt_id, take, note, reward.id))
+        owed_note = f"{money(take, reward.currency)} owed from reward {debt_id} netted"
+        rows.append((LedgerEntry.NETTED, -take, owed_note))
+    who.debts = [(d, owed) for d, owed in who.debts if owed > 0]
+    return rows
