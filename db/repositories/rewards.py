@@ -6,11 +6,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -26,12 +26,19 @@ from db.models import (
 )
 from db.repositories.upsert import dialect_insert
 from domain.rewards.lifecycle import OPEN, OUT, DealNow, Step
-from domain.stages import ProgramStage
+from domain.stages import MILESTONE_PREFIX, ProgramStage
 from domain.statuses import Eligibility, LedgerEntry, RewardStatus
 
 REWARDS = Reward.__table__
 LEDGER = RewardLedgerEntry.__table__
 DUE = (RewardStatus.HOLDING, RewardStatus.APPROVED, RewardStatus.AWAITING_TAX_FORM)
+
+
+def _recipient() -> Any:
+    """Who a reward goes to, as runs group them. The empty string is inline SQL, not a bound
+    parameter: PostgreSQL sees each bound parameter as a new expression, so a GROUP BY over
+    a coalesce with one does not match the same coalesce in the SELECT list."""
+    return func.coalesce(Reward.recipient_email, literal_column("''"))
 
 
 @dataclass(frozen=True)
@@ -123,34 +130,53 @@ def lock_rewards(
     return list(session.scalars(query))
 
 
+# A deal lost inside a clawback window is clawed back even if sync-crm sees it this much
+# after the window ended (the loss counts at the CRM's own time).
+LATE_LOSS = timedelta(days=30)
+
+
 def followed(session: Session, now: datetime, after_id: int, limit: int) -> list[Reward]:
-    """Rewards a deal can still change: not paid out yet, or inside the clawback window."""
+    """Rewards a deal can still change: not paid out yet, or inside the clawback window
+    (or just past it, for a loss the CRM dates inside it)."""
     return lock_rewards(
         session,
         [*OPEN, *OUT],
         after_id,
         limit,
-        or_(Reward.status.in_(list(OPEN)), Reward.clawback_until >= now),
+        or_(Reward.status.in_(list(OPEN)), Reward.clawback_until >= now - LATE_LOSS),
     )
 
 
 def deals_of(session: Session, referral_ids: Sequence[int]) -> dict[int, DealNow]:
-    """Each referral's deal as last synced, with its stage history."""
+    """Each referral's deal as last synced, with its stage history and its milestone dates
+    (kept apart: a milestone counts only while the deal is won)."""
     deals = session.execute(
         select(Referral.id, Deal.id, Deal.program_stage, Deal.amount)
         .join(Deal, Deal.id == Referral.deal_id)
         .where(Referral.id.in_(list(referral_ids)))
     ).all()
-    history: dict[int, list[tuple[ProgramStage, datetime]]] = {}
+    entries: dict[int, list[tuple[ProgramStage, datetime]]] = {}
+    milestones: dict[int, list[tuple[ProgramStage, datetime]]] = {}
     deal_ids = [deal_id for _, deal_id, _, _ in deals]
-    for deal_id, stage, at in session.execute(
-        select(StageEvent.deal_id, StageEvent.program_stage, StageEvent.entered_at)
+    for deal_id, crm_stage_id, stage, at in session.execute(
+        select(
+            StageEvent.deal_id,
+            StageEvent.crm_stage_id,
+            StageEvent.program_stage,
+            StageEvent.entered_at,
+        )
         .where(StageEvent.deal_id.in_(deal_ids), StageEvent.program_stage.is_not(None))
         .order_by(StageEvent.entered_at, StageEvent.id)
     ):
-        history.setdefault(deal_id, []).append((stage, at))
+        into = milestones if crm_stage_id.startswith(MILESTONE_PREFIX) else entries
+        into.setdefault(deal_id, []).append((stage, at))
     return {
-        referral_id: DealNow(stage, amount, tuple(history.get(deal_id, [])))
+        referral_id: DealNow(
+            stage,
+            amount,
+            tuple(entries.get(deal_id, [])),
+            tuple(milestones.get(deal_id, [])),
+        )
         for referral_id, deal_id, stage, amount in deals
     }
 
@@ -185,20 +211,19 @@ def due_recipients(session: Session, now: datetime, limit: int, after: str) -> l
     """Recipients with a reward whose hold window is over, in order, after ``after``."""
     return list(
         session.scalars(
-            select(func.coalesce(Reward.recipient_email, ""))
-            .where(_due(now), func.coalesce(Reward.recipient_email, "") > after)
-            .group_by(func.coalesce(Reward.recipient_email, ""))
-            .order_by(func.coalesce(Reward.recipient_email, ""))
+            select(_recipient())
+            .where(_due(now), _recipient() > after)
+            .group_by(_recipient())
+            .order_by(_recipient())
             .limit(limit)
         )
     )
 
 
 def _due(now: datetime) -> Any:
-    return or_(
-        and_(Reward.status == RewardStatus.HOLDING, Reward.release_after <= now),
-        Reward.status.in_([RewardStatus.APPROVED, RewardStatus.AWAITING_TAX_FORM]),
-    )
+    """Past its hold window, whatever gate it waits at: an approval or a recomputation can
+    never bring a release before ``release_after``."""
+    return and_(Reward.status.in_(list(DUE)), Reward.release_after <= now)
 
 
 def lock_recipients(session: Session, recipients: Sequence[str]) -> None:
@@ -214,7 +239,7 @@ def due_rewards(session: Session, recipients: Sequence[str], now: datetime) -> l
     return list(
         session.scalars(
             select(Reward)
-            .where(_due(now), func.coalesce(Reward.recipient_email, "").in_(list(recipients)))
+            .where(_due(now), _recipient().in_(list(recipients)))
             .order_by(Reward.recipient_email, Reward.release_after, Reward.id)
             .with_for_update(skip_locked=True)
         )
@@ -225,7 +250,7 @@ def year_so_far(
     session: Session, recipients: Sequence[str], now: datetime, cash_like: Sequence[str]
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """Per recipient: amount released this calendar year, and the cash-like part of it."""
-    email = func.coalesce(Reward.recipient_email, "")
+    email = _recipient()
     rows = session.execute(
         select(email, Reward.reward_type, func.sum(Reward.amount))
         .where(
@@ -254,7 +279,7 @@ def tax_forms(session: Session, recipients: Sequence[str]) -> set[str]:
 def debts(session: Session, recipients: Sequence[str]) -> dict[str, list[tuple[int, Decimal]]]:
     """What each recipient still owes, per clawed-back reward, oldest first: the clawed-back
     amount (negative) and what netting recovered since (positive) summed per reward."""
-    email = func.coalesce(Reward.recipient_email, "")
+    email = _recipient()
     balance = func.sum(RewardLedgerEntry.amount)
     rows = session.execute(
         select(email, Reward.id, balance)
