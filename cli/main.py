@@ -19,6 +19,7 @@ from cli import (
     program_commands,
     referral_commands,
     review_commands,
+    reward_commands,
     team_commands,
     web_commands,
 )
@@ -47,6 +48,8 @@ app.command("link")(referral_commands.link)
 app.add_typer(referral_commands.import_app, name="import")
 app.add_typer(review_commands.referrals_app, name="referrals")
 app.add_typer(review_commands.review_app, name="review")
+app.add_typer(reward_commands.rewards_app, name="rewards")
+app.add_typer(reward_commands.referrers_app, name="referrers")
 
 
 @app.callback()
