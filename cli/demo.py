@@ -57,13 +57,15 @@ from simulation.book import generate_book
 from simulation.csm_behaviour import actions_for_day
 from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
-from simulation.team_file import write_team_file
+from simulation.team_file import APPROVER_EMAIL, write_team_file
 from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
 from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
 from tasks.referrals.track import track_referrals
+from tasks.rewards.decide import decide_reward
+from tasks.rewards.finance import record_tax_form
 from tasks.rewards.release import release_rewards
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.simulate_referrals import champions_submit, rep_tags_a_deal, reps_import
@@ -272,6 +274,7 @@ def simulate_days(  # type: ignore[no-untyped-def]
         period["feedback emails"] += tracked["feedback emails enqueued"]
         rewarded = release_rewards(factory, program, settings, day + timedelta(hours=10)).counts
         period.update({k: v for k, v in rewarded.items() if k.startswith("rewards ")})
+        period.update(finance_decides(factory, program, day + timedelta(hours=15), seed))
         dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
         if (offset + 1) % 30 == 0 or offset + 1 == days:
             _say(
@@ -286,6 +289,38 @@ def simulate_days(  # type: ignore[no-untyped-def]
                 f"            rewards: {_rewarded(period)}"
             )
             period.clear()
+
+
+def finance_decides(  # type: ignore[no-untyped-def]
+    factory, program: Program, at: datetime, seed: int
+) -> Counter[str]:
+    """Finance's approver decides what waits for approval and records the tax forms that
+    rewards wait for, through the functions behind `referrals rewards approve|reject` and
+    `referrals referrers tax-form`; the next release-rewards releases them."""
+    rng = random.Random(f"approve:{seed}:{at.date().isoformat()}")
+    with factory() as session:
+        waiting = list(
+            session.scalars(
+                select(Reward.id).where(Reward.status == RewardStatus.AWAITING_APPROVAL)
+            )
+        )
+        unfiled = set(
+            session.scalars(
+                select(Reward.recipient_email).where(
+                    Reward.status == RewardStatus.AWAITING_TAX_FORM
+                )
+            )
+        )
+    done: Counter[str] = Counter()
+    for email in sorted(e for e in unfiled if e):  # finance asks for the form; it comes back
+        record_tax_form(factory, email, APPROVER_EMAIL, at, on_file=True)
+        done["tax forms recorded"] += 1
+    for reward_id in waiting:
+        approve = rng.random() < 0.8
+        reason = "checked against the deal" if approve else "partner agreement not signed yet"
+        decide_reward(factory, program, reward_id, approve, APPROVER_EMAIL, reason, at)
+        done["rewards approved by finance" if approve else "rewards rejected by finance"] += 1
+    return done
 
 
 def simulate_csms(  # type: ignore[no-untyped-def]
@@ -335,8 +370,12 @@ def _decided(period: Counter[str]) -> str:
 
 
 def _rewarded(period: Counter[str]) -> str:
-    steps = ("accrued", "held", "awaiting_approval", "approved", "released", "voided")
-    return ", ".join(f"{step} {period[f'rewards {step}']}" for step in steps)
+    steps = ("accrued", "held", "awaiting_approval", "released", "voided")
+    return ", ".join(f"{step} {period[f'rewards {step}']}" for step in steps) + (
+        f" | finance approved {period['rewards approved by finance']}, rejected "
+        f"{period['rewards rejected by finance']}, "
+        f"tax forms recorded {period['tax forms recorded']}"
+    )
 
 
 def _reward_totals(session: Session) -> list[tuple[str, int, Decimal]]:  # type: ignore[misc]
@@ -394,4 +433,5 @@ def where_to_look(settings: Settings) -> None:
     _say(f"   outbox:  {cli} outbox list")
     _say(f"   team:    {cli} team list      CRM issues: {cli} crm issues")
     _say(f"   referrals: {cli} referrals list   (then: referrals show ID; review list)")
+    _say(f"   rewards:   {cli} rewards list --json   (then: rewards show ID for its ledger)")
     _say(f"   emails to referrers (sandbox): {settings.email_outbox_dir}")

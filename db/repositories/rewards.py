@@ -344,3 +344,17 @@ def stage_dates(session: Session, deal_id: int) -> list[tuple[str, datetime]]:
             .order_by(StageEvent.entered_at, StageEvent.id)
         )
     ]
+
+
+def approval_rounds(session: Session, reward_ids: Sequence[int]) -> dict[int, int]:
+    """How many times each reward was sent to approval (its ledger says)."""
+    return dict(
+        session.execute(
+            select(RewardLedgerEntry.reward_id, func.count())
+            .where(
+                RewardLedgerEntry.reward_id.in_(list(reward_ids)),
+                RewardLedgerEntry.entry == LedgerEntry.AWAITING_APPROVAL,
+            )
+            .group_by(RewardLedgerEntry.reward_id)
+        ).all()
+    )

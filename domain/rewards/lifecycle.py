@@ -97,6 +97,9 @@ class RewardNow:
     release_after: datetime | None = None
     clawback_until: datetime | None = None
     approved: bool = False
+    net_amount: Decimal | None = None
+    # Finance has it (exported in a batch, or paid): a reversal is then money to recover.
+    with_finance: bool = False
 
 
 @dataclass
@@ -222,7 +225,18 @@ def _after_payout(
         return step
     # A loss counts at the CRM's own time (as qualifying does): a late sync does not forgive
     # it. An amount change has no CRM time here, so it counts when it is seen.
-    if deal.stage is ProgramStage.CLOSED_LOST and (deal.lost_at() or now) <= until:
+    # Released but not yet in finance's hands (and nothing netted into it): the payout is
+    # simply taken back or lowered; there is nothing to recover from the recipient.
+    unpaid = not reward.with_finance and reward.net_amount == reward.amount
+    if deal.stage is ProgramStage.CLOSED_LOST and (deal.lost_at() or now) <= until and unpaid:
+        step.status = RewardStatus.VOIDED
+        step.fields = {"voided_at": now, "void_reason": "deal_closed_lost_before_payment"}
+        note = (
+            f"the deal closed lost on {_when(deal.lost_at())}, after release but before "
+            "finance took the payout: voided, nothing to recover"
+        )
+        step.entries.append((LedgerEntry.VOIDED, reward.amount, note))
+    elif deal.stage is ProgramStage.CLOSED_LOST and (deal.lost_at() or now) <= until:
         step.status = RewardStatus.CLAWED_BACK
         step.fields = {"void_reason": "deal_closed_lost_after_release"}
         note = (
@@ -239,6 +253,15 @@ def _after_payout(
     ):
         back = reward.amount - planned.amount
         step.fields = {"amount": planned.amount, "computation": planned.computation}
+        if unpaid:
+            step.fields["net_amount"] = planned.amount
+            note = (
+                f"the deal amount fell to "
+                f"{money(planned.basis_amount or Decimal(0), reward.currency)} before finance "
+                f"took the payout: lowered by {money(back, reward.currency)}"
+            )
+            step.entries.append((LedgerEntry.RECOMPUTED, -back, note))
+            return step
         note = (
             f"the deal amount fell to {money(planned.basis_amount or Decimal(0), reward.currency)}"
             f" inside the clawback window: {money(back, reward.currency)} to recover"

@@ -129,9 +129,14 @@ def evidence(context: Context, stages: Sequence[tuple[str, datetime]], ytd: Deci
 
 
 def approval_requests(
-    program: Program, context: Context, approvers: Sequence[TeamMember], text: str
+    program: Program,
+    context: Context,
+    approvers: Sequence[TeamMember],
+    text: str,
+    round_: int = 1,
 ) -> list[NewMessage]:
-    """One Slack DM and/or one email per approver, as the program says; each once."""
+    """One Slack DM and/or one email per approver, as the program says; each once per round
+    (a reward asked again after its amount rose is a new round)."""
     reward = context.reward
     ways = program.reward_policy.notify_approvers_by
     messages = []
@@ -142,7 +147,7 @@ def approval_requests(
                     channel=OutboxChannel.CHAT,
                     operation="post_message",
                     recipient=approver.slack_user_id,
-                    dedupe_key=f"approval:reward:{reward.id}:{approver.id}:chat",
+                    dedupe_key=f"approval:reward:{reward.id}:{round_}:{approver.id}:chat",
                     template="reward_approval",
                     subject_type="reward",
                     subject_id=reward.id,
@@ -161,7 +166,7 @@ def approval_requests(
                     channel=OutboxChannel.EMAIL,
                     operation="send_email",
                     recipient=approver.email,
-                    dedupe_key=f"approval:reward:{reward.id}:{approver.id}:email",
+                    dedupe_key=f"approval:reward:{reward.id}:{round_}:{approver.id}:email",
                     template="reward_approval",
                     subject_type="reward",
                     subject_id=reward.id,

@@ -63,7 +63,7 @@ def release_rewards(
     if not program.rewards:
         return report
     accrue(factory, program, now, report.counts)
-    follow(factory, program, now, report.counts)
+    follow(factory, program, settings, now, report.counts)
     release(factory, program, settings, now, report.counts)
     return report
 
@@ -134,6 +134,8 @@ def _now_of(reward: Reward) -> RewardNow:
         release_after=reward.release_after,
         clawback_until=reward.clawback_until,
         approved=reward.approved_at is not None,
+        net_amount=reward.net_amount,
+        with_finance=reward.export_batch is not None or reward.status is RewardStatus.PAID,
     )
 
 
@@ -162,7 +164,11 @@ def _planned(
 
 
 def follow(
-    factory: sessionmaker[Session], program: Program, now: datetime, counts: Counter[str]
+    factory: sessionmaker[Session],
+    program: Program,
+    settings: Settings,
+    now: datetime,
+    counts: Counter[str],
 ) -> None:
     after = 0
     while True:
@@ -183,9 +189,12 @@ def follow(
                 step = follow_deal(_now_of(reward), deal, planned, now, program.reward_policy)
                 if step:
                     steps.append((reward, step))
-            for _, step in repo.apply_steps(session, steps, ACTOR, now):
+            applied = repo.apply_steps(session, steps, ACTOR, now)
+            for _, step in applied:
                 for entry, _, _ in step.entries:
                     counts[f"rewards {entry}"] += 1
+            # (an amount that rose after approval asks the approvers again)
+            _send(session, program, settings, applied, now, counts)
 
 
 def release(
@@ -243,7 +252,7 @@ def release(
             for _, step in applied:
                 for entry, _, _ in step.entries:
                     counts[f"rewards {entry}"] += 1
-            _send(session, program, settings, applied, ytd, now, counts)
+            _send(session, program, settings, applied, now, counts)
 
 
 def _ready(deals: dict[int, Any], reward: Reward) -> bool:
@@ -260,7 +269,6 @@ def _send(
     program: Program,
     settings: Settings,
     applied: list[tuple[Reward, Step]],
-    ytd: dict[str, Decimal],
     now: datetime,
     counts: Counter[str],
 ) -> None:
@@ -275,12 +283,20 @@ def _send(
         approvers = repo.approvers(session)
         if not approvers:
             counts["approvals with no approver to tell (`referrals team set-role`)"] += len(waiting)
-        for context in repo.contexts(session, waiting):
+        contexts = repo.contexts(session, waiting)
+        recipients = [c.reward.recipient_email or "" for c in contexts]
+        cash_like = program.reward_policy.cash_like_types
+        ytd = repo.year_so_far(session, recipients, now, cash_like)
+        rounds = repo.approval_rounds(session, waiting)
+        for context in contexts:
             stages = repo.stage_dates(session, context.deal.id) if context.deal else []
-            text = messages.evidence(
-                context, stages, ytd.get(context.reward.recipient_email or "", Decimal(0))
+            so_far = ytd.get(context.reward.recipient_email or "", (Decimal(0), Decimal(0)))[0]
+            text = messages.evidence(context, stages, so_far)
+            out.extend(
+                messages.approval_requests(
+                    program, context, approvers, text, rounds.get(context.reward.id, 1)
+                )
             )
-            out.extend(messages.approval_requests(program, context, approvers, text))
     if released:
         contexts = repo.contexts(session, released)
         blocked = suppressed(session, [c.reward.recipient_email or "" for c in contexts])
@@ -293,8 +309,11 @@ def _send(
                 held = f"not sent: the recipient is on the suppression list ({blocked[email]})"
             out.append(messages.thank_you(program, settings, context, held))
             counts["thank-you emails held back" if held else "thank-you emails enqueued"] += 1
-            if context.reward.reward_type != "recognition" and email:
-                out.append(messages.payout(context))
-                counts["payouts queued for the fulfilment port"] += 1
+            if context.reward.reward_type == "recognition" or not email:
+                continue
+            # Even a payout netted to 0.00 goes to finance: their export shows gross and net,
+            # and marking it paid closes it.
+            out.append(messages.payout(context))
+            counts["payouts queued for the fulfilment port"] += 1
         out.extend(messages.csm_notes(contexts))
     enqueue(session, out, now)

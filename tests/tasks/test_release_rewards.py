@@ -38,6 +38,7 @@ from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
 from tasks.referrals.capture import CaptureInput, capture_referrals
 from tasks.referrals.track import track_referrals
+from tasks.rewards.finance import mark_paid
 from tasks.rewards.release import release_rewards
 from tasks.sync_crm import sync_crm
 from tests.conftest import is_postgres
@@ -121,6 +122,10 @@ class Env:
     def pay(self, deal_id: str, won: datetime = WON, paid: datetime = PAID) -> None:
         self.move(deal_id, "closedwon", won)
         self.move(deal_id, "closedwon", paid, first_payment_date=paid)
+
+    def finance_pays(self, reward_id: int, at: datetime) -> None:
+        report = mark_paid(self.factory, [reward_id], "BANK-1", None, at)
+        assert report.paid == [reward_id], report
 
     def release(self, at: datetime) -> dict[str, int]:
         return dict(release_rewards(self.factory, self.program, self.settings, at).counts)
@@ -265,6 +270,7 @@ def test_a_deal_lost_after_release_is_clawed_back_and_netted_from_the_next(env: 
     second_id, second_deal = env.refer(code, "Beta")
     env.pay(first_deal)
     env.release(DUE)
+    env.finance_pays(env.rewards(first_id)[0].id, DUE + DAY)
     env.move(first_deal, "closedlost", DUE + 10 * DAY)
     env.release(DUE + 11 * DAY)
     [first] = env.rewards(first_id)
@@ -281,11 +287,29 @@ def test_a_deal_lost_after_release_is_clawed_back_and_netted_from_the_next(env: 
     ]
     assert env.ledger(first.id)[-1] == (LedgerEntry.RECOVERED, Decimal("500.00"))
     payouts = {p.subject_id: p.payload["amount"] for p in env.outbox("payout")}
-    assert payouts == {first.id: "500.00", second.id: "0.00"}
+    assert payouts == {first.id: "500.00", second.id: "0.00"}  # finance sees it netted
     # Settled: a rerun nets nothing more.
     env.release(DUE + 46 * DAY)
     assert len(env.ledger(first.id)) == len(entries(env, first.id))
     assert entries(env, first.id).count(LedgerEntry.RECOVERED) == 1
+
+
+def test_a_deal_lost_after_release_before_finance_paid_is_voided_not_owed(env: Env) -> None:
+    code = env.referrer()
+    first_id, first_deal = env.refer(code, "Acme")
+    second_id, second_deal = env.refer(code, "Beta")
+    env.pay(first_deal)
+    env.release(DUE)
+    env.move(first_deal, "closedlost", DUE + 2 * DAY)
+    env.release(DUE + 3 * DAY)
+    [first] = env.rewards(first_id)
+    assert first.status is R.VOIDED and first.void_reason == "deal_closed_lost_before_payment"
+    assert "nothing to recover" in env.notes(first.id, LedgerEntry.VOIDED)[0]
+    env.pay(second_deal, won=DUE + 4 * DAY, paid=DUE + 5 * DAY)
+    env.release(DUE + 35 * DAY)
+    [second] = env.rewards(second_id)
+    assert second.status is R.RELEASED and second.net_amount == Decimal("500.00")
+    assert LedgerEntry.NETTED not in entries(env, second.id)
 
 
 def test_a_partial_debt_reduces_the_next_payout(env: Env) -> None:
@@ -300,6 +324,7 @@ def test_a_partial_debt_reduces_the_next_payout(env: Env) -> None:
     env.release(DUE)
     [first] = env.rewards(first_id)
     assert first.status is R.RELEASED and first.amount == Decimal("1000.00")
+    env.finance_pays(first.id, DUE + DAY)
     # The deal shrinks inside the clawback window: 300 to recover, never silently.
     env.move(first_deal, "closedwon", DUE + 2 * DAY, amount=Decimal("7000"))
     env.release(DUE + 3 * DAY)

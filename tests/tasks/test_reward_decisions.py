@@ -14,7 +14,15 @@ from db.models import AuditEntry, OutboxMessage, Reward, RewardLedgerEntry
 from domain.program_rewards import RewardPolicy
 from domain.statuses import OutboxChannel, RewardStatus, TeamRole
 from tasks.rewards.decide import DecisionError, decide_reward
-from tests.tasks.reward_world import DAY, DUE, NOW, RewardWorld, approving, awaiting_approval
+from tests.tasks.reward_world import (
+    DAY,
+    DUE,
+    NOW,
+    PAID,
+    RewardWorld,
+    approving,
+    awaiting_approval,
+)
 
 PROGRAM = approving()
 DECIDED = DUE + DAY
@@ -174,3 +182,39 @@ def test_a_reward_not_awaiting_approval_cannot_be_decided(rw):
     assert holding.status is RewardStatus.HOLDING
     with pytest.raises(DecisionError, match="the reward is holding, not awaiting approval"):
         decide(rw, holding.id, True, approver)
+
+
+def test_an_amount_that_rises_after_approval_asks_the_approvers_again(rw):
+    partner = rw.referrer(referrer_type="partner")
+    referral = rw.intro(partner)
+    rw.push()
+    rw.win(referral, amount=Decimal("10000"))
+    rw.release(PAID + DAY)
+    rw.release(DUE)
+    [reward] = rw.rewards_of(referral)
+    assert reward.status is RewardStatus.AWAITING_APPROVAL and reward.amount == Decimal("1000.00")
+    decide(rw, reward.id, True, rw.email_of(rw.approver))
+
+    rw.deal_moves(referral, "closedwon", DUE + DAY, amount=Decimal("20000"))
+    rw.sync()
+    rw.release(DECIDED + DAY)
+    again = rw.reward(reward.id)
+    assert again.status is RewardStatus.AWAITING_APPROVAL and again.amount == Decimal("2000.00")
+    with rw.factory() as session:
+        keys = sorted(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.template == "reward_approval",
+                    OutboxMessage.subject_id == reward.id,
+                )
+            )
+        )
+    rounds = {key.split(":")[3] for key in keys}
+    assert rounds == {"1", "2"}, keys
+    # A rerun asks nobody a third time.
+    rw.release(DECIDED + 2 * DAY)
+    with rw.factory() as session:
+        count = session.scalar(
+            select(func.count()).where(OutboxMessage.template == "reward_approval")
+        )
+    assert count == len(keys)
