@@ -1,6 +1,8 @@
 """Benchmark: capture and track-referrals on a large synthetic book (sandbox adapters, SQLite
 or DATABASE_URL): decisions, domain claims, the CRM push through the outbox, then feedback
-after the deals move, then a rerun with nothing new. Prints figures; asserts nothing.
+after the deals move, then a rerun with nothing new; then the deals are won and paid and
+release-rewards accrues and holds, releases after the window (thank-yous, payouts, notes),
+and reruns with nothing due. Prints figures; asserts nothing.
 
     .venv/bin/python -m benchmarks.referrals --referrals 2000
 """
@@ -33,6 +35,7 @@ from simulation.book import generate_book
 from tasks.load_book import load_book
 from tasks.referrals.capture import CaptureInput, capture_referrals
 from tasks.referrals.track import track_referrals
+from tasks.rewards.release import release_rewards
 from tasks.sync_crm import sync_crm
 
 
@@ -123,6 +126,24 @@ def main() -> None:
             "track-referrals rerun (nothing new)",
             lambda: track_referrals(factory, program, settings, deliverers, later),
         )
+        paid = later + timedelta(days=1)
+        with factory.begin() as session:  # every referred deal is won and paid
+            for deal in session.scalars(
+                select(SandboxDeal).where(
+                    SandboxDeal.properties["referral_program_id"].as_string().is_not(None)
+                )
+            ):
+                deal.stage_id, deal.stage_entered_at, deal.closed_at = "closedwon", paid, paid
+                deal.properties = {**deal.properties, "first_payment_date": paid.isoformat()}
+                deal.updated_at = paid
+        timed("sync-crm after the deals were won", lambda: sync_crm(factory, crm, program))
+        for label, at in (
+            ("release-rewards: accrue and hold", paid + timedelta(days=1)),
+            ("release-rewards: release after the window", paid + timedelta(days=31)),
+            ("release-rewards rerun (nothing due)", paid + timedelta(days=32)),
+        ):
+            report = timed(label, lambda at=at: release_rewards(factory, program, settings, at))
+            print(f"  {dict(Counter({k: v for k, v in report.counts.items() if v}))}")
 
 
 if __name__ == "__main__":
