@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -185,26 +185,70 @@ def apply_steps(
     session: Session, steps: Sequence[tuple[Reward, Step]], actor: str, now: datetime
 ) -> list[tuple[Reward, Step]]:
     """Each step, guarded by the status it was computed from, with its ledger rows. A step
-    whose reward moved on meanwhile is skipped, ledger and all. Returns the steps applied."""
+    whose reward moved on meanwhile is skipped, ledger and all. Returns the steps applied.
+
+    Steps that set the same columns from the same status go in one executemany; if its row
+    count shows a reward moved on, that group is redone row by row to find which."""
     applied: list[tuple[Reward, Step]] = []
-    ledger: list[tuple[int, LedgerEntry, Decimal, str]] = []
+    groups: dict[tuple[RewardStatus, tuple[str, ...]], list[tuple[Reward, Step]]] = {}
     for reward, step in steps:
-        values = dict(step.fields)
-        if step.status is not None:
-            values["status"] = step.status
-        if values:
-            result = session.execute(
-                update(Reward)
-                .where(Reward.id == reward.id, Reward.status == reward.status)
-                .values(**values, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                continue
-        applied.append((reward, step))
-        ledger.extend((reward.id, e, amount, note) for e, amount, note in step.entries)
+        values = _values(step)
+        if not values:
+            applied.append((reward, step))
+            continue
+        groups.setdefault((reward.status, tuple(sorted(values))), []).append((reward, step))
+    for (status, columns), items in groups.items():
+        if _update_all(session, status, columns, items, now):
+            applied.extend(items)
+        else:
+            applied.extend(item for item in items if _update_one(session, *item, now))
+    ledger = [
+        (reward.id, entry, amount, note)
+        for reward, step in applied
+        for entry, amount, note in step.entries
+    ]
     add_ledger(session, ledger, {r.id: r.currency for r, _ in steps}, actor, now)
     return applied
+
+
+def _values(step: Step) -> dict[str, Any]:
+    values = dict(step.fields)
+    if step.status is not None:
+        values["status"] = step.status
+    return values
+
+
+def _update_all(
+    session: Session,
+    status: RewardStatus,
+    columns: tuple[str, ...],
+    items: Sequence[tuple[Reward, Step]],
+    now: datetime,
+) -> bool:
+    statement = (
+        update(REWARDS)
+        .where(REWARDS.c.id == bindparam("b_id"), REWARDS.c.status == status)
+        .values(
+            {c: bindparam(f"b_{c}", type_=REWARDS.c[c].type) for c in columns}
+            | {"updated_at": now}
+        )
+    )
+    params = [
+        {"b_id": reward.id, **{f"b_{c}": _values(step)[c] for c in columns}}
+        for reward, step in items
+    ]
+    result = session.connection().execute(statement, params)
+    return bool(result.rowcount == len(items))
+
+
+def _update_one(session: Session, reward: Reward, step: Step, now: datetime) -> bool:
+    result = session.execute(
+        update(Reward)
+        .where(Reward.id == reward.id, Reward.status == reward.status)
+        .values(**_values(step), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def due_recipients(session: Session, now: datetime, limit: int, after: str) -> list[str]:
