@@ -32,6 +32,8 @@ referrers_app = typer.Typer(help="Referrers as finance sees them.", no_args_is_h
 
 BY_HELP = "Who does it (a team member's email); the ledger keeps their id."
 
+MAX_ID = 2**63 - 1  # a database id; a larger number is refused as a usage error
+
 
 def _row(reward: Reward) -> dict[str, Any]:
     return {
@@ -86,7 +88,7 @@ def list_(
 
 @rewards_app.command()
 def show(
-    reward_id: int = typer.Argument(..., help="The reward's id."),
+    reward_id: int = typer.Argument(..., help="The reward's id.", min=1, max=MAX_ID),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One reward: how it was computed, its decisions and payment, and its full ledger,
@@ -156,7 +158,7 @@ def _decide(reward_id: int, approve: bool, by: str, reason: str, at: str | None)
 
 @rewards_app.command()
 def approve(
-    reward_id: int = typer.Argument(..., help="A reward awaiting approval."),
+    reward_id: int = typer.Argument(..., help="A reward awaiting approval.", min=1, max=MAX_ID),
     by: str = typer.Option(..., "--by", help="The approver (a team member's email)."),
     reason: str = typer.Option(..., help="Why, in a sentence (kept in the ledger and audit log)."),
     at: str | None = typer.Option(None, help="When (ISO 8601); default now."),
@@ -167,7 +169,7 @@ def approve(
 
 @rewards_app.command()
 def reject(
-    reward_id: int = typer.Argument(..., help="A reward awaiting approval."),
+    reward_id: int = typer.Argument(..., help="A reward awaiting approval.", min=1, max=MAX_ID),
     by: str = typer.Option(..., "--by", help="The approver (a team member's email)."),
     reason: str = typer.Option(..., help="Why, in a sentence (kept in the ledger and audit log)."),
     at: str | None = typer.Option(None, help="When (ISO 8601); default now."),
@@ -207,7 +209,9 @@ def export(
 
 @rewards_app.command("mark-paid")
 def mark_paid_(
-    reward_ids: list[int] = typer.Argument(None, help="Released rewards finance paid."),
+    reward_ids: list[int] = typer.Argument(
+        None, help="Released rewards finance paid.", min=1, max=MAX_ID
+    ),
     reference: str | None = typer.Option(None, help="The payment's reference (run, transfer)."),
     from_csv: Path | None = typer.Option(
         None,

@@ -35,7 +35,7 @@ class FixedValue(ProgramModel):
     """The same amount for every qualifying referral."""
 
     kind: Literal["fixed"]
-    amount: Decimal = Field(gt=0)
+    amount: Decimal = Field(gt=0, decimal_places=2)  # money: a sub-cent amount is a typo
 
     def amount_for(self, deal_amount: Decimal | None) -> Decimal:
         return self.amount
@@ -46,7 +46,7 @@ class PercentValue(ProgramModel):
 
     kind: Literal["percent"]
     percent: Decimal = Field(gt=0, le=100)
-    cap: Decimal = Field(gt=0)
+    cap: Decimal = Field(gt=0, decimal_places=2)
 
     def amount_for(self, deal_amount: Decimal | None) -> Decimal:
         """``percent`` of the deal, at most ``cap``; a deal without an amount earns nothing."""
@@ -70,7 +70,7 @@ class RewardPart(ProgramModel):
 class Approval(ProgramModel):
     """When a person must approve before release (amount threshold, or always for some types)."""
 
-    above_amount: Decimal | None = Field(None, ge=0)
+    above_amount: Decimal | None = Field(None, ge=0, decimal_places=2)
     referrer_types: tuple[str, ...] = ()
 
     def required_for(self, amount: Decimal, referrer_type: str) -> bool:
@@ -164,7 +164,7 @@ class YearlyCap(ProgramModel):
     """At most ``amount`` released to one recipient per calendar year; what goes over it
     waits for an approver (``over: approval``) or is cut to what is left (``over: cut``)."""
 
-    amount: Decimal = Field(gt=0)
+    amount: Decimal = Field(gt=0, decimal_places=2)
     over: Literal["approval", "cut"] = "approval"
 
 
@@ -179,7 +179,7 @@ class RewardPolicy(ProgramModel):
     ``notify_approvers_by``: Slack DM and/or email to every approver."""
 
     yearly_cap: YearlyCap | None = None
-    tax_form_threshold: Decimal | None = Field(None, gt=0)
+    tax_form_threshold: Decimal | None = Field(None, gt=0, decimal_places=2)
     cash_like_types: tuple[RewardType, ...] = CASH_LIKE
     four_eyes: bool = True
     restart_window_on_requalify: bool = False

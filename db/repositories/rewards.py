@@ -251,12 +251,15 @@ def _update_one(session: Session, reward: Reward, step: Step, now: datetime) -> 
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def due_recipients(session: Session, now: datetime, limit: int, after: str) -> list[str]:
-    """Recipients with a reward whose hold window is over, in order, after ``after``."""
+def due_recipients(
+    session: Session, now: datetime, limit: int, after: str | None
+) -> list[str]:
+    """Recipients with a reward whose hold window is over, in order, after ``after`` (None:
+    from the first; '' is the recipient with no email, who comes first)."""
     return list(
         session.scalars(
             select(_recipient())
-            .where(_due(now), _recipient() > after)
+            .where(_due(now), *([_recipient() > after] if after is not None else []))
             .group_by(_recipient())
             .order_by(_recipient())
             .limit(limit)
@@ -308,7 +311,7 @@ def year_so_far(
     totals: dict[str, tuple[Decimal, Decimal]] = {}
     for who, reward_type, amount in rows:
         total, cash_total = totals.get(who, (Decimal(0), Decimal(0)))
-        amount = Decimal(amount or 0)
+        amount = cents(amount)
         totals[who] = (
             total + amount,
             cash_total + (amount if reward_type in cash_like else Decimal(0)),
@@ -333,13 +336,20 @@ def debts(session: Session, recipients: Sequence[str]) -> dict[str, list[tuple[i
             RewardLedgerEntry.entry.in_([LedgerEntry.CLAWED_BACK, LedgerEntry.RECOVERED]),
         )
         .group_by(email, Reward.id)
-        .having(balance < 0)
         .order_by(Reward.id)
     ).all()
     owed: dict[str, list[tuple[int, Decimal]]] = {}
     for who, reward_id, total in rows:
-        owed.setdefault(who, []).append((reward_id, -Decimal(total)))
+        left = -cents(total)
+        if left > 0:
+            owed.setdefault(who, []).append((reward_id, left))
     return owed
+
+
+def cents(value: object) -> Decimal:
+    """A sum as exact money: SQLite adds NUMERIC columns as floats (-300.30 + 100.10 +
+    200.20 is -2.8e-14 there), PostgreSQL exactly."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,9 @@ class RewardNow:
     net_amount: Decimal | None = None
     # Finance has it (exported in a batch, or paid): a reversal is then money to recover.
     with_finance: bool = False
+    basis_amount: Decimal | None = None
+    # Today's rule gives another amount for the same deal amount: the program was edited.
+    rule_changed: bool = False
 
 
 @dataclass
@@ -158,17 +161,27 @@ def follow_deal(
             return step
         amount = planned.amount
         step.fields |= _recomputed(planned)
+        why = (
+            "the program's rule changed"
+            if reward.rule_changed
+            else f"deal amount now {money(planned.basis_amount or Decimal(0), reward.currency)}"
+        )
         note = (
-            f"deal amount now {money(planned.basis_amount or Decimal(0), reward.currency)}: "
-            f"{money(reward.amount, reward.currency)} -> {money(amount, reward.currency)} "
-            f"({planned.computation})"
+            f"{why}: {money(reward.amount, reward.currency)} -> "
+            f"{money(amount, reward.currency)} ({planned.computation})"
         )
         step.entries.append((LedgerEntry.RECOMPUTED, amount - reward.amount, note))
-        if reward.status is RewardStatus.APPROVED and amount > reward.amount:
+        if _ask_again(reward, amount):
             step.status = RewardStatus.AWAITING_APPROVAL
-            step.fields["wait_reason"] = "the amount rose after approval"
+            step.fields |= {
+                "wait_reason": "the amount changed while an approver was to decide"
+                if reward.status is RewardStatus.AWAITING_APPROVAL
+                else "the amount rose after approval",
+                "approved_at": None,
+                "approved_by": None,
+            }
             step.entries.append(
-                (LedgerEntry.AWAITING_APPROVAL, amount, "approved for less: asked again")
+                (LedgerEntry.AWAITING_APPROVAL, amount, "the amount changed: asked again")
             )
     qualified = (
         deal.last_reached(reward.stage)
@@ -202,6 +215,14 @@ def follow_deal(
         )
         step.entries.append((LedgerEntry.WINDOW_RESTARTED, amount, note))
     return step
+
+
+def _ask_again(reward: RewardNow, amount: Decimal) -> bool:
+    """An approver decides on an amount: one approved for less, or one an approver is
+    looking at now, goes back to them with the new amount."""
+    if reward.status is RewardStatus.AWAITING_APPROVAL:
+        return True
+    return reward.approved and amount > reward.amount
 
 
 def _recomputed(planned: PlannedPart) -> dict[str, Any]:
@@ -249,10 +270,16 @@ def _after_payout(
         deal.stage is not ProgramStage.CLOSED_LOST
         and now <= until
         and planned is not None
+        and not reward.rule_changed  # an edited program never reaches back into paid money
+        and planned.basis_amount != reward.basis_amount
         and Decimal(0) <= planned.amount < reward.amount
     ):
         back = reward.amount - planned.amount
-        step.fields = {"amount": planned.amount, "computation": planned.computation}
+        step.fields = {
+            "amount": planned.amount,
+            "computation": planned.computation,
+            "basis_amount": planned.basis_amount,
+        }
         if unpaid:
             step.fields["net_amount"] = planned.amount
             note = (
@@ -311,7 +338,7 @@ def release_gates(
 def _gate(reward: RewardNow, who: Recipient, policy: RewardPolicy, now: datetime) -> Step | None:
     """The step that keeps ``reward`` from release now, or None when it may go."""
     c = reward.currency
-    if reward.status is RewardStatus.HOLDING and reward.needs_approval:
+    if reward.needs_approval and not reward.approved:  # whatever it waited for before
         return _await_approval(reward, "the program's approval rule (amount or referrer type)")
     cap = policy.yearly_cap
     if cap is not None and who.released_this_year + reward.amount > cap.amount:

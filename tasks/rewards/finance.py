@@ -12,6 +12,7 @@ import csv
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -303,7 +304,7 @@ def _payout_rows(rows: Iterable[RawRow], report: Payments) -> Iterator[RawRow]:
 def _parse_paid_row(raw: Mapping[str, Any]) -> tuple[tuple[int, str] | None, list[str]]:
     errors = []
     text = clean_text(raw.get("reward_id"))
-    reward_id = int(text) if text.isdigit() else None
+    reward_id = int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
     if reward_id is None:
         errors.append("field 'reward_id': " + ("is not a reward id" if text else "is required"))
     reference = clean_text(raw.get("reference"), 200)
@@ -312,6 +313,10 @@ def _parse_paid_row(raw: Mapping[str, Any]) -> tuple[tuple[int, str] | None, lis
     if errors or reward_id is None:
         return None, errors
     return (reward_id, reference), []
+
+
+def _paid_after_clawback(reward: Reward) -> bool:
+    return reward.status is RewardStatus.CLAWED_BACK and reward.export_batch is not None
 
 
 def _pay(
@@ -335,8 +340,21 @@ def _pay(
         for line, reward_id, reference in items:
             reward = found.get(reward_id)
             where = f"line {line}, field 'reward_id': " if line is not None else ""
-            if reward is not None and (reward.status is RewardStatus.PAID or reward_id in planned):
+            if reward is not None and (
+                reward.status is RewardStatus.PAID or reward.paid_at or reward_id in planned
+            ):
                 report.unchanged.append(reward_id)
+            elif reward is not None and _paid_after_clawback(reward):
+                # Finance paid an exported reward before its deal was lost: the payment is
+                # recorded (the debt it makes is already to recover), the status stays.
+                planned.add(reward_id)
+                note = f"payment reference {reference}, after the clawback: recovered by netting"
+                step = Step(
+                    None,
+                    {"paid_at": now, "payment_reference": reference},
+                    [(LedgerEntry.PAID, _net(reward), note)],
+                )
+                steps.append((reward, step))
             elif reward is None or reward.status is not RewardStatus.RELEASED:
                 state = f"is {reward.status}" if reward else "does not exist"
                 report.rejected += 1

@@ -120,7 +120,7 @@ def _row(program: Program, earner: repo.Earner, part: PlannedPart) -> dict[str, 
     }
 
 
-def _now_of(reward: Reward) -> RewardNow:
+def _now_of(reward: Reward, rule_changed: bool = False) -> RewardNow:
     return RewardNow(
         id=reward.id,
         status=reward.status,
@@ -136,6 +136,8 @@ def _now_of(reward: Reward) -> RewardNow:
         approved=reward.approved_at is not None,
         net_amount=reward.net_amount,
         with_finance=reward.export_batch is not None or reward.status is RewardStatus.PAID,
+        basis_amount=reward.basis_amount,
+        rule_changed=rule_changed,
     )
 
 
@@ -163,6 +165,13 @@ def _planned(
     )
 
 
+def _rule_changed(program: Program, reward: Reward, referrer_type: str | None) -> bool:
+    """Today's rule gives another amount for the deal amount the reward was computed from
+    (or is gone). A reward cut by the yearly cap also looks changed: it is left alone too."""
+    same = _planned(program, reward, referrer_type, reward.basis_amount)
+    return same is None or same.amount != reward.amount
+
+
 def follow(
     factory: sessionmaker[Session],
     program: Program,
@@ -185,8 +194,15 @@ def follow(
                 deal = deals.get(reward.referral_id)
                 if deal is None:
                     continue
-                planned = _planned(program, reward, types.get(reward.referral_id), deal.amount)
-                step = follow_deal(_now_of(reward), deal, planned, now, program.reward_policy)
+                referrer_type = types.get(reward.referral_id)
+                planned = _planned(program, reward, referrer_type, deal.amount)
+                step = follow_deal(
+                    _now_of(reward, _rule_changed(program, reward, referrer_type)),
+                    deal,
+                    planned,
+                    now,
+                    program.reward_policy,
+                )
                 if step:
                     steps.append((reward, step))
             applied = repo.apply_steps(session, steps, ACTOR, now)
@@ -206,7 +222,7 @@ def release(
 ) -> None:
     policy = program.reward_policy
     clawback = {rule.key: rule.clawback_window_days for rule in program.rewards}
-    after = ""
+    after: str | None = None
     while True:
         with transaction(factory) as session:
             recipients = repo.due_recipients(session, now, RECIPIENTS, after)

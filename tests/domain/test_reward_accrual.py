@@ -182,3 +182,15 @@ def test_split_adds_up_to_the_cent(full: Decimal, shares: tuple[Decimal, ...]) -
     amounts = split(full, shares)
     assert sum(amounts, D(0)) == full.quantize(D("0.01"))
     assert all(a == a.quantize(D("0.01")) and a >= 0 for a in amounts)
+
+
+def test_money_in_the_program_is_to_the_cent():
+    import pydantic
+
+    from domain.program_rewards import FixedValue, PercentValue
+
+    with pytest.raises(pydantic.ValidationError, match="2 decimal places"):
+        FixedValue(kind="fixed", amount=Decimal("100.005"))
+    with pytest.raises(pydantic.ValidationError, match="2 decimal places"):
+        PercentValue(kind="percent", percent=Decimal("12.5"), cap=Decimal("0.001"))
+    assert FixedValue(kind="fixed", amount=Decimal("100.50")).amount == Decimal("100.50")

@@ -367,3 +367,48 @@ def test_rewards_of_one_recipient_in_one_run_see_each_other() -> None:
     steps, recoveries, _ = run(due(first, second), Recipient(debts=[(9, D(700))]))
     assert [steps[i].fields["net_amount"] for i in (1, 2)] == [D(0), D(300)]
     assert sum(r.amount for r in recoveries) == D(700)
+
+
+# An amount that moves while a reward waits for its tax form must not slip past the approver.
+GATE_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+TAX_POLICY = RewardPolicy(tax_form_threshold=Decimal(100))
+
+
+def _bypass_reward(status, approved=False, needs=False, amount=Decimal(90)):
+    return RewardNow(
+        id=1,
+        status=status,
+        reward_type="cash",
+        stage=S.CLOSED_WON,
+        delay_days=0,
+        amount=amount,
+        currency="USD",
+        needs_approval=needs,
+        qualified_at=GATE_NOW - timedelta(days=40),
+        release_after=GATE_NOW - timedelta(days=10),
+        approved=approved,
+    )
+
+
+def _bypass_planned(amount, needs):
+    return PlannedPart("r", 0, 1, "cash", S.CLOSED_WON, 0, amount, amount, amount * 10, "x", needs)
+
+
+def test_amount_rise_while_awaiting_tax_form_asks_approver_again():
+    # approved for 90, then waits for the tax form; the deal grows -> 500 (over approval threshold)
+    reward = _bypass_reward(R.AWAITING_TAX_FORM, approved=True, needs=True, amount=Decimal(150))
+    deal = DealNow(
+        S.CLOSED_WON,
+        Decimal(5000),
+        ((S.CLOSED_WON, GATE_NOW - timedelta(days=40)),),
+    )
+    step = follow_deal(reward, deal, _bypass_planned(Decimal(500), True), GATE_NOW, TAX_POLICY)
+    assert step.status is R.AWAITING_APPROVAL, "amount rose after approval but no re-approval"
+
+
+def test_needs_approval_after_recompute_in_tax_wait_is_not_skipped():
+    # never approved; needs_approval became True by a recompute while awaiting the tax form
+    reward = _bypass_reward(R.AWAITING_TAX_FORM, approved=False, needs=True, amount=Decimal(500))
+    who = Recipient(tax_form_on_file=True)
+    steps, _ = release_gates([Due(reward, 0, True)], who, TAX_POLICY, GATE_NOW)
+    assert steps[0][1].status is not R.RELEASED, "released without any approval"

@@ -266,3 +266,39 @@ def test_a_tax_form_on_file_lets_the_next_run_release_a_commission_over_the_thre
         assert session.get(TaxForm, partner.email) is None
     with pytest.raises(FinanceError, match="not an email address"):
         record_tax_form(rw.factory, "nobody", None, DUE, True)
+
+
+def test_finance_can_record_paying_an_exported_reward_that_was_clawed_back(rw, tmp_path):
+    ana = rw.referrer()
+    lost = rw.intro(ana)
+    rw.push()
+    rw.win(lost)
+    rw.release(PAID + DAY)
+    rw.release(DUE)
+    rw.dispatch(DUE)
+    [reward] = rw.rewards_of(lost)
+    export_released(rw.factory, tmp_path / "one.csv", None, DUE)
+    rw.deal_moves(lost, "closedlost", DUE + 2 * DAY)
+    rw.sync()
+    rw.release(DUE + 3 * DAY)
+    assert rw.reward(reward.id).status is RewardStatus.CLAWED_BACK
+
+    # Finance had paid the batch already: the payment is recorded, the debt stays to recover.
+    paid = mark_paid(rw.factory, [reward.id], "BANK-7", None, DUE + 4 * DAY)
+    assert paid.paid == [reward.id] and paid.rejected == 0
+    after = rw.reward(reward.id)
+    assert after.status is RewardStatus.CLAWED_BACK and after.payment_reference == "BANK-7"
+    assert [row[0] for row in rw.ledger(reward.id)][-2:] == ["clawed_back", "paid"]
+    again = mark_paid(rw.factory, [reward.id], "BANK-7", None, DUE + 5 * DAY)
+    assert again.unchanged == [reward.id]
+    assert export_released(rw.factory, tmp_path / "two.csv", None, DUE + 5 * DAY).to_recover == 1
+
+
+def test_a_reward_id_that_is_not_a_plain_number_is_named_by_line(rw, tmp_path):
+    path = tmp_path / "paid.csv"
+    path.write_text("reward_id,reference\n²,BANK-1\n99999999999999999999,BANK-2\n", "utf-8")
+    report = mark_paid_from_csv(rw.factory, path, None, DUE)
+    assert report.rejected == 2 and report.errors == [
+        "line 2, field 'reward_id': is not a reward id",
+        "line 3, field 'reward_id': is not a reward id",
+    ], report.errors
