@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -113,11 +113,12 @@ def _exportable(session: Session, again: bool) -> list[Reward]:
     ]
     if not again:
         where.append(Reward.export_batch.is_(None))
-    return list(
-        session.scalars(
-            select(Reward).where(*where).order_by(Reward.released_at, Reward.id).with_for_update()
-        )
+    # Locked in id order, like mark-paid and release-rewards, so none of them can deadlock
+    # another; listed by release time.
+    locked = list(
+        session.scalars(select(Reward).where(*where).order_by(Reward.id).with_for_update())
     )
+    return sorted(locked, key=lambda r: (r.released_at or datetime.min.replace(tzinfo=UTC), r.id))
 
 
 def _owed(session: Session) -> list[tuple[str, str, Decimal, list[int]]]:
