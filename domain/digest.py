@@ -1,8 +1,10 @@
 """A CSM's Slack digest in Block Kit: one message, asks in priority order. Pure.
 
-Per ask: who and why now, the call script, the draft email and link, the due date. Slack
-allows 50 blocks and 3000 characters per section text, so long texts are cut and a digest with
-more asks than fit ends with a pointer to the CLI.
+Per ask: who and why now, the call script, the draft email and link, the due date, and the
+buttons a CSM answers with ("Asked", "Intro made", "Snooze", "Decline"; the web app's Slack
+endpoint handles them, the CLI stays the way without it). Slack allows 50 blocks and 3000
+characters per section text, so long texts are cut and a digest with more asks than fit ends
+with a pointer to the CLI.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from typing import Any
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
-BLOCKS_PER_ASK = 5
+BLOCKS_PER_ASK = 6
+ASK_ACTIONS = (
+    ("ask_asked", "Asked", None),
+    ("ask_intro", "Intro made", "primary"),
+    ("ask_snooze", "Snooze", None),
+    ("ask_decline", "Decline", "danger"),
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,26 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
 
 
+def ask_actions(ask_id: int) -> dict[str, Any]:
+    """The buttons of one ask; ``block_id`` lets a click's handler replace them with what was
+    recorded."""
+    elements = []
+    for action_id, label, style in ASK_ACTIONS:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label},
+            "value": str(ask_id),
+        }
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": f"ask:{ask_id}", "elements": elements}
+
+
 def digest_blocks(intro: str, asks: Sequence[DigestAsk]) -> list[dict[str, Any]]:
     ordered = sorted(asks, key=lambda a: (-a.score, a.ask_id))
-    room = (MAX_BLOCKS - 2) // BLOCKS_PER_ASK
+    room = (MAX_BLOCKS - 3) // BLOCKS_PER_ASK  # header, intro, and the "more" pointer
     shown, hidden = ordered[:room], ordered[room:]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Referral asks", "emoji": True}},
@@ -82,6 +107,7 @@ def digest_blocks(intro: str, asks: Sequence[DigestAsk]) -> list[dict[str, Any]]
                     }
                 ],
             },
+            ask_actions(ask.ask_id),
         ]
     if hidden:
         blocks.append(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from core.settings import Settings
 from db.models import TeamMember
@@ -128,6 +129,31 @@ def evidence(context: Context, stages: Sequence[tuple[str, datetime]], ytd: Deci
     return "\n".join(lines)
 
 
+def decision_buttons(reward_id: int) -> dict[str, Any]:
+    """Approve / Reject, keyed by the reward: the web app's Slack endpoint decides through
+    the same function as `referrals rewards approve|reject` (four eyes included)."""
+    return {
+        "type": "actions",
+        "block_id": f"reward:{reward_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "reward_approve",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Approve"},
+                "value": str(reward_id),
+            },
+            {
+                "type": "button",
+                "action_id": "reward_reject",
+                "style": "danger",
+                "text": {"type": "plain_text", "text": "Reject"},
+                "value": str(reward_id),
+            },
+        ],
+    }
+
+
 def approval_requests(
     program: Program,
     context: Context,
@@ -154,7 +180,8 @@ def approval_requests(
                     payload={
                         "text": text,
                         "blocks": [
-                            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
+                            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+                            decision_buttons(reward.id),
                         ],
                         "reward_id": reward.id,
                     },

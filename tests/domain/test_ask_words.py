@@ -112,3 +112,15 @@ def test_the_draft_names_the_vendors_company_not_the_csm():
     content = render_ask(facts(), PROGRAM)
     assert f"we use {PROGRAM.company_name}" in content.body
     assert "Casey" not in content.body
+
+
+def test_each_ask_has_its_buttons_keyed_by_the_ask():
+    blocks = digest_blocks("Good morning", [digest_ask(7)])
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert actions["block_id"] == "ask:7"
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        ("ask_asked", "7"),
+        ("ask_intro", "7"),
+        ("ask_snooze", "7"),
+        ("ask_decline", "7"),
+    ]
