@@ -28,7 +28,19 @@ pages and the SDK 3.x source):
   user's id still succeeds, as Slack does (python-slack-sdk issue #1156): the adapter has
   to check ``deleted`` itself;
 * posted blocks get a ``block_id`` when they had none, and a blocks-only message's ``text``
-  becomes "This content can't be displayed.", as in Slack's stored messages.
+  becomes "This content can't be displayed.", as in Slack's stored messages;
+* ``chat.update`` takes a conversation id (not a name nor a user id) and the message's ``ts``
+  (``channel_not_found`` / ``message_not_found``); blocks left out are kept, an empty list
+  removes them; ``chat.postEphemeral`` needs the ``user`` to be in the conversation
+  (``user_not_in_channel``), answers ``message_ts`` and stores nothing in history;
+* ``views.open`` exchanges a ``trigger_id`` the fake issued with an interaction payload
+  (``block_action``, ``shortcut``, ``slash_command``, ``view_submission``): once only
+  (``exchanged_trigger_id``), within three seconds (``expired_trigger_id``), unknown ones are
+  ``invalid_trigger_id``; the modal is checked (title and buttons at most 24 characters, input
+  blocks need ``submit``, ``private_metadata`` at most 3000) and answered with its ``id`` and
+  ``hash``. Interaction payloads are built from what the fake stored (the posted message, the
+  opened view), so a test clicks the buttons the app really sent. ``response_url`` is not
+  served: the app answers with ``chat.postEphemeral`` instead.
 """
 
 from __future__ import annotations
@@ -73,6 +85,12 @@ MAX_ACTIONS_ELEMENTS = 25
 MAX_ALT_TEXT = 2_000
 MAX_ATTACHMENTS = 100
 MAX_MPIM_USERS = 8
+MAX_VIEW_TITLE = 24  # title, submit and close texts
+MAX_VIEW_BLOCKS = 100
+MAX_PRIVATE_METADATA = 3_000
+MAX_CALLBACK_ID = 255
+MAX_LABEL = 2_000
+TRIGGER_LIFETIME = 3.0  # seconds: "Triggers expire in three seconds"
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 999
 BLOCKS_ONLY_TEXT = "This content can't be displayed."
@@ -95,6 +113,7 @@ MESSAGE_BLOCK_TYPES = frozenset(
     }
 )
 TEXT_OBJECT_TYPES = frozenset({"plain_text", "mrkdwn"})
+VIEW_BLOCK_TYPES = MESSAGE_BLOCK_TYPES - {"file", "table", "markdown"}
 FORM_ONLY_METHODS = frozenset({"users.lookupByEmail", "conversations.history"})
 ACCEPTED_CHARSETS = frozenset({"utf-8", "utf8", "iso-8859-1", "latin-1", "latin1"})
 
@@ -210,6 +229,13 @@ class _Channel:
 
 
 @dataclass
+class _Trigger:
+    user_id: str
+    issued: float
+    used: bool = False
+
+
+@dataclass
 class _Answer:
     status: int
     body: JsonDict | str  # str: a non-JSON body (5xx, 404)
@@ -227,9 +253,19 @@ class FakeSlack(LoopbackServer):
     """
 
     def __init__(
-        self, token: str = "xoxb-test-token", *, now: Callable[[], float] | None = None
+        self,
+        token: str = "xoxb-test-token",
+        *,
+        now: Callable[[], float] | None = None,
+        trigger_clock: Callable[[], float] | None = None,
     ) -> None:
         self.token = token
+        # Triggers expire in real seconds even when a test's clock stands still.
+        self._trigger_clock = trigger_clock or time.monotonic
+        self._triggers: dict[str, _Trigger] = {}
+        self._views: dict[str, JsonDict] = {}
+        self._view_users: dict[str, str] = {}
+        self._ephemeral: list[JsonDict] = []
         self.calls: list[RecordedCall] = []
         self._now = now or time.time
         self._lock = threading.RLock()
@@ -248,6 +284,9 @@ class FakeSlack(LoopbackServer):
             "conversations.open": self._conversations_open,
             "chat.postMessage": self._chat_post_message,
             "conversations.history": self._conversations_history,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "views.open": self._views_open,
         }
 
     # -- lifecycle: LoopbackServer -------------------------------------------------------
@@ -367,17 +406,176 @@ class FakeSlack(LoopbackServer):
             return user_id
 
     def add_channel(
-        self, name: str, channel_id: str | None = None, *, is_member: bool = True
+        self,
+        name: str,
+        channel_id: str | None = None,
+        *,
+        is_member: bool = True,
+        members: tuple[str, ...] = (),
     ) -> str:
-        """A public channel (``C...``); the bot must be a member to post or read history."""
+        """A public channel (``C...``); the bot must be a member to post or read history.
+        ``members``: the users in it (ephemeral messages reach only them)."""
         with self._lock:
             channel_id = channel_id or self._new_id("C")
             if channel_id in self._channels:
                 raise ValueError(f"channel {channel_id!r} already exists")
             self._channels[channel_id] = _Channel(
-                channel_id, "channel", name.lstrip("#"), frozenset(), is_member, int(self._now())
+                channel_id,
+                "channel",
+                name.lstrip("#"),
+                frozenset(members),
+                is_member,
+                int(self._now()),
             )
             return channel_id
+
+    def ephemerals(self, user: str | None = None) -> list[JsonDict]:
+        """Ephemeral messages, oldest first: channel, user, text, blocks, message_ts."""
+        with self._lock:
+            return [
+                json.loads(json.dumps(m))
+                for m in self._ephemeral
+                if user is None or m["user"] == user
+            ]
+
+    def views(self) -> list[JsonDict]:
+        """The views opened, oldest first, as ``views.open`` answered them."""
+        with self._lock:
+            return [json.loads(json.dumps(v)) for v in self._views.values()]
+
+    # -- interaction payloads: what Slack posts to the app's request URL -----------------------
+
+    def issue_trigger(self, user_id: str) -> str:
+        """A ``trigger_id`` as an interaction carries: usable once, for three seconds."""
+        with self._lock:
+            self._serial += 1
+            trigger_id = f"{self._serial}.{int(self._now())}.{uuid.uuid4().hex[:20]}"
+            self._triggers[trigger_id] = _Trigger(user_id, self._trigger_clock())
+            return trigger_id
+
+    def _team_user(self, user_id: str) -> JsonDict:
+        user = self._users.get(user_id)
+        name = user.name if user else user_id.lower()
+        return {"id": user_id, "username": name, "name": name, "team_id": TEAM_ID}
+
+    def block_action(
+        self, user_id: str, channel: str, ts: str, block_id: str, action_id: str
+    ) -> JsonDict:
+        """The ``block_actions`` payload of a click on a button the bot posted."""
+        with self._lock:
+            target = self._channels.get(channel) or self._channels.get(
+                self._dm_by_members.get(frozenset({channel}), "")
+            )
+            if target is None:
+                raise ValueError(f"no conversation {channel!r}")
+            message = next((m for m in target.messages if m["ts"] == ts), None)
+            if message is None:
+                raise ValueError(f"no message {ts} in {channel}")
+            block = next(
+                (b for b in message.get("blocks", []) if b.get("block_id") == block_id), None
+            )
+            if block is None:
+                raise ValueError(f"message {ts} has no block {block_id!r}")
+            element = next(
+                (e for e in block.get("elements", []) if e.get("action_id") == action_id), None
+            )
+            if element is None:
+                raise ValueError(f"block {block_id!r} has no element {action_id!r}")
+            action = {
+                **json.loads(json.dumps(element)),
+                "block_id": block_id,
+                "action_ts": self._next_ts(),
+            }
+            return {
+                "type": "block_actions",
+                "user": self._team_user(user_id),
+                "api_app_id": APP_ID,
+                "token": "verification-token-unused",
+                "container": {
+                    "type": "message",
+                    "message_ts": ts,
+                    "channel_id": target.id,
+                    "is_ephemeral": False,
+                },
+                "trigger_id": self.issue_trigger(user_id),
+                "team": {"id": TEAM_ID, "domain": "fake-workspace"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "channel": {"id": target.id, "name": target.name or "directmessage"},
+                "message": json.loads(json.dumps(message)),
+                "state": {"values": {}},
+                "response_url": f"{self.origin}/actions/{TEAM_ID}/{self._serial}/unserved",
+                "actions": [action],
+            }
+
+    def shortcut(self, user_id: str, callback_id: str) -> JsonDict:
+        """A global shortcut's payload."""
+        with self._lock:
+            return {
+                "type": "shortcut",
+                "token": "verification-token-unused",
+                "action_ts": self._next_ts(),
+                "team": {"id": TEAM_ID, "domain": "fake-workspace"},
+                "user": {k: v for k, v in self._team_user(user_id).items() if k != "name"},
+                "is_enterprise_install": False,
+                "enterprise": None,
+                "callback_id": callback_id,
+                "trigger_id": self.issue_trigger(user_id),
+            }
+
+    def slash_command(self, user_id: str, channel: str, command: str, text: str = "") -> JsonDict:
+        """A slash command's form fields (Slack posts them urlencoded, not as a payload)."""
+        with self._lock:
+            return {
+                "token": "verification-token-unused",
+                "team_id": TEAM_ID,
+                "team_domain": "fake-workspace",
+                "channel_id": channel,
+                "channel_name": "directmessage",
+                "user_id": user_id,
+                "user_name": self._team_user(user_id)["username"],
+                "command": command,
+                "text": text,
+                "api_app_id": APP_ID,
+                "is_enterprise_install": "false",
+                "response_url": f"{self.origin}/commands/{TEAM_ID}/{self._serial}/unserved",
+                "trigger_id": self.issue_trigger(user_id),
+            }
+
+    def view_submission(self, view_id: str, values: Mapping[str, str | None]) -> JsonDict:
+        """The ``view_submission`` payload of an opened modal, its inputs filled from
+        ``values`` (block_id -> text; blocks left out stay empty)."""
+        with self._lock:
+            view = self._views.get(view_id)
+            if view is None:
+                raise ValueError(f"no view {view_id!r} was opened")
+            state: dict[str, JsonDict] = {}
+            for block in view["blocks"]:
+                if block.get("type") != "input":
+                    continue
+                element = block["element"]
+                state[block["block_id"]] = {
+                    element["action_id"]: {
+                        "type": element["type"],
+                        "value": values.get(block["block_id"]),
+                    }
+                }
+            unknown = set(values) - set(state)
+            if unknown:
+                raise ValueError(f"the view has no input blocks {sorted(unknown)}")
+            user_id = self._view_users[view_id]
+            return {
+                "type": "view_submission",
+                "team": {"id": TEAM_ID, "domain": "fake-workspace"},
+                "user": self._team_user(user_id),
+                "api_app_id": APP_ID,
+                "token": "verification-token-unused",
+                "trigger_id": self.issue_trigger(user_id),
+                "view": {**json.loads(json.dumps(view)), "state": {"values": state}},
+                "response_urls": [],
+                "is_enterprise_install": False,
+                "enterprise": None,
+            }
 
     # -- request handling ---------------------------------------------------------------------
 
@@ -640,6 +838,108 @@ class FakeSlack(LoopbackServer):
             "channel_actions_count": 0,
             "response_metadata": {"next_cursor": next_cursor},
         }
+
+    def _chat_update(self, params: Mapping[str, Any]) -> JsonDict:
+        channel = self._channels.get(_text(params.get("channel")) or "")
+        if channel is None:
+            raise SlackError("channel_not_found")
+        ts = _text(params.get("ts"))
+        if not ts:
+            raise _missing("ts")
+        message = next((m for m in channel.messages if m["ts"] == ts), None)
+        if message is None:
+            raise SlackError("message_not_found")
+        if message.get("bot_id") != BOT_ID:
+            raise SlackError("cant_update_message")
+        text = _text(params.get("text"))
+        blocks = _decode_json_param(params.get("blocks"), "invalid_blocks_format", "/blocks")
+        if blocks is not None:
+            blocks = _validate_blocks(blocks)
+        if not text and not blocks and not params.get("attachments"):
+            raise SlackError("no_text")
+        if text is not None and len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        if blocks is not None:
+            if blocks:
+                message["blocks"] = [self._with_block_id(block) for block in blocks]
+            else:
+                message.pop("blocks", None)
+        if text:
+            message["text"] = text
+        elif blocks:
+            message["text"] = BLOCKS_ONLY_TEXT
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
+        return {
+            "ok": True,
+            "channel": channel.id,
+            "ts": ts,
+            "text": message["text"],
+            "message": json.loads(json.dumps(message)),
+        }
+
+    def _chat_post_ephemeral(self, params: Mapping[str, Any]) -> JsonDict:
+        channel = self._channel_for_post(_text(params.get("channel")) or "")
+        user = _text(params.get("user"))
+        if not user:
+            raise _missing("user")
+        members = channel.members
+        if user not in self._users or (members and user not in members):
+            raise SlackError("user_not_in_channel")
+        text = _text(params.get("text"))
+        blocks = _decode_json_param(params.get("blocks"), "invalid_blocks_format", "/blocks")
+        if blocks is not None:
+            blocks = _validate_blocks(blocks)
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if text is not None and len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        ts = self._next_ts()
+        self._ephemeral.append(
+            {"channel": channel.id, "user": user, "text": text, "blocks": blocks, "message_ts": ts}
+        )
+        return {"ok": True, "message_ts": ts}
+
+    def _views_open(self, params: Mapping[str, Any]) -> JsonDict:
+        trigger_id = _text(params.get("trigger_id"))
+        if not trigger_id:
+            raise _missing("trigger_id")
+        view = _decode_json_param(params.get("view"), "invalid_arguments", "/view")
+        if view is None:
+            raise _missing("view")
+        trigger = self._triggers.get(trigger_id)
+        if trigger is None:
+            raise SlackError("invalid_trigger_id")
+        if trigger.used:
+            raise SlackError("exchanged_trigger_id")
+        if self._trigger_clock() - trigger.issued > TRIGGER_LIFETIME:
+            raise SlackError("expired_trigger_id")
+        blocks = _validate_view(view)
+        trigger.used = True
+        view_id = self._new_id("V")
+        opened: JsonDict = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "title": view["title"],
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "blocks": [self._with_block_id(block) for block in blocks],
+            "private_metadata": view.get("private_metadata") or "",
+            "callback_id": view.get("callback_id") or "",
+            "external_id": view.get("external_id") or "",
+            "state": {"values": {}},
+            "hash": f"{int(self._now())}.{uuid.uuid4().hex[:8]}",
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": APP_ID,
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+        self._views[view_id] = opened
+        self._view_users[view_id] = trigger.user_id
+        return {"ok": True, "view": json.loads(json.dumps(opened))}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -911,6 +1211,71 @@ def _validate_blocks(blocks: Any) -> list[JsonDict]:
                     f"must be 1 to {MAX_ALT_TEXT} characters",
                     f"{pointer}/alt_text",
                 )
+    return blocks
+
+
+def _view_error(problem: str, pointer: str) -> SlackError:
+    """views.open's refusal of a view: ``invalid_arguments`` naming the element."""
+    detail = f"{problem} [json-pointer:/view{pointer}]"
+    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {detail}"]})
+
+
+def _validate_view(view: Any) -> list[JsonDict]:
+    """A modal's rules (Block Kit reference, "Modal view"): the ones our modals can break."""
+    if not isinstance(view, dict):
+        raise _view_error("must be an object", "")
+    if view.get("type") != "modal":
+        raise _view_error("must be modal", "/type")
+    for key, required in (("title", True), ("submit", False), ("close", False)):
+        value = view.get(key)
+        if value is None and not required:
+            continue
+        if not isinstance(value, dict) or value.get("type") != "plain_text":
+            raise _view_error("must be a plain_text object", f"/{key}")
+        text = value.get("text")
+        if not isinstance(text, str) or not text or len(text) > MAX_VIEW_TITLE:
+            raise _view_error(f"must be 1 to {MAX_VIEW_TITLE} characters", f"/{key}/text")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or len(blocks) > MAX_VIEW_BLOCKS:
+        raise _view_error(f"must be an array of at most {MAX_VIEW_BLOCKS} blocks", "/blocks")
+    metadata = view.get("private_metadata")
+    if metadata is not None and (
+        not isinstance(metadata, str) or len(metadata) > MAX_PRIVATE_METADATA
+    ):
+        raise _view_error(f"must be at most {MAX_PRIVATE_METADATA} characters", "/private_metadata")
+    callback_id = view.get("callback_id")
+    if callback_id is not None and (
+        not isinstance(callback_id, str) or len(callback_id) > MAX_CALLBACK_ID
+    ):
+        raise _view_error(f"must be at most {MAX_CALLBACK_ID} characters", "/callback_id")
+    has_input = False
+    plain = [b for b in blocks if not (isinstance(b, dict) and b.get("type") == "input")]
+    for index, block in enumerate(blocks):
+        if not isinstance(block, dict) or block.get("type") not in VIEW_BLOCK_TYPES:
+            raise _view_error("unsupported type", f"/blocks/{index}/type")
+        if block["type"] != "input":
+            continue
+        has_input = True
+        label = block.get("label")
+        if not isinstance(label, dict) or label.get("type") != "plain_text":
+            raise _view_error("must be a plain_text object", f"/blocks/{index}/label")
+        if not isinstance(label.get("text"), str) or not 0 < len(label["text"]) <= MAX_LABEL:
+            raise _view_error(f"must be 1 to {MAX_LABEL} characters", f"/blocks/{index}/label/text")
+        element = block.get("element")
+        if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+            raise _view_error("must provide an element type", f"/blocks/{index}/element")
+        if not isinstance(element.get("action_id"), str) or not element["action_id"]:
+            raise _view_error("must provide an action_id", f"/blocks/{index}/element/action_id")
+    if has_input and view.get("submit") is None:
+        raise _view_error("must provide submit when the view has input blocks", "/submit")
+    if plain:
+        try:
+            _validate_blocks(plain)
+        except SlackError as error:
+            raise _view_error(str(error.extra.get("errors", [error.error])[0]), "/blocks") from None
+    ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(ids) != len(set(ids)):
+        raise _view_error("duplicate block_id", "/blocks")
     return blocks
 
 

@@ -455,3 +455,185 @@ def test_lose_answer_next_refuses_unknown_modes_and_non_5xx_statuses() -> None:
         FakeSlack().lose_answer_next("chat.postMessage", "vanish")
     with pytest.raises(ValueError):
         FakeSlack().lose_answer_next("chat.postMessage", "5xx", status=404)
+
+
+# -- chat.update, chat.postEphemeral, views.open and the interaction payloads ----------------
+
+BUTTONS = {
+    "type": "actions",
+    "block_id": "ask:7",
+    "elements": [
+        {
+            "type": "button",
+            "action_id": "ask_asked",
+            "text": {"type": "plain_text", "text": "Asked"},
+            "value": "7",
+        }
+    ],
+}
+MODAL = {
+    "type": "modal",
+    "callback_id": "intro",
+    "title": {"type": "plain_text", "text": "Log an intro"},
+    "submit": {"type": "plain_text", "text": "Save"},
+    "private_metadata": '{"ask_id": 7}',
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "company",
+            "label": {"type": "plain_text", "text": "Company"},
+            "element": {"type": "plain_text_input", "action_id": "value"},
+        }
+    ],
+}
+
+
+def test_chat_update_replaces_blocks_and_text_of_the_bots_message(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    user = fake.add_user("casey@example.com")
+    posted = client.chat_postMessage(channel=user, text="digest", blocks=[SECTION, BUTTONS])
+    done = {"type": "context", "elements": [{"type": "mrkdwn", "text": "Asked"}]}
+
+    answer = client.chat_update(
+        channel=posted["channel"], ts=posted["ts"], text="digest", blocks=[SECTION, done]
+    )
+
+    assert answer["ok"] is True and answer["ts"] == posted["ts"]
+    [call] = fake.calls_to("chat.update")
+    assert call.headers["authorization"] == f"Bearer {TOKEN}"
+    assert call.content_type.startswith("application/json")
+    [message] = fake.messages(user)
+    assert [b["type"] for b in message["blocks"]] == ["section", "context"]
+    assert message["edited"]["user"] == BOT_USER_ID
+    kept = client.chat_update(channel=posted["channel"], ts=posted["ts"], text="new text")
+    assert kept["message"]["blocks"][1]["type"] == "context"  # blocks left out are kept
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+def test_chat_update_refuses_unknown_channels_and_messages(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    user = fake.add_user("casey@example.com")
+    posted = client.chat_postMessage(channel=user, text="digest")
+
+    assert (
+        _error_of(lambda: client.chat_update(channel=user, ts=posted["ts"], text="x")).response[
+            "error"
+        ]
+        == "channel_not_found"
+    )  # a user id is not a conversation id
+    assert (
+        _error_of(
+            lambda: client.chat_update(channel=posted["channel"], ts="1.000001", text="x")
+        ).response["error"]
+        == "message_not_found"
+    )
+    assert (
+        _error_of(lambda: client.chat_update(channel=posted["channel"], ts=posted["ts"])).response[
+            "error"
+        ]
+        == "no_text"
+    )
+
+
+def test_post_ephemeral_reaches_only_members_and_is_not_in_history(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    casey = fake.add_user("casey@example.com")
+    other = fake.add_user("other@example.com")
+    dm = client.conversations_open(users=casey)["channel"]["id"]
+
+    answer = client.chat_postEphemeral(channel=dm, user=casey, text="Not yours")
+
+    assert answer.data == {"ok": True, "message_ts": answer["message_ts"]}
+    assert [(e["channel"], e["user"], e["text"]) for e in fake.ephemerals()] == [
+        (dm, casey, "Not yours")
+    ]
+    assert client.conversations_history(channel=dm)["messages"] == []
+    refused = _error_of(lambda: client.chat_postEphemeral(channel=dm, user=other, text="x"))
+    assert refused.response["error"] == "user_not_in_channel"
+    missing = _error_of(
+        lambda: client.chat_postEphemeral(channel="C0NOWHERE", user=casey, text="x")
+    )
+    assert missing.response["error"] == "channel_not_found"
+
+
+def test_views_open_exchanges_a_trigger_once_and_answers_the_view(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    casey = fake.add_user("casey@example.com")
+    trigger = fake.issue_trigger(casey)
+
+    view = client.views_open(trigger_id=trigger, view=MODAL)["view"]
+
+    assert view["id"].startswith("V") and view["hash"] and view["callback_id"] == "intro"
+    assert view["private_metadata"] == MODAL["private_metadata"]
+    assert view["state"] == {"values": {}}
+    again = _error_of(lambda: client.views_open(trigger_id=trigger, view=MODAL))
+    assert again.response["error"] == "exchanged_trigger_id"
+    unknown = _error_of(lambda: client.views_open(trigger_id="1.2.3", view=MODAL))
+    assert unknown.response["error"] == "invalid_trigger_id"
+    submitted = fake.view_submission(view["id"], {"company": "Initech"})
+    assert submitted["type"] == "view_submission" and submitted["user"]["id"] == casey
+    assert submitted["view"]["state"]["values"] == {
+        "company": {"value": {"type": "plain_text_input", "value": "Initech"}}
+    }
+
+
+def test_a_trigger_expires_after_three_seconds() -> None:
+    seconds = [100.0]
+    late = FakeSlack(TOKEN, trigger_clock=lambda: seconds[0]).start()
+    try:
+        client = WebClient(token=TOKEN, base_url=late.base_url, retry_handlers=[])
+        trigger = late.issue_trigger("U0CASEY01")
+        seconds[0] += 3.5
+        error = _error_of(lambda: client.views_open(trigger_id=trigger, view=MODAL))
+        assert error.response["error"] == "expired_trigger_id"
+    finally:
+        late.stop()
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"type": "home"}, "/view/type"),
+        ({"title": {"type": "plain_text", "text": "x" * 25}}, "/view/title/text"),
+        ({"submit": None}, "/view/submit"),
+        ({"private_metadata": "x" * 3001}, "/view/private_metadata"),
+        ({"blocks": [{"type": "input", "element": {"type": "plain_text_input"}}]}, "/label"),
+    ],
+)
+def test_views_open_refuses_views_slack_refuses(
+    fake: FakeSlack, client: WebClient, change: dict[str, Any], pointer: str
+) -> None:
+    view = {k: v for k, v in {**MODAL, **change}.items() if v is not None}
+    trigger = fake.issue_trigger(fake.add_user("casey@example.com"))
+
+    error = _error_of(lambda: client.views_open(trigger_id=trigger, view=view))
+
+    assert error.response["error"] == "invalid_arguments"
+    assert pointer in error.response["response_metadata"]["messages"][0]
+    assert fake.views() == []
+
+
+def test_a_block_action_payload_carries_the_posted_button(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    casey = fake.add_user("casey@example.com")
+    posted = client.chat_postMessage(channel=casey, text="digest", blocks=[SECTION, BUTTONS])
+
+    payload = fake.block_action(casey, posted["channel"], posted["ts"], "ask:7", "ask_asked")
+
+    assert payload["type"] == "block_actions" and payload["user"]["id"] == casey
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": posted["channel"],
+        "is_ephemeral": False,
+    }
+    [action] = payload["actions"]
+    assert (action["action_id"], action["block_id"], action["value"]) == ("ask_asked", "ask:7", "7")
+    assert payload["message"]["blocks"][1]["block_id"] == "ask:7"
+    with pytest.raises(ValueError):
+        fake.block_action(casey, posted["channel"], posted["ts"], "ask:8", "ask_asked")
