@@ -57,18 +57,18 @@ from simulation.book import generate_book
 from simulation.csm_behaviour import actions_for_day
 from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
-from simulation.team_file import APPROVER_EMAIL, write_team_file
+from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
 from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
 from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
 from tasks.referrals.track import track_referrals
-from tasks.rewards.decide import decide_reward
 from tasks.rewards.finance import record_tax_form
 from tasks.rewards.release import release_rewards
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.simulate_referrals import champions_submit, rep_tags_a_deal, reps_import
+from tasks.slack_actions import actor_for, decide_reward_in_chat, record_ask
 from tasks.sync_crm import SyncReport, sync_crm
 from tasks.team import import_team
 
@@ -282,7 +282,8 @@ def simulate_days(  # type: ignore[no-untyped-def]
                 f"{period['closed_lost']} lost, {period['reopened']} reopened | moments "
                 f"{period['moments']}, asks {period['asks']}, digests {period['digests']}, "
                 f"CRM tasks {period['crm tasks']} | asked {period['asked via CRM task']}, "
-                f"intros {period['intro']}, declined {period['declined']}, re-surfaced "
+                f"intros {period['intro']}, declined {period['declined']} (Slack buttons "
+                f"{period['answered in Slack']}), re-surfaced "
                 f"{period['re-surfaced']}, expired {period['expired']}\n"
                 f"            referrals: {_intros(period)} | decided: {_decided(period)} | "
                 f"feedback emails {period['feedback emails']}\n"
@@ -294,9 +295,9 @@ def simulate_days(  # type: ignore[no-untyped-def]
 def finance_decides(  # type: ignore[no-untyped-def]
     factory, program: Program, at: datetime, seed: int
 ) -> Counter[str]:
-    """Finance's approver decides what waits for approval and records the tax forms that
-    rewards wait for, through the functions behind `referrals rewards approve|reject` and
-    `referrals referrers tax-form`; the next release-rewards releases them."""
+    """Finance's approver decides what waits for approval with the Approve / Reject buttons
+    (through their handler) and records the tax forms rewards wait for (the function behind
+    `referrals referrers tax-form`); the next release-rewards releases them."""
     rng = random.Random(f"approve:{seed}:{at.date().isoformat()}")
     with factory() as session:
         waiting = list(
@@ -315,10 +316,11 @@ def finance_decides(  # type: ignore[no-untyped-def]
     for email in sorted(e for e in unfiled if e):  # finance asks for the form; it comes back
         record_tax_form(factory, email, APPROVER_EMAIL, at, on_file=True)
         done["tax forms recorded"] += 1
+    approver = actor_for(factory, APPROVER_SLACK_ID, None)
     for reward_id in waiting:
         approve = rng.random() < 0.8
         reason = "checked against the deal" if approve else "partner agreement not signed yet"
-        decide_reward(factory, program, reward_id, approve, APPROVER_EMAIL, reason, at)
+        decide_reward_in_chat(factory, program, approver, reward_id, approve, reason, at)
         done["rewards approved by finance" if approve else "rewards rejected by finance"] += 1
     return done
 
@@ -326,13 +328,22 @@ def finance_decides(  # type: ignore[no-untyped-def]
 def simulate_csms(  # type: ignore[no-untyped-def]
     factory, crm: SandboxCrm, at: datetime, seed: int
 ) -> tuple[Counter[str], list[int]]:
-    """CSMs tick CRM tasks, record declines, and the asks whose client makes an intro (the
-    champion then submits it on the landing page). Returns counts and those asks."""
+    """CSMs tick CRM tasks, answer asks with their digest's buttons (through the handlers
+    the buttons call; the CLI for a CSM without Slack), and the asks whose client makes an
+    intro (the champion then submits it on the landing page). Returns counts and those
+    asks."""
     rng = random.Random(f"csm:{seed}:{at.date().isoformat()}")
     with factory() as session:
         open_asks = session.execute(
             select(Ask.id, Ask.crm_task_id).where(Ask.status == AskStatus.PROMPTED)
         ).all()
+        on_slack = dict(
+            session.execute(
+                select(Ask.id, TeamMember.slack_user_id)
+                .join(TeamMember, TeamMember.id == Ask.csm_id)
+                .where(Ask.status == AskStatus.PROMPTED, TeamMember.slack_user_id.is_not(None))
+            ).all()
+        )
     tasks = dict(open_asks)
     done: Counter[str] = Counter()
     intros: list[int] = []
@@ -343,7 +354,12 @@ def simulate_csms(  # type: ignore[no-untyped-def]
         elif action.action == "intro":
             intros.append(action.ask_id)
             done["intro"] += 1
-        else:
+        elif action.ask_id in on_slack:  # the digest's button, through its handler
+            actor = actor_for(factory, on_slack[action.ask_id], None)
+            record_ask(factory, actor, action.ask_id, action.action, None, at)
+            done[action.action] += 1
+            done["answered in Slack"] += 1
+        else:  # a CSM without Slack answers with `referrals asks record`
             with transaction(factory) as session:
                 record_outcome(session, action.ask_id, action.action, None, at)
             done[action.action] += 1

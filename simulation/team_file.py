@@ -11,6 +11,7 @@ from simulation import names
 from simulation.book import Book
 
 APPROVER_EMAIL = f"finance@{names.VENDOR_DOMAIN}"
+APPROVER_SLACK_ID = "U0FINANCE01"
 
 
 def write_team_file(book: Book, path: Path) -> None:
@@ -34,6 +35,6 @@ def write_team_file(book: Book, path: Path) -> None:
                 "role": "approver",
                 "name": "Finance Approvals",
                 "crm_owner_id": "",
-                "slack_id": "U0FINANCE01",
+                "slack_id": APPROVER_SLACK_ID,
             }
         )
