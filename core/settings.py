@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_secret_block: str | None = Field(None, alias="SLACK_SECRET_BLOCK")
     slack_api_base: str = Field("https://slack.com/api/", alias="SLACK_API_BASE")
+    # Verifies requests from Slack's buttons and forms; set, the web app serves /slack/events.
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_signing_secret_block: str | None = Field(None, alias="SLACK_SIGNING_SECRET_BLOCK")
 
     hubspot_calls_per_10s: int = Field(100, ge=1, alias="HUBSPOT_CALLS_PER_10S")
     hubspot_searches_per_second: int = Field(4, ge=1, alias="HUBSPOT_SEARCHES_PER_SECOND")

@@ -9,6 +9,7 @@ from web.access_log import hide_unsubscribe_tokens
 from web.context import WebContext, context_from_settings
 from web.middleware import BodyLimit, SecurityHeaders
 from web.routes import health, referrals, unsubscribe, webhooks
+from web.slack.app import slack_actions_from, slack_router
 
 
 def create_app(context: WebContext | None = None) -> FastAPI:
@@ -22,6 +23,9 @@ def create_app(context: WebContext | None = None) -> FastAPI:
     hide_unsubscribe_tokens()
     for module in (referrals, unsubscribe, webhooks, health):
         app.include_router(module.router)
+    app.state.slack = slack_actions_from(app.state.web)  # None unless a signing secret is set
+    if app.state.slack is not None:
+        app.include_router(slack_router(app.state.slack))
     # Added last runs first: the body cap sees a request before anything reads it.
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)

@@ -36,7 +36,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = WEBHOOK_BODY_LIMIT if scope["path"].startswith("/webhooks/") else FORM_BODY_LIMIT
+        webhook = scope["path"].startswith(("/webhooks/", "/slack/"))  # Slack sends whole digests
+        limit = WEBHOOK_BODY_LIMIT if webhook else FORM_BODY_LIMIT
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > limit:
             await _too_large(send)
