@@ -20,6 +20,7 @@ from cli import (
     referral_commands,
     review_commands,
     reward_commands,
+    slack_commands,
     team_commands,
     web_commands,
 )
@@ -50,6 +51,7 @@ app.add_typer(review_commands.referrals_app, name="referrals")
 app.add_typer(review_commands.review_app, name="review")
 app.add_typer(reward_commands.rewards_app, name="rewards")
 app.add_typer(reward_commands.referrers_app, name="referrers")
+app.add_typer(slack_commands.app, name="slack")
 
 
 @app.callback()

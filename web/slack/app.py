@@ -24,10 +24,10 @@ from core.secrets import secret_value
 from core.settings import Settings
 from integrations.errors import ConfigurationError
 from web.context import WebContext
+from web.slack import EVENTS_PATH
 from web.slack.listeners import Deps, register
 
 log = logging.getLogger(__name__)
-EVENTS_PATH = "/slack/events"
 WORKERS = 8
 
 
