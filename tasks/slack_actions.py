@@ -22,7 +22,7 @@ from db.models import Account, Ask, AuditEntry, Person, Reward, RewardLedgerEntr
 from db.repositories import asks as asks_repo
 from domain.program import Program
 from domain.referrals.intake import validate_intake
-from domain.statuses import AskStatus, LedgerEntry, ReferralChannel, TeamRole
+from domain.statuses import LedgerEntry, ReferralChannel, TeamRole
 from tasks.referrals.capture import CaptureInput, capture_in_session, stable_id
 from tasks.rewards.decide import DecisionError, decide_reward
 
@@ -134,7 +134,7 @@ def record_ask(
     with transaction(factory) as session:
         ask, account, person = _own_ask(session, actor, ask_id)
         done = AskRecorded(ask_id, str(ask.status), False, account.name, _name(person))
-        if ask.status is target and target is not AskStatus.SNOOZED:
+        if ask.status is target:  # a retried click (a snoozed ask snoozes again only anew)
             return done
         updated = asks_repo.record_outcome(session, ask_id, outcome, reason, now)
         if updated is None:

@@ -533,11 +533,6 @@ def test_reject_asks_for_a_reason_then_rejects(approvals) -> None:
     assert "Rejected (Referrer is an employee) by <@U0APPROVER>" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tasks.slack_actions.record_ask records a snooze again when the ask is already "
-    "snoozed (changed=True): a retried Snooze click re-snoozes and updates twice",
-)
 def test_a_retried_snooze_changes_nothing_the_second_time(site: SlackSite) -> None:
     digest = digest_with_an_ask(site)
     payload = click(site, digest, "ask_snooze")
