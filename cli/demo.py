@@ -368,8 +368,9 @@ def simulate_csms(  # type: ignore[no-untyped-def]
 
 def _intros(period: Counter[str]) -> str:
     link = sum(v for k, v in period.items() if k.startswith("link intros"))
+    slack = sum(v for k, v in period.items() if k.startswith("Slack intros"))
     return (
-        f"{link} by link, {period['rep intros']} from reps' files, "
+        f"{link} by link, {slack} logged in Slack, {period['rep intros']} from reps' files, "
         f"{period['rep-tagged deals']} rep-tagged deals"
     )
 

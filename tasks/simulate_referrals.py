@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from db.engine import transaction
-from db.models import Account, Ask, Deal, Person, Referral, ReferralLink, SandboxDeal
+from db.models import (
+    Account,
+    Ask,
+    Deal,
+    Person,
+    Referral,
+    ReferralLink,
+    SandboxDeal,
+    TeamMember,
+)
 from domain.program import Program
 from domain.referrals.intake import REFERRAL_COLUMNS, validate_intake
 from domain.statuses import ReferralChannel
@@ -24,6 +33,7 @@ from simulation.referrals import intro_for
 from tasks.referrals.capture import CaptureInput, capture_referrals
 from tasks.referrals.rows import import_referrals
 from tasks.signal_files import read_rows
+from tasks.slack_actions import IntroForm, actor_for, log_intro
 
 
 def _known(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -53,24 +63,40 @@ def champions_submit(
     at: datetime,
     seed: int,
 ) -> Counter[str]:
-    """Each ask the CSM turned into an intro: the champion fills in the landing page."""
+    """Each ask the CSM turned into an intro: the champion fills in the landing page, or
+    (every third, when the CSM is on Slack) the CSM logs the email intro with the digest's
+    "Intro made" form, through the handler the form calls."""
     if not ask_ids:
         return Counter()
     rng = random.Random(f"intros:{seed}:{at.date().isoformat()}")
     with factory() as session:
         rows = session.execute(
-            select(Ask.id, ReferralLink.code, Account.domain)
+            select(Ask.id, ReferralLink.code, Account.domain, TeamMember.slack_user_id)
             .join(ReferralLink, ReferralLink.id == Ask.referral_link_id)
             .join(Account, Account.id == Ask.account_id)
+            .join(TeamMember, TeamMember.id == Ask.csm_id)
             .where(Ask.id.in_(list(ask_ids)))
             .order_by(Ask.id)
         ).all()
         referred, in_pipeline = _known(session)
-    inputs, cases = [], Counter()
-    for ask_id, code, domain in rows:
+    inputs, cases, logged = [], Counter(), Counter()
+    for ask_id, code, domain, slack_user_id in rows:
         intro = intro_for(rng, domain, referred, in_pipeline)
         intake, _ = validate_intake(intro.fields)
         if intake is None:
+            continue
+        if slack_user_id and ask_id % 3 == 0:
+            actor = actor_for(factory, slack_user_id, None)
+            form = IntroForm(
+                company=intake.company,
+                domain=intake.domain or "",
+                contact_name=intake.contact_name or "",
+                contact_email=intake.contact_email or "",
+                note=intake.note or "",
+                ask_id=ask_id,
+            )
+            log_intro(factory, program, settings, actor, form, at)
+            logged[intro.case] += 1
             continue
         cases[intro.case] += 1
         inputs.append(
@@ -83,7 +109,10 @@ def champions_submit(
             )
         )
     capture_referrals(factory, program, settings, inputs, at)
-    return Counter({f"link intros ({case})": count for case, count in cases.items()})
+    return Counter(
+        {f"link intros ({case})": count for case, count in cases.items()}
+        | {f"Slack intros ({case})": count for case, count in logged.items()}
+    )
 
 
 PARTNERS = ("alex.moreau@northstar-advisory.example", "sam.okafor@brightpath-partners.example")
