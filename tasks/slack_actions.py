@@ -154,6 +154,7 @@ class IntroForm:
     note: str
     ask_id: int | None = None
     referrer_email: str | None = None
+    referrer_person_id: int | None = None  # the Slack picker's choice; wins over the email
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def log_intro(
 ) -> IntroLogged:
     """An intro a client made by email, as `referrals refer --channel email_intro`: from an
     ask, the referrer is its champion (and the ask is marked "intro made"); from anywhere
-    else, the referrer's email is given. Decided by the rules at the next track-referrals."""
+    else, the referrer is the person picked (``referrer_person_id``, resolved to their
+    email) or the email given. Decided by the rules at the next track-referrals."""
     intake, problems = validate_intake(
         {
             "company": form.company,
@@ -188,12 +190,26 @@ def log_intro(
         email_required=False,
     )
     errors = {_FORM_FIELDS.get(k, k): v for k, v in problems.items()}
-    if form.ask_id is None and not (form.referrer_email or "").strip():
+    picked: str | None = None  # the picked person's email; errors keyed by the picker's block
+    if form.ask_id is None and form.referrer_person_id is not None:
+        with factory() as session:
+            person = session.get(Person, form.referrer_person_id)
+        picked = (person.email or "").strip().lower() if person is not None else None
+        if person is None:
+            errors["referrer"] = (
+                "The program does not know this person (any more): pick someone from the list."
+            )
+        elif not picked:
+            errors["referrer"] = (
+                "This person has no email on file, so no intro can be logged for them: "
+                "add it in the CRM, or pick someone else."
+            )
+    elif form.ask_id is None and not (form.referrer_email or "").strip():
         errors["referrer_email"] = "is required: whose intro is it?"
     if errors or intake is None:
         raise IntroProblems(errors)
     with transaction(factory) as session:
-        referrer = (form.referrer_email or "").strip().lower()
+        referrer = picked or (form.referrer_email or "").strip().lower()
         if form.ask_id is not None:
             _, _, champion = _own_ask(session, actor, form.ask_id)
             if not champion.email:

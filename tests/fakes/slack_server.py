@@ -37,8 +37,15 @@ pages and the SDK 3.x source):
   (``block_action``, ``shortcut``, ``slash_command``, ``view_submission``): once only
   (``exchanged_trigger_id``), within three seconds (``expired_trigger_id``), unknown ones are
   ``invalid_trigger_id``; the modal is checked (title and buttons at most 24 characters, input
-  blocks need ``submit``, ``private_metadata`` at most 3000) and answered with its ``id`` and
-  ``hash``. Interaction payloads are built from what the fake stored (the posted message, the
+  blocks need ``submit``, ``private_metadata`` at most 3000; an ``external_select`` element as
+  the Block Kit reference's select menu of external data source describes it: ``action_id``
+  at most 255, a plain_text ``placeholder`` at most 150, ``min_query_length`` a whole number,
+  an ``initial_option`` whose text is at most 75 and value at most 150, and no field the
+  reference does not list, such as ``options``) and answered with its ``id`` and ``hash``.
+  ``block_suggestion`` payloads (what Slack posts for the options of an external select) are
+  built from an opened view, and only for text at least ``min_query_length`` long (3 when the
+  element does not say, as the reference's default), since Slack sends nothing shorter.
+  Interaction payloads are built from what the fake stored (the posted message, the
   opened view), so a test clicks the buttons the app really sent. ``response_url`` is not
   served: the app answers with ``chat.postEphemeral`` instead.
 """
@@ -90,6 +97,23 @@ MAX_VIEW_BLOCKS = 100
 MAX_PRIVATE_METADATA = 3_000
 MAX_CALLBACK_ID = 255
 MAX_LABEL = 2_000
+MAX_ACTION_ID = 255
+MAX_PLACEHOLDER = 150
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+DEFAULT_MIN_QUERY_LENGTH = 3  # external_select's min_query_length when left out
+# The fields of a select menu of external data source (Block Kit reference).
+EXTERNAL_SELECT_FIELDS = frozenset(
+    {
+        "type",
+        "action_id",
+        "placeholder",
+        "initial_option",
+        "min_query_length",
+        "confirm",
+        "focus_on_load",
+    }
+)
 TRIGGER_LIFETIME = 3.0  # seconds: "Triggers expire in three seconds"
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 999
@@ -542,9 +566,13 @@ class FakeSlack(LoopbackServer):
                 "trigger_id": self.issue_trigger(user_id),
             }
 
-    def view_submission(self, view_id: str, values: Mapping[str, str | None]) -> JsonDict:
+    def view_submission(
+        self, view_id: str, values: Mapping[str, str | Mapping[str, Any] | None]
+    ) -> JsonDict:
         """The ``view_submission`` payload of an opened modal, its inputs filled from
-        ``values`` (block_id -> text; blocks left out stay empty)."""
+        ``values`` (block_id -> text; blocks left out stay empty). A select's value is the
+        option picked (an option object, as the app's options listener answered it; a bare
+        string is taken as both its text and its value); its state is ``selected_option``."""
         with self._lock:
             view = self._views.get(view_id)
             if view is None:
@@ -554,12 +582,12 @@ class FakeSlack(LoopbackServer):
                 if block.get("type") != "input":
                     continue
                 element = block["element"]
-                state[block["block_id"]] = {
-                    element["action_id"]: {
-                        "type": element["type"],
-                        "value": values.get(block["block_id"]),
-                    }
-                }
+                given = values.get(block["block_id"])
+                if element["type"].endswith("_select"):
+                    entry = {"type": element["type"], "selected_option": _picked(given)}
+                else:
+                    entry = {"type": element["type"], "value": given}
+                state[block["block_id"]] = {element["action_id"]: entry}
             unknown = set(values) - set(state)
             if unknown:
                 raise ValueError(f"the view has no input blocks {sorted(unknown)}")
@@ -575,6 +603,41 @@ class FakeSlack(LoopbackServer):
                 "response_urls": [],
                 "is_enterprise_install": False,
                 "enterprise": None,
+            }
+
+    def block_suggestion(self, view_id: str, block_id: str, value: str) -> JsonDict:
+        """The ``block_suggestion`` payload Slack posts when someone types ``value`` in an
+        opened modal's external select (in block ``block_id``). Slack sends none for text
+        shorter than the element's ``min_query_length``, so neither does this."""
+        with self._lock:
+            view = self._views.get(view_id)
+            if view is None:
+                raise ValueError(f"no view {view_id!r} was opened")
+            block = next((b for b in view["blocks"] if b.get("block_id") == block_id), None)
+            if block is None or block.get("type") != "input":
+                raise ValueError(f"view {view_id} has no input block {block_id!r}")
+            element = block["element"]
+            if element["type"] != "external_select":
+                raise ValueError(
+                    f"block {block_id!r} is a {element['type']}, not an external select"
+                )
+            least = element.get("min_query_length", DEFAULT_MIN_QUERY_LENGTH)
+            if len(value) < least:
+                raise ValueError(f"Slack asks for options only after {least} characters")
+            user_id = self._view_users[view_id]
+            return {
+                "type": "block_suggestion",
+                "user": self._team_user(user_id),
+                "container": {"type": "view", "view_id": view_id},
+                "api_app_id": APP_ID,
+                "token": "verification-token-unused",
+                "action_id": element["action_id"],
+                "block_id": block_id,
+                "value": value,
+                "team": {"id": TEAM_ID, "domain": "fake-workspace"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "view": json.loads(json.dumps(view)),
             }
 
     # -- request handling ---------------------------------------------------------------------
@@ -1047,6 +1110,15 @@ class FakeSlack(LoopbackServer):
 # -- request parsing and validation (pure functions) -------------------------------------------
 
 
+def _picked(given: str | Mapping[str, Any] | None) -> JsonDict | None:
+    """A select's ``selected_option`` in a view's state (None when nothing was picked)."""
+    if given is None:
+        return None
+    if isinstance(given, str):
+        return {"text": {"type": "plain_text", "text": given, "emoji": True}, "value": given}
+    return json.loads(json.dumps(dict(given)))
+
+
 def _bearer(authorization: str) -> str | None:
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -1266,6 +1338,8 @@ def _validate_view(view: Any) -> list[JsonDict]:
             raise _view_error("must provide an element type", f"/blocks/{index}/element")
         if not isinstance(element.get("action_id"), str) or not element["action_id"]:
             raise _view_error("must provide an action_id", f"/blocks/{index}/element/action_id")
+        if element["type"] == "external_select":
+            _validate_external_select(element, f"/blocks/{index}/element")
     if has_input and view.get("submit") is None:
         raise _view_error("must provide submit when the view has input blocks", "/submit")
     if plain:
@@ -1277,6 +1351,45 @@ def _validate_view(view: Any) -> list[JsonDict]:
     if len(ids) != len(set(ids)):
         raise _view_error("duplicate block_id", "/blocks")
     return blocks
+
+
+def _validate_plain(value: Any, pointer: str, maximum: int) -> None:
+    if not isinstance(value, dict) or value.get("type") != "plain_text":
+        raise _view_error("must be a plain_text object", pointer)
+    text = value.get("text")
+    if not isinstance(text, str) or not 0 < len(text) <= maximum:
+        raise _view_error(f"must be 1 to {maximum} characters", f"{pointer}/text")
+
+
+def _validate_option(option: Any, pointer: str) -> None:
+    """An option object: plain_text ``text`` (1 to 75) and a ``value`` (1 to 150)."""
+    if not isinstance(option, dict):
+        raise _view_error("must be an object", pointer)
+    _validate_plain(option.get("text"), f"{pointer}/text", MAX_OPTION_TEXT)
+    value = option.get("value")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_OPTION_VALUE:
+        raise _view_error(f"must be 1 to {MAX_OPTION_VALUE} characters", f"{pointer}/value")
+
+
+def _validate_external_select(element: JsonDict, pointer: str) -> None:
+    """A select menu of external data source (Block Kit reference, "Select menu element")."""
+    unknown = sorted(set(element) - EXTERNAL_SELECT_FIELDS)
+    if unknown:
+        raise _view_error("unsupported field", f"{pointer}/{unknown[0]}")
+    if len(element["action_id"]) > MAX_ACTION_ID:
+        raise _view_error(f"must be at most {MAX_ACTION_ID} characters", f"{pointer}/action_id")
+    if "placeholder" in element:
+        _validate_plain(element["placeholder"], f"{pointer}/placeholder", MAX_PLACEHOLDER)
+    if "min_query_length" in element:
+        length = element["min_query_length"]
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise _view_error("must be a non-negative integer", f"{pointer}/min_query_length")
+    if "initial_option" in element:
+        _validate_option(element["initial_option"], f"{pointer}/initial_option")
+    if "focus_on_load" in element and not isinstance(element["focus_on_load"], bool):
+        raise _view_error("must be a boolean", f"{pointer}/focus_on_load")
+    if "confirm" in element and not isinstance(element["confirm"], dict):
+        raise _view_error("must be an object", f"{pointer}/confirm")
 
 
 def _validate_section(block: JsonDict, pointer: str) -> None:

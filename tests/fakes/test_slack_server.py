@@ -637,3 +637,103 @@ def test_a_block_action_payload_carries_the_posted_button(
     assert payload["message"]["blocks"][1]["block_id"] == "ask:7"
     with pytest.raises(ValueError):
         fake.block_action(casey, posted["channel"], posted["ts"], "ask:8", "ask_asked")
+
+
+PICKER = {
+    "type": "input",
+    "block_id": "referrer",
+    "label": {"type": "plain_text", "text": "Referrer"},
+    "element": {
+        "type": "external_select",
+        "action_id": "referrer_person",
+        "placeholder": {"type": "plain_text", "text": "Type a name"},
+        "min_query_length": 2,
+    },
+}
+
+
+def _with_picker(**element: Any) -> dict[str, Any]:
+    picker = {**PICKER, "element": {**PICKER["element"], **element}}
+    picker["element"] = {k: v for k, v in picker["element"].items() if v is not None}
+    return {**MODAL, "blocks": [picker, *MODAL["blocks"]]}
+
+
+def test_an_external_select_is_opened_and_served_by_block_suggestions(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    casey = fake.add_user("casey@example.com")
+    initial = {"text": {"type": "plain_text", "text": "Ana Lima — Acme"}, "value": "7"}
+    view = client.views_open(
+        trigger_id=fake.issue_trigger(casey), view=_with_picker(initial_option=initial)
+    )["view"]
+
+    payload = fake.block_suggestion(view["id"], "referrer", "an")
+
+    assert view["blocks"][0]["element"]["type"] == "external_select"
+    assert {k: payload[k] for k in ("type", "action_id", "block_id", "value")} == {
+        "type": "block_suggestion",
+        "action_id": "referrer_person",
+        "block_id": "referrer",
+        "value": "an",
+    }
+    assert payload["user"]["id"] == casey and payload["team"]["id"] == view["team_id"]
+    assert payload["container"] == {"type": "view", "view_id": view["id"]}
+    assert payload["view"]["id"] == view["id"] and "trigger_id" not in payload
+    with pytest.raises(ValueError, match="after 2 characters"):
+        fake.block_suggestion(view["id"], "referrer", "a")  # Slack sends nothing that short
+    with pytest.raises(ValueError, match="not an external select"):
+        fake.block_suggestion(view["id"], "company", "Initech")
+
+    submitted = fake.view_submission(view["id"], {"referrer": initial, "company": "Initech"})
+    assert submitted["view"]["state"]["values"]["referrer"] == {
+        "referrer_person": {"type": "external_select", "selected_option": initial}
+    }
+    empty = fake.view_submission(view["id"], {})
+    assert empty["view"]["state"]["values"]["referrer"] == {
+        "referrer_person": {"type": "external_select", "selected_option": None}
+    }
+
+
+def test_without_min_query_length_slack_waits_for_three_characters(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    casey = fake.add_user("casey@example.com")
+    view = client.views_open(
+        trigger_id=fake.issue_trigger(casey), view=_with_picker(min_query_length=None)
+    )["view"]
+
+    with pytest.raises(ValueError, match="after 3 characters"):
+        fake.block_suggestion(view["id"], "referrer", "an")
+    assert fake.block_suggestion(view["id"], "referrer", "ana")["value"] == "ana"
+
+
+@pytest.mark.parametrize(
+    ("element", "pointer"),
+    [
+        ({"placeholder": {"type": "plain_text", "text": "x" * 151}}, "/element/placeholder/text"),
+        ({"placeholder": {"type": "mrkdwn", "text": "x"}}, "/element/placeholder"),
+        ({"min_query_length": -1}, "/element/min_query_length"),
+        ({"min_query_length": "2"}, "/element/min_query_length"),
+        ({"action_id": "a" * 256}, "/element/action_id"),
+        ({"options": [{"text": {"type": "plain_text", "text": "A"}, "value": "1"}]}, "/options"),
+        (
+            {"initial_option": {"text": {"type": "plain_text", "text": "x" * 76}, "value": "1"}},
+            "/element/initial_option/text/text",
+        ),
+        (
+            {"initial_option": {"text": {"type": "plain_text", "text": "A"}, "value": "v" * 151}},
+            "/element/initial_option/value",
+        ),
+        ({"focus_on_load": "yes"}, "/element/focus_on_load"),
+    ],
+)
+def test_views_open_refuses_external_selects_slack_refuses(
+    fake: FakeSlack, client: WebClient, element: dict[str, Any], pointer: str
+) -> None:
+    trigger = fake.issue_trigger(fake.add_user("casey@example.com"))
+
+    error = _error_of(lambda: client.views_open(trigger_id=trigger, view=_with_picker(**element)))
+
+    assert error.response["error"] == "invalid_arguments"
+    assert pointer in error.response["response_metadata"]["messages"][0]
+    assert fake.views() == []

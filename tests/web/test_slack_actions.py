@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Ask, AuditEntry, Person, Referral, TeamMember
+from db.models import Account, Ask, AuditEntry, Person, Referral, TeamMember
 from domain.clock import FixedClock
 from domain.digest import ask_actions
 from domain.program import Program, load_preset
@@ -403,37 +403,167 @@ def test_intro_made_opens_the_form_and_a_submission_creates_a_linked_email_intro
     assert entry.details["slack_user_id"] == CSM_SLACK
 
 
-def test_the_shortcut_and_refer_open_the_form_with_the_referrer_email(site: SlackSite) -> None:
+def test_the_shortcut_and_refer_open_the_form_with_the_referrer_picker(site: SlackSite) -> None:
     digest = digest_with_an_ask(site)
     with site.factory() as session:
         ask = session.get(Ask, digest.ask_id)
-        champion = session.get(Person, ask.champion_id).email
+        champion = session.get(Person, ask.champion_id)
 
     site.post(site.fake.shortcut(CSM_SLACK, "log_intro"))
     command = site.post(form=site.fake.slash_command(CSM_SLACK, digest.channel, "/refer"))
 
     assert command.status_code == 200
     views = site.calls("views.open")
-    assert len(views) == 2
+    assert len(views) == 2 and all(call.response["ok"] for call in views)
     for call in views:
         view = call.params["view"]
-        inputs = [b["block_id"] for b in view["blocks"] if b["type"] == "input"]
-        assert inputs[0] == "referrer_email" and view["callback_id"] == "intro"
+        inputs = [b for b in view["blocks"] if b["type"] == "input"]
+        assert inputs[0]["block_id"] == "referrer" and view["callback_id"] == "intro"
+        assert inputs[0]["element"] == {
+            "type": "external_select",
+            "action_id": "referrer_person",
+            "placeholder": {"type": "plain_text", "text": "Type a name or an account"},
+            "min_query_length": 2,
+        }
     view_id = site.fake.views()[-1]["id"]
 
     missing = site.post(site.fake.view_submission(view_id, INTRO))
     assert missing.json() == {
         "response_action": "errors",
-        "errors": {"referrer_email": "is required: whose intro is it?"},
+        "errors": {"referrer": "is required: whose intro is it?"},
     }
-    done = site.post(site.fake.view_submission(view_id, {**INTRO, "referrer_email": champion}))
+    found = site.post(site.fake.block_suggestion(view_id, "referrer", champion.first_name))
+    [option] = found.json()["options"]
+    assert option["value"] == str(champion.id)
+    done = site.post(site.fake.view_submission(view_id, {**INTRO, "referrer": option}))
 
     assert done.json()["response_action"] == "update"
     assert "Intro logged: Initech" in done.json()["view"]["blocks"][0]["text"]["text"]
     with site.factory() as session:
         [referral] = session.scalars(select(Referral)).all()
     assert referral.channel is ReferralChannel.EMAIL_INTRO and referral.ask_id is None
+    assert referral.referrer_person_id == champion.id
+    assert referral.referrer_email == champion.email
     assert site.calls("chat.update") == []
+    [entry] = site.audits("intro_logged")
+    assert entry.details["slack_user_id"] == CSM_SLACK
+
+
+def a_person(
+    site: SlackSite, account_id: int | None, first: str, last: str, email: str, **kw
+) -> int:
+    """A known person (a possible referrer) with the given name and email ("" for none)."""
+    with site.factory.begin() as session:
+        person = Person(account_id=account_id, first_name=first, last_name=last, email=email, **kw)
+        session.add(person)
+        session.flush()
+        return person.id
+
+
+def intro_form_of(site: SlackSite, user: str = CSM_SLACK) -> str:
+    """A CSM on Slack opens the intro form from the shortcut; its view id."""
+    site.post(site.fake.shortcut(user, "log_intro"))
+    return site.fake.views()[-1]["id"]
+
+
+def test_a_signed_block_suggestion_answers_the_matching_people(site: SlackSite) -> None:
+    w = World(site.factory)
+    csm = w.csm(slack=CSM_SLACK)
+    site.fake.add_user("casey@vendor.example", CSM_SLACK)
+    other = w.csm(name="Other CSM")  # the picker shows every account's people
+    acme, globex = w.account(csm, name="Acme"), w.account(other, name="Globex")
+    ana = a_person(site, acme, "Ana", "Lima", "ana@acme.example")
+    bea = a_person(site, globex, "Bea", "Acmeson", "bea@globex.example")
+    a_person(site, acme, "Nora", "Noemail", "")
+    a_person(site, acme, "Otto", "Out", "otto@acme.example", opted_out=True)
+    with site.factory() as session:
+        acme_name = session.get(Account, acme).name
+        globex_name = session.get(Account, globex).name
+    view_id = intro_form_of(site)
+
+    answer = site.post(site.fake.block_suggestion(view_id, "referrer", "aCm"))
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json() == {
+        "options": [
+            {
+                "text": {"type": "plain_text", "text": f"Bea Acmeson — {globex_name}"},
+                "value": str(bea),
+            },
+            {"text": {"type": "plain_text", "text": f"Ana Lima — {acme_name}"}, "value": str(ana)},
+        ]
+    }
+    assert "@" not in answer.text
+    nobody = site.post(site.fake.block_suggestion(view_id, "referrer", "zz"))
+    assert nobody.json() == {"options": []}
+
+
+def test_a_stranger_gets_no_options(site: SlackSite) -> None:
+    w = World(site.factory)
+    w.csm(slack=CSM_SLACK)
+    site.fake.add_user("casey@vendor.example", CSM_SLACK)
+    a_person(site, w.account(None), "Ana", "Lima", "ana@acme.example")
+    view_id = intro_form_of(site)
+    payload = site.fake.block_suggestion(view_id, "referrer", "Ana")
+    payload["user"] = {**payload["user"], "id": "U0STRANGER"}
+
+    assert site.post(payload).json() == {"options": []}
+
+
+def test_long_labels_are_cut_to_slacks_75_characters(site: SlackSite) -> None:
+    w = World(site.factory)
+    w.csm(slack=CSM_SLACK)
+    site.fake.add_user("casey@vendor.example", CSM_SLACK)
+    account = w.account(None, name="The Extraordinarily Long Named Holding Company Of Everything")
+    a_person(site, account, "Maximiliana", "Wolfeschlegel", "max@h.example")
+    view_id = intro_form_of(site)
+
+    [option] = site.post(site.fake.block_suggestion(view_id, "referrer", "maxi")).json()["options"]
+
+    text = option["text"]["text"]
+    assert len(text) == 75 and text.startswith("Maximiliana Wolfeschlegel — The Extra")
+    assert text.endswith("…")
+
+
+def test_a_picked_person_without_an_email_is_refused_next_to_the_picker(site: SlackSite) -> None:
+    w = World(site.factory)
+    w.csm(slack=CSM_SLACK)
+    site.fake.add_user("casey@vendor.example", CSM_SLACK)
+    nora = a_person(site, w.account(None), "Nora", "Noemail", "")
+    view_id = intro_form_of(site)
+    picked = {"text": {"type": "plain_text", "text": "Nora Noemail — Acme"}, "value": str(nora)}
+
+    answer = site.post(site.fake.view_submission(view_id, {**INTRO, "referrer": picked}))
+    gone = site.post(
+        site.fake.view_submission(view_id, {**INTRO, "referrer": {**picked, "value": "999999"}})
+    )
+
+    assert answer.json()["response_action"] == "errors"
+    assert set(answer.json()["errors"]) == {"referrer"}
+    assert "no email on file" in answer.json()["errors"]["referrer"]
+    assert set(gone.json()["errors"]) == {"referrer"}
+    with site.factory() as session:
+        assert session.scalars(select(Referral)).all() == []
+    assert site.audits("intro_logged") == []
+
+
+def test_an_unsigned_or_badly_signed_block_suggestion_is_401(site: SlackSite) -> None:
+    w = World(site.factory)
+    w.csm(slack=CSM_SLACK)
+    site.fake.add_user("casey@vendor.example", CSM_SLACK)
+    a_person(site, w.account(None), "Ana", "Lima", "ana@acme.example")
+    payload = site.fake.block_suggestion(intro_form_of(site), "referrer", "Ana")
+
+    unsigned = site.client.post(
+        PATH,
+        content=urlencode({"payload": json.dumps(payload)}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert unsigned.status_code == 401 and "Ana" not in unsigned.text
+    assert site.post(payload, secret="not-the-secret").status_code == 401
+    assert site.post(payload, age=6 * 60).status_code == 401
 
 
 def test_a_stranger_gets_a_notice_instead_of_the_form(site: SlackSite) -> None:

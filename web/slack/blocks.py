@@ -15,7 +15,7 @@ JsonDict = dict[str, Any]
 INTRO_VIEW = "intro"
 DECLINE_VIEW = "ask_decline"
 REJECT_VIEW = "reward_reject"
-VALUE = "value"  # the action_id of every modal input
+VALUE = "value"  # the action_id of every text input
 TITLE = "Referral program"
 MAX_INPUT = 3000  # plain_text_input's max_length
 
@@ -27,13 +27,11 @@ INTRO_FIELDS = (
     ("contact_email", "Contact email", False, False, 320),
     ("note", "Note (what the referrer said)", True, True, 2000),
 )
-REFERRER_FIELD = (
-    "referrer_email",
-    "Referrer's email (the person who made the intro)",
-    False,
-    False,
-    320,
-)
+REFERRER_BLOCK = "referrer"  # the picker's block_id: its errors are shown next to it
+REFERRER_ACTION = "referrer_person"  # the picker's action_id: its options listener's key
+REFERRER_LABEL = "Referrer (the person who made the intro)"
+MIN_QUERY = 2  # characters typed before Slack asks for options
+MAX_OPTION_TEXT = 75  # an option's text (Block Kit option object)
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,34 @@ def _input(block_id: str, label: str, optional: bool, multiline: bool, limit: in
     }
 
 
+def referrer_picker() -> JsonDict:
+    """The referrer: a select whose options the app serves (block_suggestion) from the
+    program's known people, by name or account; the chosen option's value is the person id."""
+    return {
+        "type": "input",
+        "block_id": REFERRER_BLOCK,
+        "optional": False,
+        "label": _plain(REFERRER_LABEL),
+        "element": {
+            "type": "external_select",
+            "action_id": REFERRER_ACTION,
+            "placeholder": _plain("Type a name or an account"),
+            "min_query_length": MIN_QUERY,
+        },
+    }
+
+
+def person_option(person_id: int, name: str, account: str | None) -> JsonDict:
+    """A picker option: "First Last — Account" (never an email), cut to Slack's 75
+    characters; the value is the person id."""
+    name = " ".join(name.split())
+    account = " ".join((account or "").split())
+    text = " — ".join(part for part in (name, account) if part) or f"Person {person_id}"
+    if len(text) > MAX_OPTION_TEXT:
+        text = text[: MAX_OPTION_TEXT - 1].rstrip() + "…"
+    return {"text": _plain(text), "value": str(person_id)}
+
+
 def _modal(
     callback_id: str, title: str, submit: str, blocks: list[JsonDict], origin: Origin
 ) -> JsonDict:
@@ -100,12 +126,12 @@ def intro_modal(origin: Origin) -> JsonDict:
     """The intro form: from an ask the referrer is its champion; otherwise it is asked for."""
     if origin.record_id is not None:
         lead = "The referrer is the ask's champion. Who did they introduce?"
-        fields = INTRO_FIELDS
+        picker = []
     else:
         lead = "An intro a client or partner made by email. Who made it, and to whom?"
-        fields = (REFERRER_FIELD, *INTRO_FIELDS)
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": lead}}]
-    blocks += [_input(*field) for field in fields]
+        picker = [referrer_picker()]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": lead}}, *picker]
+    blocks += [_input(*field) for field in INTRO_FIELDS]
     return _modal(INTRO_VIEW, "Log an intro", "Log intro", blocks, origin)
 
 
@@ -130,12 +156,17 @@ def notice(text: str) -> JsonDict:
 
 
 def submitted(view: Mapping[str, Any]) -> dict[str, str]:
-    """A submitted modal's inputs: block_id -> text, stripped ("" when left empty)."""
+    """A submitted modal's inputs: block_id -> text, stripped ("" when left empty); for a
+    select, its selected option's value."""
     values = (view.get("state") or {}).get("values") or {}
     found = {}
     for block_id, actions in values.items():
-        value = (actions.get(VALUE) or {}).get("value")
-        found[block_id] = (value or "").strip()
+        state = next(iter((actions or {}).values()), None) or {}
+        if "selected_option" in state:
+            value = (state.get("selected_option") or {}).get("value")
+        else:
+            value = state.get("value")
+        found[block_id] = str(value or "").strip()
     return found
 
 

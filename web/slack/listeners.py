@@ -11,6 +11,8 @@
   (``response_action: errors``) and a refusal replaces the modal with the reason; the message
   it came from is updated after the answer.
 * A refusal on a message is a note only the clicker sees (chat.postEphemeral).
+* The intro form's referrer picker gets its options (block_suggestion) from the program's
+  known people, answered in the ack itself; someone not on the team gets none.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from db.repositories.people import search_people
 from domain.clock import Clock
 from domain.program import Program
 from tasks import slack_actions as actions
@@ -173,6 +176,12 @@ def register(app: App, deps: Deps) -> None:
     app.shortcut("log_intro")(open_intro_anywhere)
     app.command("/refer")(open_intro_anywhere)
 
+    def referrer_options(ack: Ack, body: dict[str, Any]) -> None:
+        """The picker's options: people (of any account) matching what was typed."""
+        ack(options=_referrer_options(deps, body))
+
+    app.options(blocks.REFERRER_ACTION)(referrer_options)
+
     app.view(blocks.INTRO_VIEW)(lambda ack, body, client: _intro_submitted(deps, ack, body, client))
     app.view(blocks.DECLINE_VIEW)(
         lambda ack, body, client: _decline_submitted(deps, ack, body, client)
@@ -182,6 +191,26 @@ def register(app: App, deps: Deps) -> None:
     )
 
 
+def _referrer_options(deps: Deps, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    typed = " ".join(str(body.get("value") or "").split())
+    if len(typed) < blocks.MIN_QUERY:
+        return []
+    try:
+        _actor(deps, body)
+    except ChatRefusal:
+        return []  # the program's people are for its team only
+    try:
+        with deps.factory() as session:
+            found = search_people(session, typed)
+    except Exception:
+        log.exception("slack: the referrer search failed")
+        return []
+    return [
+        blocks.person_option(p.person_id, f"{p.first_name} {p.last_name}", p.account_name)
+        for p in found
+    ]
+
+
 def _ask_words(done: actions.AskRecorded) -> str:
     word = ASK_WORDS.get(done.status, done.status.replace("_", " ").capitalize())
     return f"{word}: {done.champion_name} at {done.account_name}"
@@ -189,6 +218,10 @@ def _ask_words(done: actions.AskRecorded) -> str:
 
 def _refused(ack: Ack, refusal: Exception) -> None:
     ack(response_action="update", view=blocks.notice(str(refusal)))
+
+
+def _person_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 def _intro_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -202,14 +235,18 @@ def _intro_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClie
         contact_email=values.get("contact_email", ""),
         note=values.get("note", ""),
         ask_id=origin.record_id,
-        referrer_email=values.get("referrer_email") or None,
+        referrer_person_id=_person_id(values.get(blocks.REFERRER_BLOCK)),
     )
     now = deps.clock.now()
     try:
         actor = _actor(deps, body)
         logged = actions.log_intro(deps.factory, deps.program, deps.settings, actor, form, now)
     except IntroProblems as problems:
-        inline = blocks.field_errors(problems.errors, view)
+        errors = {
+            blocks.REFERRER_BLOCK if field == "referrer_email" else field: message
+            for field, message in problems.errors.items()
+        }  # nobody picked: shown at the picker
+        inline = blocks.field_errors(errors, view)
         if inline is None:
             _refused(ack, problems)
         else:
