@@ -68,7 +68,12 @@ def manifest(base_url: str, name: str = "Referral program") -> dict[str, Any]:
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {
-            "interactivity": {"is_enabled": True, "request_url": url},
+            # The referrer picker's options are fetched from the same endpoint.
+            "interactivity": {
+                "is_enabled": True,
+                "request_url": url,
+                "message_menu_options_url": url,
+            },
             "org_deploy_enabled": False,
             "socket_mode_enabled": False,
             "token_rotation_enabled": False,

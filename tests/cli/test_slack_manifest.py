@@ -35,7 +35,11 @@ def test_the_manifest_has_the_scopes_and_every_url_under_slack_events(runner: Cl
         "commands",
         "im:write",
     }
-    assert manifest["settings"]["interactivity"] == {"is_enabled": True, "request_url": URL}
+    assert manifest["settings"]["interactivity"] == {
+        "is_enabled": True,
+        "request_url": URL,
+        "message_menu_options_url": URL,
+    }
     [command] = manifest["features"]["slash_commands"]
     assert (command["command"], command["url"]) == ("/refer", URL)
     [shortcut] = manifest["features"]["shortcuts"]
