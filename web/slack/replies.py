@@ -82,7 +82,8 @@ def replace_in_message(
 def tell(client: WebClient, channel: str | None, user: str, text: str) -> None:
     """A note only ``user`` sees, in the conversation they acted in."""
     if not channel:
-        log.warning("slack: no conversation to tell %s: %s", user, text)
+        # (the note itself may name people: logs carry ids only)
+        log.warning("slack: no conversation to tell %s what was refused", user)
         return
     try:
         client.chat_postEphemeral(channel=channel, user=user, text=text)
