@@ -18,6 +18,7 @@ from cli import (
     outbox_commands,
     program_commands,
     referral_commands,
+    report_commands,
     review_commands,
     reward_commands,
     slack_commands,
@@ -52,6 +53,7 @@ app.add_typer(review_commands.review_app, name="review")
 app.add_typer(reward_commands.rewards_app, name="rewards")
 app.add_typer(reward_commands.referrers_app, name="referrers")
 app.add_typer(slack_commands.app, name="slack")
+app.command("report")(report_commands.report)
 
 
 @app.callback()

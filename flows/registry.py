@@ -9,6 +9,7 @@ from typing import Any
 from flows.daily_cycle import daily_cycle_flow
 from flows.detect_moments import detect_moments_flow
 from flows.dispatch_outbox import dispatch_outbox_flow
+from flows.program_report import program_report_flow
 from flows.prompt_csms import prompt_csms_flow
 from flows.release_rewards import release_rewards_flow
 from flows.sync_crm import sync_crm_flow
@@ -21,6 +22,7 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "track-referrals": track_referrals_flow,
     "release-rewards": release_rewards_flow,
     "dispatch-outbox": dispatch_outbox_flow,
+    "program-report": program_report_flow,
     "daily-cycle": daily_cycle_flow,
 }
 

@@ -82,3 +82,14 @@ def test_release_at_the_window_once_with_one_thank_you_and_a_lost_deal_voids(
     cli("run", "dispatch-outbox", "--at", (DUE + DAY).isoformat())
     exported = cli("rewards", "export", str(flow_env / "batch.csv"))
     assert "1 new" in exported, exported
+
+
+def test_program_report_runs_through_prefect_and_writes_its_files(cli, committed_factory, flow_env):
+    rw = RewardWorld(committed_factory, flow_env / "world", load_preset("saas"))
+    referral = rw.intro(rw.referrer())
+    rw.push()
+    rw.win(referral)
+    ran = json.loads(cli("run", "program-report", "--at", (DUE + DAY).isoformat(), "--json"))
+    assert "1 referred leads (1 eligible)" in ran["headline"], ran
+    report = json.loads((flow_env / "reports" / "report.json").read_text())
+    assert report["total"]["referral"]["won"] == 1

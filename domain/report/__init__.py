@@ -1,0 +1,1 @@
+"""The program report: metrics defined once, by month and in total. Pure."""

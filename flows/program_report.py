@@ -1,0 +1,49 @@
+"""program-report: the program's metrics as a Prefect artifact and files."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from domain.clock import SystemClock, ensure_utc
+from domain.report.markdown import headline, report_markdown
+from tasks.context import app_context
+from tasks.report import build_report, write_report
+
+
+@task(name="program-report", cache_policy=NO_CACHE, persist_result=False)
+def program_report_task(now: datetime, days: int) -> dict[str, object]:
+    """The report over the last ``days`` days: files with names for the admin, the artifact
+    with ids (Prefect keeps what people are called out of its database)."""
+    context = app_context()
+    end = now.date()
+    start = end - timedelta(days=days - 1)
+    named = build_report(context.factory, context.program, start, end, names=True)
+    written = write_report(named, context.program, context.settings.data_dir / "reports")
+    by_id = build_report(context.factory, context.program, start, end, names=False)
+    create_markdown_artifact(
+        key="program-report",
+        markdown=report_markdown(by_id, f"{context.program.name}: program report"),
+        description=headline(by_id),
+    )
+    return {
+        "headline": headline(by_id),
+        "json": str(written.json),
+        "markdown": str(written.markdown),
+    }
+
+
+@flow(name="program-report")
+def program_report_flow(at: datetime | None = None, days: int = 365) -> dict[str, object]:
+    """The program report by month and in total over the last ``days`` days: published as the
+    keyed markdown artifact `program-report` and written as report.json and report.md.
+
+    Args:
+        at: report as if at this instant; default now.
+        days: how far back the report reaches (default a year).
+    """
+    now = ensure_utc(at) if at else SystemClock().now()
+    return program_report_task(now, days)
