@@ -28,7 +28,7 @@ def report(
     ),
     to: str | None = typer.Option(None, "--to", help="Last day (YYYY-MM-DD); default today."),
     out: Path | None = typer.Option(
-        None, help="Folder for report.json and report.md; default DATA_DIR/reports."
+        None, help="Folder for report.json, .md and .html; default DATA_DIR/reports."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -46,4 +46,4 @@ def report(
         print_json(built)
         return
     typer.echo(headline(built))
-    typer.echo(f"written: {written.json} and {written.markdown}")
+    typer.echo(f"written: {written.json}, {written.markdown} and {written.html}")

@@ -1,6 +1,6 @@
-"""The program report: read the facts, compute the metrics, write `report.json` and
-`report.md`. The files carry people's names (an admin reads them); what goes to Prefect
-carries ids."""
+"""The program report: read the facts, compute the metrics, write `report.json`,
+`report.md` and `report.html` (with its charts). The files carry people's names (an admin
+reads them); what goes to Prefect carries ids."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from db.repositories import report as repo
 from domain.program import Program
 from domain.report.markdown import report_markdown
 from domain.report.metrics import program_report
+from tasks.report_html import report_html
 
 
 def build_report(
@@ -37,6 +38,7 @@ def build_report(
 class Written:
     json: Path
     markdown: Path
+    html: Path
 
 
 def _replace(path: Path, text: str) -> None:
@@ -45,11 +47,14 @@ def _replace(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(temporary, 0o644)  # a report is for reading (mkstemp makes it private)
     os.replace(temporary, path)
 
 
 def write_report(report: dict[str, Any], program: Program, folder: Path) -> Written:
-    written = Written(folder / "report.json", folder / "report.md")
+    written = Written(folder / "report.json", folder / "report.md", folder / "report.html")
+    title = f"{program.name}: program report"
     _replace(written.json, json.dumps(report, indent=2, sort_keys=False) + "\n")
-    _replace(written.markdown, report_markdown(report, f"{program.name}: program report"))
+    _replace(written.markdown, report_markdown(report, title))
+    _replace(written.html, report_html(report, title))
     return written

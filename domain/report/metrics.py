@@ -9,6 +9,9 @@ Definitions (the README repeats them):
   eligible leads: those the rules let through;
 - referral -> opportunity rate: eligible referrals with a deal that reached the opportunity
   stage / eligible referrals with a deal;
+- funnel: asks sent, intros, referred leads, eligible leads, opportunities (eligible
+  referrals whose deal reached the opportunity stage), won (those whose deal was won), all
+  counted from what happened in the period;
 - close rate: won / (won + lost) among deals closed in the month, referral deals vs others;
 - cycle days: from a won deal's creation in the CRM to its close; the median, referral vs other;
 - deal size: the mean amount of won deals, referral vs other;
@@ -151,16 +154,24 @@ def _period(
     created = [d for d in deals if _in(key, d.created_at)]
     closed = [d for d in deals if _in(key, d.closed_at) and (d.won or d.lost)]
     per_csm = Counter(a.csm for a in sent)
+    opportunities = sum(1 for r in with_deal if r.reached_opportunity)
+    won = sum(1 for r in eligible if r.won_amount is not None)
     return {
+        "funnel": {
+            "asks_sent": len(sent),
+            "intros": intros,
+            "referred_leads": len(leads),
+            "eligible_leads": len(eligible),
+            "opportunities": opportunities,
+            "won": won,
+        },
         "asks_sent": len(sent),
         "asks_sent_per_csm": dict(sorted(per_csm.items())),
         "intros": intros,
         "positive_response_rate": _rate(intros, len(sent)),
         "referred_leads": len(leads),
         "eligible_leads": len(eligible),
-        "referral_to_opportunity_rate": _rate(
-            sum(1 for r in with_deal if r.reached_opportunity), len(with_deal)
-        ),
+        "referral_to_opportunity_rate": _rate(opportunities, len(with_deal)),
         "referral": _channel([d for d in closed if d.referral]),
         "other": _channel([d for d in closed if not d.referral]),
         "pipeline_share": _share(created, target_share),

@@ -119,3 +119,14 @@ def test_only_what_happened_in_the_period_counts():
     # their whole cycle; none was created in February.
     assert r["total"]["referral"]["median_cycle_days"] == 31.0
     assert r["total"]["pipeline_share"]["deals"] == 0
+
+
+def test_the_funnel_from_asks_to_won_deals():
+    assert report()["total"]["funnel"] == {
+        "asks_sent": 4,
+        "intros": 2,
+        "referred_leads": 4,
+        "eligible_leads": 2,
+        "opportunities": 1,
+        "won": 1,
+    }
