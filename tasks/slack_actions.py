@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
@@ -22,7 +22,7 @@ from db.models import Account, Ask, AuditEntry, Person, Reward, RewardLedgerEntr
 from db.repositories import asks as asks_repo
 from domain.program import Program
 from domain.referrals.intake import validate_intake
-from domain.statuses import LedgerEntry, ReferralChannel, TeamRole
+from domain.statuses import LedgerEntry, ReferralChannel, RewardStatus, TeamRole
 from tasks.referrals.capture import CaptureInput, capture_in_session, stable_id
 from tasks.rewards.decide import DecisionError, decide_reward
 
@@ -52,6 +52,13 @@ class ChatActor:
     def actor(self) -> str:
         return f"team_member:{self.team_member_id}"
 
+    def slack_details(self) -> dict[str, Any]:
+        return {
+            "via": "slack",
+            "slack_user_id": self.slack_user_id,
+            "slack_team_id": self.slack_team_id,
+        }
+
     def audit(self, action: str, entity_type: str, entity_id: int, **details: Any) -> AuditEntry:
         return AuditEntry(
             occurred_at=details.pop("now"),
@@ -59,22 +66,30 @@ class ChatActor:
             action=action,
             entity_type=entity_type,
             entity_id=str(entity_id),
-            details={
-                "via": "slack",
-                "slack_user_id": self.slack_user_id,
-                "slack_team_id": self.slack_team_id,
-                **details,
-            },
+            details={**self.slack_details(), **details},
         )
 
 
 def actor_for(
     factory: sessionmaker[Session], slack_user_id: str, slack_team_id: str | None
 ) -> ChatActor:
-    """The active team member behind a Slack user id, or a refusal."""
+    """The one active team member with a program role behind a Slack user id, or a
+    refusal."""
     with factory() as session:
-        member = session.scalar(select(TeamMember).where(TeamMember.slack_user_id == slack_user_id))
-    if member is None or not member.active:
+        members = list(
+            session.scalars(
+                select(TeamMember).where(
+                    TeamMember.slack_user_id == slack_user_id, TeamMember.active.is_(True)
+                )
+            )
+        )
+    if len(members) > 1:
+        raise ChatRefusal(
+            "Your Slack account is set on more than one team member, so nothing was recorded. "
+            "An admin can fix it with `referrals team list` and `referrals team add`."
+        )
+    member = members[0] if members else None
+    if member is None or member.role is None:  # no role: not placed in the program yet
         raise ChatRefusal(
             "You are not on the referral program's team, so nothing was recorded. "
             "An admin can add you with `referrals team add EMAIL --role csm --slack-id ...`."
@@ -140,7 +155,7 @@ def record_ask(
         if updated is None:
             raise ChatRefusal(f"Ask {ask_id} is already {ask.status}; nothing was changed.")
         session.add(
-            actor.audit("ask_recorded", "ask", ask_id, now=now, outcome=outcome, note=bool(reason))
+            actor.audit("ask_recorded", "ask", ask_id, now=now, outcome=outcome, reason=reason)
         )
         return AskRecorded(ask_id, str(target), True, account.name, _name(person))
 
@@ -259,33 +274,46 @@ def decide_reward_in_chat(
     """`referrals rewards approve|reject` from Slack: the approver role and four eyes hold.
     A decision already taken the same way (a retried click) changes nothing."""
     try:
-        decided = decide_reward(factory, program, reward_id, approve, actor.email, reason, now)
+        decided = decide_reward(
+            factory,
+            program,
+            reward_id,
+            approve,
+            actor.email,
+            reason,
+            now,
+            via=actor.slack_details(),
+        )
     except DecisionError as error:
         already = _already_decided(factory, actor, reward_id, approve)
         if already is not None:
             return RewardDecided(reward_id, already, False)
         raise ChatRefusal(str(error)) from None
-    with transaction(factory) as session:
-        session.add(
-            actor.audit(
-                "reward_decided", "reward", reward_id, now=now, approved=approve, via_button=True
-            )
-        )
     return RewardDecided(reward_id, str(decided.status), True)
 
 
 def _already_decided(
     factory: sessionmaker[Session], actor: ChatActor, reward_id: int, approve: bool
 ) -> str | None:
-    """The reward's status if this actor already took this decision (a retried click)."""
-    entry = LedgerEntry.APPROVED if approve else LedgerEntry.REJECTED
+    """The reward's status if this actor already took this decision in its current round of
+    approval (a retried click); None otherwise, so a refusal is told."""
     with factory() as session:
+        reward = session.get(Reward, reward_id)
+        if reward is None or reward.status is RewardStatus.AWAITING_APPROVAL:
+            return None
+        asked = session.scalar(
+            select(func.max(RewardLedgerEntry.id)).where(
+                RewardLedgerEntry.reward_id == reward_id,
+                RewardLedgerEntry.entry == LedgerEntry.AWAITING_APPROVAL,
+            )
+        )
         took = session.scalar(
             select(RewardLedgerEntry.id).where(
                 RewardLedgerEntry.reward_id == reward_id,
-                RewardLedgerEntry.entry == entry,
+                RewardLedgerEntry.entry
+                == (LedgerEntry.APPROVED if approve else LedgerEntry.REJECTED),
                 RewardLedgerEntry.actor == actor.actor,
+                RewardLedgerEntry.id > (asked or 0),
             )
         )
-        reward = session.get(Reward, reward_id)
-    return str(reward.status) if took is not None and reward is not None else None
+    return str(reward.status) if took is not None else None

@@ -6,8 +6,10 @@ nothing."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,8 +45,10 @@ def decide_reward(
     by_email: str,
     reason: str,
     now: datetime,
+    via: Mapping[str, Any] | None = None,
 ) -> Decided:
-    """Approve or reject reward ``reward_id`` as the team member ``by_email``."""
+    """Approve or reject reward ``reward_id`` as the team member ``by_email``. ``via``: where
+    the decision came from (Slack's ids), kept in the same audit entry."""
     with transaction(factory) as session:
         reward = session.get(Reward, reward_id, with_for_update=True)
         if reward is None:
@@ -76,7 +80,12 @@ def decide_reward(
                 action="reward_approved" if approve else "reward_rejected",
                 entity_type="reward",
                 entity_id=str(reward_id),
-                details={"approved": approve, "status": str(step.status), "reason": reason},
+                details={
+                    "approved": approve,
+                    "status": str(step.status),
+                    "reason": reason,
+                    **(via or {}),
+                },
             )
         )
         log.info("reward %s %s by %s", reward_id, step.status, actor)

@@ -119,4 +119,21 @@ def test_four_eyes_hold_in_chat_and_a_repeated_approval_changes_nothing(factory,
     again = decide_reward_in_chat(factory, rw.program, approver, reward_id, True, "ok", DUE)
     assert (first.changed, first.status) == (True, "approved")
     assert (again.changed, again.status) == (False, "approved")
-    assert len(audits(factory, "reward_decided")) == 1
+    [entry] = audits(factory, "reward_approved")  # the decision, with its Slack ids
+    assert entry.details["slack_user_id"] == "U0APPROVER"
+
+
+def test_a_member_with_no_role_or_a_shared_slack_id_is_refused(factory):
+    w = World(factory)
+    w.csm(slack="U0NOROLE", role=None)
+    with pytest.raises(ChatRefusal, match="not on the referral program's team"):
+        actor_for(factory, "U0NOROLE", None)
+    w.csm(slack="U0TWICE")
+    w.csm(slack="U0TWICE")
+    with pytest.raises(ChatRefusal, match="more than one team member"):
+        actor_for(factory, "U0TWICE", None)
+    retired = w.csm(slack="U0BACK")
+    with factory.begin() as session:
+        session.get(TeamMember, retired).active = False
+    current = w.csm(slack="U0BACK")
+    assert actor_for(factory, "U0BACK", None).team_member_id == current

@@ -68,8 +68,9 @@ class SlackSite:
         retry: int | None = None,
         age: int = 0,
         secret: str = SECRET,
+        wait: bool = True,
     ) -> Any:
-        """Deliver as Slack does; then wait for the work that runs after the ack."""
+        """Deliver as Slack does; then (``wait``) let the work that runs after the ack end."""
         fields = form if form is not None else {"payload": json.dumps(payload)}
         body = urlencode(fields).encode()
         stamp = int(time.time()) - age
@@ -83,7 +84,8 @@ class SlackSite:
         started = time.monotonic()
         answer = self.client.post(PATH, content=body, headers=headers)
         answer.elapsed_seconds = time.monotonic() - started
-        assert self.client.app.state.slack.work.wait_idle(10)
+        if wait:
+            assert self.client.app.state.slack.work.wait_idle(10)
         return answer
 
     def calls(self, method: str) -> list[RecordedCall]:
@@ -624,7 +626,7 @@ def test_the_referring_accounts_csm_cannot_approve_from_slack(approvals) -> None
     assert approval.rw.reward(approval.reward_id).status is RewardStatus.AWAITING_APPROVAL
     [note] = site.fake.ephemerals(CSM_SLACK)
     assert note["channel"] == approval.channel and "four eyes" in note["text"]
-    assert site.calls("chat.update") == [] and site.audits("reward_decided") == []
+    assert site.calls("chat.update") == [] and site.audits("reward_approved") == []
 
 
 def test_an_approver_approves_once_and_the_message_shows_it(approvals) -> None:
@@ -639,7 +641,7 @@ def test_an_approver_approves_once_and_the_message_shows_it(approvals) -> None:
     assert (update.params["channel"], update.params["ts"]) == (approval.channel, approval.ts)
     [line] = [b for b in update.params["blocks"] if b["block_id"] == f"reward:{approval.reward_id}"]
     assert line["type"] == "context" and "Approved by <@U0APPROVER>" in line["elements"][0]["text"]
-    [entry] = site.audits("reward_decided")
+    [entry] = site.audits("reward_approved")  # one entry, the decision and its Slack ids
     assert entry.details["slack_user_id"] == "U0APPROVER"
 
 
@@ -672,3 +674,67 @@ def test_a_retried_snooze_changes_nothing_the_second_time(site: SlackSite) -> No
 
     assert len(site.calls("chat.update")) == 1
     assert len(site.audits("ask_recorded")) == 1
+
+
+# From the review: what people type is shown escaped, odd ids are refused politely, a lost
+# update is repaired by the next click, slow work never delays an acknowledgement.
+
+
+def test_what_people_typed_is_shown_escaped_in_the_message(approvals) -> None:
+    site, approval = approvals
+    site.post(_press(site, approval, "reward_reject", "U0APPROVER"))
+    [view_id] = [v["id"] for v in site.fake.views()]
+    evil = "<!channel> <https://evil.example/login|Re-approve here>"
+    site.post(site.fake.view_submission(view_id, {"reason": evil}))
+    [update] = site.calls("chat.update")
+    text = json.dumps(update.params["blocks"])
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "<https://evil.example" not in text
+
+
+def test_odd_ids_in_a_signed_form_are_refused_politely(site: SlackSite) -> None:
+    digest = digest_with_an_ask(site)
+    site.post(click(site, digest, "ask_decline"))
+    [view_id] = [v["id"] for v in site.fake.views()]
+    submission = site.fake.view_submission(view_id, {"reason": "x"})
+    for metadata in (
+        json.dumps({"id": "9" * 25, "channel": digest.channel, "ts": digest.ts}),
+        json.dumps({"id": "\u00b2", "channel": digest.channel, "ts": digest.ts}),
+        "[1]",
+    ):
+        submission["view"]["private_metadata"] = metadata
+        answer = site.post(submission)
+        assert answer.status_code == 200, answer.text
+        assert "carries no ask" in answer.text
+    assert site.ask(digest.ask_id).status is not AskStatus.DECLINED
+
+
+def test_an_update_lost_the_first_time_is_repaired_by_the_next_click(site: SlackSite) -> None:
+    digest = digest_with_an_ask(site)
+    site.fake.fail_next("chat.update", status=429)
+    site.post(click(site, digest, "ask_asked"))
+    assert site.ask(digest.ask_id).status is AskStatus.ASKED
+    assert any(b.get("type") == "actions" for b in blocks_of(site, digest))
+    site.post(click(site, digest, "ask_asked"))  # nothing new is recorded; the message is fixed
+    assert not any(b.get("type") == "actions" for b in blocks_of(site, digest))
+
+
+def test_slow_work_after_acks_never_delays_the_next_acknowledgement(
+    site: SlackSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import slack_actions
+
+    digest = digest_with_an_ask(site)
+    record = slack_actions.record_ask
+
+    def slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3.5)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(slack_actions, "record_ask", slowly)
+    timings = []
+    for _ in range(10):  # more clicks than the work pool has threads
+        answer = site.post(click(site, digest, "ask_asked"), wait=False)
+        timings.append((answer.status_code, answer.elapsed_seconds))
+    assert site.client.app.state.slack.work.wait_idle(60)
+    assert all(code == 200 and took < 1.0 for code, took in timings), timings

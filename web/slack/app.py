@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request, Response
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
@@ -28,15 +29,15 @@ from web.slack import EVENTS_PATH
 from web.slack.listeners import Deps, register
 
 log = logging.getLogger(__name__)
-WORKERS = 8
+WORKERS = 8  # the work after acks
+ACK_WORKERS = 16  # acknowledging: quick, and never queued behind slow work
 
 
-class BackgroundWork(ThreadPoolExecutor):
-    """Bolt's executor for listeners and lazy listeners, which can say when it is idle (for
-    tests, and for a shutdown that lets the work after an ack finish)."""
+class _Tracked(ThreadPoolExecutor):
+    """A pool that knows what it is running."""
 
-    def __init__(self, workers: int = WORKERS) -> None:
-        super().__init__(max_workers=workers, thread_name_prefix="slack")
+    def __init__(self, workers: int, prefix: str) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix=prefix)
         self._pending: set[Future[object]] = set()
         self._guard = threading.Lock()
 
@@ -51,11 +52,25 @@ class BackgroundWork(ThreadPoolExecutor):
         with self._guard:
             self._pending.discard(future)
 
+    def pending(self) -> set[Future[object]]:
+        with self._guard:
+            return set(self._pending)
+
+
+class BackgroundWork(_Tracked):
+    """The work after an ack (Bolt's lazy listeners) in a pool of its own, and the pool
+    that acknowledges (listeners, whose rest may run on after the ack), so slow work never
+    keeps a request from its answer. Says when both are idle (tests; a shutdown that lets
+    the work finish)."""
+
+    def __init__(self, workers: int = WORKERS, ack_workers: int = ACK_WORKERS) -> None:
+        super().__init__(workers, "slack-work")
+        self.acks = _Tracked(ack_workers, "slack-ack")
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is running, work started by other work included."""
+        """Wait until nothing is running in either pool, work started by work included."""
         while True:
-            with self._guard:
-                pending = set(self._pending)
+            pending = self.pending() | self.acks.pending()
             if not pending:
                 return True
             _, running = wait(pending, timeout=timeout)
@@ -89,7 +104,12 @@ def build_slack_app(
         client=web_client(context.settings, token),
         token_verification_enabled=False,  # auth.test on the first request, not at start
         process_before_response=False,
-        listener_executor=work,
+        listener_executor=work.acks,
+    )
+    # The work after an ack (database, chat.update) gets a pool of its own: slow work
+    # there must never keep the next request from being acknowledged within three seconds.
+    bolt.listener_runner.lazy_listener_runner = ThreadLazyListenerRunner(
+        logger=bolt.logger, executor=work
     )
     register(bolt, Deps(context.factory, context.program, context.settings, context.clock))
     return SlackActions(bolt, work)

@@ -5,10 +5,13 @@ reading a submitted modal back. Pure: no Slack calls, no database."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from domain.digest import mrkdwn
 
 JsonDict = dict[str, Any]
 
@@ -47,18 +50,27 @@ class Origin:
 
     @classmethod
     def load(cls, metadata: str | None) -> Origin:
+        """What the modal carried; anything malformed (it comes back through the client)
+        gives an origin with nothing in it."""
         try:
             data = json.loads(metadata or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, TypeError):
             return cls()
-        record_id = data.get("id")
+        if not isinstance(data, dict):
+            return cls()
+        channel, ts = data.get("channel"), data.get("ts")
         return cls(
-            int(record_id)
-            if isinstance(record_id, int | str) and str(record_id).isdigit()
-            else None,
-            data.get("channel") or None,
-            data.get("ts") or None,
+            record_id(data.get("id")),
+            channel if isinstance(channel, str) and channel else None,
+            ts if isinstance(ts, str) and ts else None,
         )
+
+
+def record_id(value: object) -> int | None:
+    """A database id from a payload (a button's value, a form's metadata or pick), or None:
+    plain ASCII digits only, small enough for a BIGINT."""
+    text = str(value) if isinstance(value, int | str) else ""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
 
 
 def _plain(text: str) -> JsonDict:
@@ -185,7 +197,9 @@ def recorded(block_id: str, what: str, slack_user_id: str, when: datetime) -> Js
     stamp = int(when.timestamp())
     fallback = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     date = f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
-    text = f"{what} by <@{slack_user_id}> on {date}"
+    # ``what`` carries text people typed or the CRM holds: escaped, so it cannot mention
+    # @channel or hide a link.
+    text = f"{mrkdwn(what)} by <@{slack_user_id}> on {date}"
     return {
         "type": "context",
         "block_id": block_id,
@@ -196,7 +210,8 @@ def recorded(block_id: str, what: str, slack_user_id: str, when: datetime) -> Js
 def replace_block(
     blocks: Sequence[Mapping[str, Any]], block_id: str, new: JsonDict
 ) -> list[JsonDict] | None:
-    """The message's blocks with ``block_id`` replaced; None when the block is not there."""
-    if not any(b.get("block_id") == block_id for b in blocks):
+    """The message's blocks with ``block_id``'s buttons replaced; None when the block is not
+    there or no longer has buttons (already answered: nothing to repair)."""
+    if not any(b.get("block_id") == block_id and b.get("type") == "actions" for b in blocks):
         return None
     return [new if b.get("block_id") == block_id else dict(b) for b in blocks]

@@ -27,14 +27,16 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from db.repositories.locks import SLACK_MESSAGE, held
 from db.repositories.people import search_people
 from domain.clock import Clock
+from domain.digest import mrkdwn
 from domain.program import Program
 from tasks import slack_actions as actions
 from tasks.slack_actions import ChatActor, ChatRefusal, IntroForm, IntroProblems
 from web.slack import blocks
 from web.slack.blocks import Origin
-from web.slack.replies import open_view, replace_in_message, tell
+from web.slack.replies import SharedLock, open_view, replace_in_message, tell
 
 log = logging.getLogger(__name__)
 SORRY = "Sorry, that did not go through and nothing was recorded. Try again, or use the CLI."
@@ -48,6 +50,11 @@ class Deps:
     program: Program
     settings: Settings
     clock: Clock
+
+
+def _shared(deps: Deps) -> SharedLock:
+    """One edit of a Slack message at a time across the web app's processes."""
+    return lambda channel, ts: held(deps.factory, SLACK_MESSAGE, f"{channel}:{ts}")
 
 
 def _retried(request: BoltRequest) -> bool:
@@ -68,7 +75,7 @@ def _clicked(body: Mapping[str, Any]) -> tuple[int | None, str | None, str | Non
     value = str(action.get("value") or "")
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    return (int(value) if value.isdigit() else None), channel, container.get("message_ts")
+    return blocks.record_id(value), channel, container.get("message_ts")
 
 
 def _actor(deps: Deps, body: Mapping[str, Any]) -> ChatActor:
@@ -106,11 +113,12 @@ def register(app: App, deps: Deps) -> None:
                 done = actions.record_ask(
                     deps.factory, _actor(deps, body), ask_id, outcome, None, now
                 )
-                if done.changed:
-                    line = blocks.recorded(f"ask:{ask_id}", _ask_words(done), _user(body), now)
-                    replace_in_message(
-                        client, channel, ts, f"ask:{ask_id}", line, body.get("message")
-                    )
+                # Also when nothing changed: an update lost the first time is repaired now
+                # (a block already answered is left as it is).
+                line = blocks.recorded(f"ask:{ask_id}", _ask_words(done), _user(body), now)
+                replace_in_message(
+                    client, channel, ts, f"ask:{ask_id}", line, body.get("message"), _shared(deps)
+                )
 
             _guarded(client, body, channel, work)
 
@@ -149,14 +157,13 @@ def register(app: App, deps: Deps) -> None:
                 raise ChatRefusal("That button carries no reward.")
             now = deps.clock.now()
             actor = _actor(deps, body)
-            done = actions.decide_reward_in_chat(
+            actions.decide_reward_in_chat(
                 deps.factory, deps.program, actor, reward_id, True, "approved in Slack", now
             )
-            if done.changed:
-                line = blocks.recorded(f"reward:{reward_id}", "Approved", _user(body), now)
-                replace_in_message(
-                    client, channel, ts, f"reward:{reward_id}", line, body.get("message")
-                )
+            line = blocks.recorded(f"reward:{reward_id}", "Approved", _user(body), now)
+            replace_in_message(
+                client, channel, ts, f"reward:{reward_id}", line, body.get("message"), _shared(deps)
+            )
 
         _guarded(client, body, channel, work)
 
@@ -221,7 +228,7 @@ def _refused(ack: Ack, refusal: Exception) -> None:
 
 
 def _person_id(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return blocks.record_id(value)
 
 
 def _intro_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -260,21 +267,20 @@ def _intro_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClie
         ack(
             response_action="update",
             view=blocks.notice(
-                f"{word}: {form.company} (referral {logged.referral_id}). "
+                f"{word}: {mrkdwn(form.company)} (referral {logged.referral_id}). "
                 "The program's rules decide it at the next run."
             ),
         )
         return
     ack()
-    if logged.created:
-        block_id = f"ask:{origin.record_id}"
-        line = blocks.recorded(
-            block_id,
-            f"Intro to {form.company} logged (referral {logged.referral_id})",
-            _user(body),
-            now,
-        )
-        replace_in_message(client, origin.channel, origin.ts, block_id, line)
+    block_id = f"ask:{origin.record_id}"
+    line = blocks.recorded(
+        block_id,
+        f"Intro to {form.company} logged (referral {logged.referral_id})",
+        _user(body),
+        now,
+    )
+    replace_in_message(client, origin.channel, origin.ts, block_id, line, shared=_shared(deps))
 
 
 def _decline_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -291,10 +297,9 @@ def _decline_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebCl
         _refused(ack, refusal)
         return
     ack()
-    if done.changed:
-        block_id = f"ask:{origin.record_id}"
-        line = blocks.recorded(block_id, _ask_words(done), _user(body), now)
-        replace_in_message(client, origin.channel, origin.ts, block_id, line)
+    block_id = f"ask:{origin.record_id}"
+    line = blocks.recorded(block_id, _ask_words(done), _user(body), now)
+    replace_in_message(client, origin.channel, origin.ts, block_id, line, shared=_shared(deps))
 
 
 def _reject_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -308,14 +313,13 @@ def _reject_submitted(deps: Deps, ack: Ack, body: dict[str, Any], client: WebCli
         if origin.record_id is None:
             raise ChatRefusal("That form carries no reward.")
         actor = _actor(deps, body)
-        done = actions.decide_reward_in_chat(
+        actions.decide_reward_in_chat(
             deps.factory, deps.program, actor, origin.record_id, False, reason, now
         )
     except ChatRefusal as refusal:
         _refused(ack, refusal)
         return
     ack()
-    if done.changed:
-        block_id = f"reward:{origin.record_id}"
-        line = blocks.recorded(block_id, f"Rejected ({reason[:200]})", _user(body), now)
-        replace_in_message(client, origin.channel, origin.ts, block_id, line)
+    block_id = f"reward:{origin.record_id}"
+    line = blocks.recorded(block_id, f"Rejected ({reason[:200]})", _user(body), now)
+    replace_in_message(client, origin.channel, origin.ts, block_id, line, shared=_shared(deps))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from slack_sdk import WebClient
@@ -17,16 +18,16 @@ from web.slack.blocks import JsonDict, replace_block
 log = logging.getLogger(__name__)
 FAILURES = (SlackApiError, SlackRequestError, OSError)
 
-# One edit of a message at a time in this process: two clicks on one digest (ask 1, then
-# ask 2) each read the message as it is and replace only their own block.
+# One edit of a message at a time: two clicks on one digest (ask 1, then ask 2) each read
+# the message as it is and replace only their own block. A thread lock in this process, and
+# ``shared`` (a database lock) across the web app's processes and machines.
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
+SharedLock = Callable[[str, str], AbstractContextManager[object]]
 
 
 def _lock(channel: str, ts: str) -> threading.Lock:
     with _locks_guard:
-        if len(_locks) > 10_000:
-            _locks.clear()
         return _locks.setdefault((channel, ts), threading.Lock())
 
 
@@ -55,19 +56,21 @@ def replace_in_message(
     block_id: str,
     new: JsonDict,
     seen: Mapping[str, Any] | None = None,
+    shared: SharedLock | None = None,
 ) -> bool:
-    """Replace one block of a message; ``seen`` (the message a click came from) is used
-    when Slack cannot be asked for the message as it is now."""
+    """Replace one block's buttons; ``seen`` (the message a click came from) is used when
+    Slack cannot be asked for the message as it is now. A block already answered is left
+    alone, so calling this again after a lost update repairs it and otherwise does nothing."""
     if not channel or not ts:
         return False
-    with _lock(channel, ts):
+    with _lock(channel, ts), shared(channel, ts) if shared else nullcontext():
         message = _current(client, channel, ts) or seen
         if message is None:
             return False
         blocks: Sequence[Mapping[str, Any]] = message.get("blocks") or []
         updated = replace_block(blocks, block_id, new)
         if updated is None:
-            log.info("slack: message %s in %s has no block %s", ts, channel, block_id)
+            log.info("slack: message %s in %s: no buttons left in %s", ts, channel, block_id)
             return False
         try:
             client.chat_update(
