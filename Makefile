@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: setup demo test lint lock clean
+.PHONY: setup demo serve test lint lock clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: setup
 	$(BIN)/referrals demo
+
+serve: setup
+	$(BIN)/referrals serve
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

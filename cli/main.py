@@ -21,6 +21,7 @@ from cli import (
     report_commands,
     review_commands,
     reward_commands,
+    serve_commands,
     slack_commands,
     team_commands,
     web_commands,
@@ -54,6 +55,7 @@ app.add_typer(reward_commands.rewards_app, name="rewards")
 app.add_typer(reward_commands.referrers_app, name="referrers")
 app.add_typer(slack_commands.app, name="slack")
 app.command("report")(report_commands.report)
+app.command("serve")(serve_commands.serve)
 
 
 @app.callback()

@@ -32,6 +32,6 @@ def test_every_flow_but_the_manual_day_is_deployed_once_on_a_schedule():
     assert sorted(found) == sorted(set(found))
     assert set(found) == set(FLOWS) - {"daily-cycle"}
     for deployment in deployments():
-        assert deployment["concurrency_limit"] == 1
+        assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
         assert deployment["work_pool"]["name"] == "referrals"
         assert deployment["schedules"], deployment["name"]

@@ -1,0 +1,96 @@
+"""`referrals serve`: a local Prefect server (its UI at http://HOST:PORT) and every
+deployment of prefect.yaml served on its schedule, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from cli.output import fail
+
+STARTUP_SECONDS = 90.0  # a first start creates Prefect's database (measured 14 s here)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)  # Prefect pauses served schedules on an interrupt
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Where the Prefect server listens."),
+    port: int = typer.Option(4200, min=1, max=65535, help="The Prefect server's port."),
+    timezone: str = typer.Option(
+        "UTC", envvar="REFERRALS_TIMEZONE", help="IANA time zone of every schedule."
+    ),
+) -> None:
+    """Start a local Prefect server (or use the one already at HOST:PORT) and serve every
+    flow's deployment on its schedule; the UI at http://HOST:PORT shows them and their runs.
+    Ctrl-C stops both."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(
+            "is not a time zone (an IANA name such as Europe/Paris)", param_hint="--timezone"
+        ) from None
+    api = f"http://{host}:{port}/api"
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server: subprocess.Popen[bytes] | None = None
+    served: subprocess.Popen[bytes] | None = None
+    try:
+        if _healthy(api):
+            typer.echo(f"using the Prefect server already at http://{host}:{port}")
+        else:
+            typer.echo(f"starting the Prefect server at http://{host}:{port} ...")
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+            )
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not _healthy(api):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise fail(
+                        f"problem: the Prefect server did not start at {api} "
+                        "(is the port taken? its own log is above)"
+                    )
+                time.sleep(0.5)
+        typer.echo(f"serving every deployment (schedules in {timezone}); UI: http://{host}:{port}")
+        served = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve", "--timezone", timezone], env=env
+        )
+        served.wait()
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        _stop(served)
+        _stop(server)
