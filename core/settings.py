@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     sendgrid_timeout_seconds: float = Field(30.0, gt=0, alias="SENDGRID_TIMEOUT_SECONDS")
 
     email_from: str = Field("referrals@example.com", alias="REFERRALS_EMAIL_FROM")
+    # Where program-report posts its headline (a Slack channel id); a Prefect Variable
+    # `referrals_report_channel` takes precedence in flows.
+    report_channel: str | None = Field(None, alias="REFERRALS_REPORT_CHANNEL")
 
     outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")
     outbox_max_attempts: int = Field(8, ge=1, alias="REFERRALS_OUTBOX_MAX_ATTEMPTS")

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from domain.clock import SystemClock, ensure_utc
 from domain.report.markdown import headline, report_markdown
 from tasks.context import app_context
-from tasks.report import build_report, write_report
+from tasks.report import build_report, post_report, write_report
 
 
 @task(name="program-report", cache_policy=NO_CACHE, persist_result=False)
@@ -24,6 +24,8 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
     named = build_report(context.factory, context.program, start, end, names=True)
     written = write_report(named, context.program, context.settings.data_dir / "reports")
     by_id = build_report(context.factory, context.program, start, end, names=False)
+    channel = _report_channel(context.settings.report_channel)
+    posted = post_report(context.factory, named, context.program, channel, now) if channel else 0
     create_markdown_artifact(
         key="program-report",
         markdown=report_markdown(by_id, f"{context.program.name}: program report"),
@@ -33,13 +35,25 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
         "headline": headline(by_id),
         "json": str(written.json),
         "markdown": str(written.markdown),
+        "html": str(written.html),
+        "slack_post_enqueued": posted,
     }
+
+
+def _report_channel(fallback: str | None) -> str | None:
+    """The Prefect Variable `referrals_report_channel` (set it in the UI), else the
+    environment's REFERRALS_REPORT_CHANNEL."""
+    from prefect.variables import Variable
+
+    return Variable.get("referrals_report_channel", default=None) or fallback
 
 
 @flow(name="program-report")
 def program_report_flow(at: datetime | None = None, days: int = 365) -> dict[str, object]:
     """The program report by month and in total over the last ``days`` days: published as the
-    keyed markdown artifact `program-report` and written as report.json and report.md.
+    keyed markdown artifact `program-report`, written as report.json, report.md and
+    report.html, and posted to the report's Slack channel when one is set (through the
+    outbox: dispatch-outbox delivers it).
 
     Args:
         at: report as if at this instant; default now.

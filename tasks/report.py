@@ -8,16 +8,20 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import transaction
 from db.repositories import report as repo
+from db.repositories.outbox import NewMessage, enqueue
+from domain.digest import mrkdwn
 from domain.program import Program
-from domain.report.markdown import report_markdown
+from domain.report.markdown import headline, report_markdown
 from domain.report.metrics import program_report
+from domain.statuses import OutboxChannel
 from tasks.report_html import report_html
 
 
@@ -58,3 +62,43 @@ def write_report(report: dict[str, Any], program: Program, folder: Path) -> Writ
     _replace(written.markdown, report_markdown(report, title))
     _replace(written.html, report_html(report, title))
     return written
+
+
+def report_post(report: dict[str, Any], program: Program, channel: str) -> NewMessage:
+    """The report's headline and leaders for a Slack channel, once per period (the dedupe
+    key is the period: a rerun posts nothing twice)."""
+    period = report["period"]
+    lines = [f"*{mrkdwn(program.name)}: program report* ({period['from']} to {period['to']})"]
+    lines.append(mrkdwn(headline(report)))
+    if report["top_csms"]:
+        top = ", ".join(
+            f"{mrkdwn(c['csm'])} ({c['intros']} intros)" for c in report["top_csms"][:3]
+        )
+        lines.append(f"Top CSMs: {top}")
+    if report["top_referrers"]:
+        top = ", ".join(mrkdwn(r["referrer"]) for r in report["top_referrers"][:3])
+        lines.append(f"Top referrers: {top}. Thank you!")
+    text = "\n".join(lines)
+    return NewMessage(
+        channel=OutboxChannel.CHAT,
+        operation="post_message",
+        recipient=channel,
+        dedupe_key=f"program-report:{channel}:{period['from']}:{period['to']}",
+        template="program_report",
+        payload={
+            "text": text,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}],
+        },
+    )
+
+
+def post_report(
+    factory: sessionmaker[Session],
+    report: dict[str, Any],
+    program: Program,
+    channel: str,
+    now: datetime,
+) -> int:
+    """Enqueue the post; dispatch-outbox delivers it. Returns 1 when new."""
+    with transaction(factory) as session:
+        return enqueue(session, [report_post(report, program, channel)], now)

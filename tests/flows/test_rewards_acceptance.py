@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -84,12 +85,26 @@ def test_release_at_the_window_once_with_one_thank_you_and_a_lost_deal_voids(
     assert "1 new" in exported, exported
 
 
-def test_program_report_runs_through_prefect_and_writes_its_files(cli, committed_factory, flow_env):
+def test_program_report_runs_through_prefect_and_writes_its_files(
+    cli, committed_factory, flow_env, monkeypatch
+):
     rw = RewardWorld(committed_factory, flow_env / "world", load_preset("saas"))
     referral = rw.intro(rw.referrer())
     rw.push()
     rw.win(referral)
-    ran = json.loads(cli("run", "program-report", "--at", (DUE + DAY).isoformat(), "--json"))
+    monkeypatch.setenv("REFERRALS_REPORT_CHANNEL", "C0REPORTS")
+    get_settings.cache_clear()
+    app_context.cache_clear()
+    at = (DUE + DAY).isoformat()
+    ran = json.loads(cli("run", "program-report", "--at", at, "--json"))
     assert "1 referred leads (1 eligible)" in ran["headline"], ran
+    assert ran["slack_post_enqueued"] == 1 and Path(ran["html"]).exists()
     report = json.loads((flow_env / "reports" / "report.json").read_text())
     assert report["total"]["referral"]["won"] == 1
+    again = json.loads(cli("run", "program-report", "--at", at, "--json"))
+    assert again["slack_post_enqueued"] == 0  # one post per period, however many runs
+    with committed_factory() as session:
+        [post] = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "program_report")
+        ).all()
+    assert post.recipient == "C0REPORTS" and "program report" in post.payload["text"]
