@@ -92,7 +92,9 @@ def test_serve_lists_every_deployment_and_a_triggered_run_completes(
             assert deployment["schedules"] and deployment["schedules"][0]["schedule"]["cron"]
             assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
         report = next(d for d in found if d["name"] == "program-report")
-        run = call(api, f"/deployments/{report['id']}/create_flow_run", {})
+        # A busy server (its SQLite, while the schedules' first runs are written) may answer
+        # 503; nothing was created then, so asking again is safe.
+        run = until(lambda: call(api, f"/deployments/{report['id']}/create_flow_run", {}), 60)
         state = until(
             lambda: (
                 (r := call(api, f"/flow_runs/{run['id']}"))["state"]["type"]
