@@ -85,3 +85,17 @@ class Asks(ProgramModel):
         if self.expire_after_days < self.due_days:
             raise_problems([("expire_after_days", "must be >= due_days")])
         return self
+
+
+class RoleTarget(ProgramModel):
+    """What one team member of a role aims for; None: no target."""
+
+    asks_per_month: int | None = Field(None, ge=1)
+    intros_per_quarter: int | None = Field(None, ge=1)
+
+
+class Targets(ProgramModel):
+    """Referral targets per CSM and per rep; the report shows each person's progress."""
+
+    csm: RoleTarget = RoleTarget()
+    rep: RoleTarget = RoleTarget()

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from domain import program_defaults as defaults
 from domain.program_base import LowercaseList, Problem, ProgramModel, Text, raise_problems
-from domain.program_champions import Asks, Scoring
+from domain.program_champions import Asks, Scoring, Targets
 from domain.program_moments import Guards, NpsTrigger, Triggers
 from domain.program_referrers import ReferrerType
 from domain.program_rewards import Reward, RewardPolicy
@@ -206,6 +206,7 @@ class Program(ProgramModel):
     guards: Guards = Guards()
     scoring: Scoring = Scoring()
     asks: Asks = Asks()
+    targets: Targets = Targets()
     referrer_types: tuple[ReferrerType, ...] = Field(min_length=1)
     stage_map: StageMap = StageMap()
     rewards: tuple[Reward, ...] = ()

@@ -20,7 +20,7 @@ from db.repositories.outbox import NewMessage, enqueue
 from domain.digest import mrkdwn
 from domain.program import Program
 from domain.report.markdown import headline, report_markdown
-from domain.report.metrics import program_report
+from domain.report.metrics import Target, program_report
 from domain.statuses import OutboxChannel
 from tasks.report_html import report_html
 
@@ -33,8 +33,13 @@ def build_report(
         referrals = repo.referral_rows(session, start, end, names)
         deals = repo.deal_rows(session, start, end, names)
         rewards = repo.reward_rows(session)
+    targets = {
+        role: Target(goal.asks_per_month, goal.intros_per_quarter)
+        for role, goal in (("csm", program.targets.csm), ("rep", program.targets.rep))
+        if goal.asks_per_month or goal.intros_per_quarter
+    }
     return program_report(
-        asks, referrals, deals, rewards, program.target_pipeline_share, start, end
+        asks, referrals, deals, rewards, program.target_pipeline_share, start, end, targets
     )
 
 

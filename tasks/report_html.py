@@ -114,6 +114,15 @@ th:first-child, td:first-child { text-align: left; }
 <td>{{ pct(m.pipeline_share.share_of_amount) }}</td></tr>
 {% endfor %}
 </table>
+<h2>Targets ({{ report.targets.month }} asks, {{ report.targets.quarter }} intros)</h2>
+<table><tr><th>who</th><th>role</th><th>asks</th><th>asks target</th><th>intros</th>
+<th>intros target</th></tr>
+{% for p in report.targets.people %}
+<tr><td>{{ p.who }}</td><td>{{ p.role }}</td><td>{{ p.asks_this_month }}</td>
+<td>{{ p.asks_target or "-" }}</td><td>{{ p.intros_this_quarter }}</td>
+<td>{{ p.intros_target or "-" }}</td></tr>
+{% endfor %}
+</table>
 <h2>Top referrers</h2>
 <table><tr><th>referrer</th><th>eligible referrals</th><th>won amount</th></tr>
 {% for r in report.top_referrers %}

@@ -45,13 +45,18 @@ def _member(member_id: int | None, name: str | None, names: bool) -> str:
 def ask_rows(session: Session, start: date, end: date, names: bool) -> list[AskRow]:
     low, high = _bounds(start, end)
     rows = session.execute(
-        select(TeamMember.id, TeamMember.name, Ask.prompted_at, Ask.status)
+        select(TeamMember.id, TeamMember.name, TeamMember.role, Ask.prompted_at, Ask.status)
         .join(TeamMember, TeamMember.id == Ask.csm_id)
         .where(Ask.prompted_at >= low, Ask.prompted_at < high)
     ).all()
     return [
-        AskRow(_member(member_id, name, names), prompted, status is AskStatus.INTRO_MADE)
-        for member_id, name, prompted, status in rows
+        AskRow(
+            _member(member_id, name, names),
+            prompted,
+            status is AskStatus.INTRO_MADE,
+            str(role) if role else None,
+        )
+        for member_id, name, role, prompted, status in rows
     ]
 
 

@@ -77,6 +77,24 @@ def report_markdown(report: Mapping[str, Any], title: str) -> str:
             for key, m in months.items()
         ],
     )
+    targets = report["targets"]
+    lines += ["", f"## Targets ({targets['month']} asks, {targets['quarter']} intros)", ""]
+    if not targets["people"]:
+        lines.append("No targets in the program file (`targets:`), or nobody with one asked.")
+    lines += _table(
+        ["who", "role", "asks", "asks target", "intros", "intros target"],
+        [
+            [
+                p["who"],
+                p["role"],
+                p["asks_this_month"],
+                _num(p["asks_target"]),
+                p["intros_this_quarter"],
+                _num(p["intros_target"]),
+            ]
+            for p in targets["people"]
+        ],
+    )
     lines += ["", "## Top referrers", ""]
     lines += _table(
         ["referrer", "eligible referrals", "won amount"],

@@ -20,13 +20,16 @@ Definitions (the README repeats them):
 - pipeline per referring account and per rep: the amount of referral deals created in the
   period, open or won, by the referrer's account and by the deal's owner;
 - top referrers: eligible referrals and won amount per referrer; top CSMs: intros per CSM;
-- rewards by state: count and amount per status; decisions by reason: every reason code given.
+- rewards by state: count and amount per status; decisions by reason: every reason code given;
+- targets: per CSM and rep, asks in the period's last month against their role's
+  ``asks_per_month`` and intros (asks that became one) in its last quarter against
+  ``intros_per_quarter``.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +48,13 @@ class AskRow:
     csm: str  # the CSM's name (a team member, shown to the program's own people)
     prompted_at: datetime
     intro: bool
+    role: str | None = None  # csm | rep: whose targets apply
+
+
+@dataclass(frozen=True)
+class Target:
+    asks_per_month: int | None = None
+    intros_per_quarter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ def program_report(
     target_share: float,
     start: date,
     end: date,
+    targets: Mapping[str, Target] | None = None,
 ) -> dict[str, Any]:
     """Every metric by month (``YYYY-MM``) and in ``total`` over ``start``..``end`` (both
     included): a fact counts in the period when its own date falls in it."""
@@ -126,6 +137,7 @@ def program_report(
         TOTAL: _period(None, inside, asks, referrals, deals, target_share),
         "pipeline_per_referring_account": _pipeline_by(created, lambda d: d.referring_account),
         "pipeline_per_rep": _pipeline_by(created, lambda d: d.owner),
+        "targets": _targets(asks, targets or {}, end),
         "top_referrers": _top_referrers(referrals),
         "top_csms": _top_csms(asks),
         "rewards_by_state": _rewards(rewards),
@@ -221,6 +233,38 @@ def _pipeline_by(
             totals[key(deal) or "(unknown)"] += deal.amount
     ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     return {name: _money(amount) for name, amount in ranked}
+
+
+def _quarter(at: date) -> tuple[int, int]:
+    return at.year, (at.month - 1) // 3 + 1
+
+
+def _targets(asks: Sequence[AskRow], targets: Mapping[str, Target], end: date) -> dict[str, Any]:
+    """Each CSM's and rep's progress in the period's last month (asks) and quarter
+    (intros) against their role's target."""
+    people: dict[str, str] = {a.csm: a.role or "" for a in asks if a.role in targets}
+    rows = []
+    for name, role in sorted(people.items()):
+        target = targets[role]
+        mine = [a for a in asks if a.csm == name]
+        asks_done = sum(1 for a in mine if month(a.prompted_at) == month(end))
+        intros_done = sum(
+            1 for a in mine if a.intro and _quarter(a.prompted_at.date()) == _quarter(end)
+        )
+        rows.append(
+            {
+                "who": name,
+                "role": role,
+                "asks_this_month": asks_done,
+                "asks_target": target.asks_per_month,
+                "asks_progress": _rate(asks_done, target.asks_per_month or 0),
+                "intros_this_quarter": intros_done,
+                "intros_target": target.intros_per_quarter,
+                "intros_progress": _rate(intros_done, target.intros_per_quarter or 0),
+            }
+        )
+    year, quarter = _quarter(end)
+    return {"month": month(end), "quarter": f"{year}-Q{quarter}", "people": rows}
 
 
 def _top_referrers(referrals: Sequence[ReferralRow], size: int = 10) -> list[dict[str, Any]]:

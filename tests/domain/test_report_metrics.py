@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from domain.report.metrics import AskRow, DealRow, ReferralRow, RewardRow, program_report
+from domain.report.metrics import AskRow, DealRow, ReferralRow, RewardRow, Target, program_report
 
 
 def at(m: int, d: int) -> datetime:
@@ -130,3 +130,40 @@ def test_the_funnel_from_asks_to_won_deals():
         "opportunities": 1,
         "won": 1,
     }
+
+
+def test_progress_against_each_roles_targets():
+    asks = [
+        AskRow("Casey", at(2, 2), intro=True, role="csm"),
+        AskRow("Casey", at(2, 9), intro=False, role="csm"),
+        AskRow("Casey", at(1, 9), intro=True, role="csm"),  # same quarter, other month
+        AskRow("Robin", at(2, 3), intro=False, role="rep"),
+        AskRow("Sam", at(2, 3), intro=False, role=None),  # no role: no target
+    ]
+    targets = {"csm": Target(asks_per_month=4, intros_per_quarter=3), "rep": Target(2, None)}
+    r = program_report(asks, [], [], [], 0.3, date(2026, 1, 1), date(2026, 2, 28), targets)[
+        "targets"
+    ]
+    assert (r["month"], r["quarter"]) == ("2026-02", "2026-Q1")
+    assert r["people"] == [
+        {
+            "who": "Casey",
+            "role": "csm",
+            "asks_this_month": 2,
+            "asks_target": 4,
+            "asks_progress": 0.5,
+            "intros_this_quarter": 2,
+            "intros_target": 3,
+            "intros_progress": 0.6667,
+        },
+        {
+            "who": "Robin",
+            "role": "rep",
+            "asks_this_month": 1,
+            "asks_target": 2,
+            "asks_progress": 0.5,
+            "intros_this_quarter": 0,
+            "intros_target": None,
+            "intros_progress": None,
+        },
+    ]
