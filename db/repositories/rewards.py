@@ -229,8 +229,7 @@ def _update_all(
         update(REWARDS)
         .where(REWARDS.c.id == bindparam("b_id"), REWARDS.c.status == status)
         .values(
-            {c: bindparam(f"b_{c}", type_=REWARDS.c[c].type) for c in columns}
-            | {"updated_at": now}
+            {c: bindparam(f"b_{c}", type_=REWARDS.c[c].type) for c in columns} | {"updated_at": now}
         )
     )
     params = [
@@ -251,9 +250,7 @@ def _update_one(session: Session, reward: Reward, step: Step, now: datetime) -> 
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def due_recipients(
-    session: Session, now: datetime, limit: int, after: str | None
-) -> list[str]:
+def due_recipients(session: Session, now: datetime, limit: int, after: str | None) -> list[str]:
     """Recipients with a reward whose hold window is over, in order, after ``after`` (None:
     from the first; '' is the recipient with no email, who comes first)."""
     return list(
