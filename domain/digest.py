@@ -55,6 +55,12 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
 
 
+def note_payload(text: str, *extra_blocks: dict[str, Any]) -> dict[str, Any]:
+    """A short Slack message (a note, a report post, an approver's notice): its text, shown
+    as one mrkdwn section, then ``extra_blocks`` (buttons)."""
+    return {"text": text, "blocks": [_section(text), *extra_blocks]}
+
+
 def ask_actions(ask_id: int) -> dict[str, Any]:
     """The buttons of one ask; ``block_id`` lets a click's handler replace them with what was
     recorded."""

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.repositories import report as repo
 from db.repositories.outbox import NewMessage, enqueue
-from domain.digest import mrkdwn
+from domain.digest import mrkdwn, note_payload
 from domain.program import Program
 from domain.report.markdown import headline, report_markdown
 from domain.report.metrics import Target, program_report
@@ -90,10 +90,7 @@ def report_post(report: dict[str, Any], program: Program, channel: str) -> NewMe
         recipient=channel,
         dedupe_key=f"program-report:{channel}:{period['from']}:{period['to']}",
         template="program_report",
-        payload={
-            "text": text,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}],
-        },
+        payload=note_payload(text),
     )
 
 

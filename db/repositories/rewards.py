@@ -386,15 +386,16 @@ def approvers(session: Session) -> list[TeamMember]:
     )
 
 
-def stage_dates(session: Session, deal_id: int) -> list[tuple[str, datetime]]:
-    return [
-        (str(stage), at)
-        for stage, at in session.execute(
-            select(StageEvent.program_stage, StageEvent.entered_at)
-            .where(StageEvent.deal_id == deal_id, StageEvent.program_stage.is_not(None))
-            .order_by(StageEvent.entered_at, StageEvent.id)
-        )
-    ]
+def stage_dates(session: Session, deal_ids: Sequence[int]) -> dict[int, list[tuple[str, datetime]]]:
+    """Each deal's program stages with their entry times, in order: one query for all."""
+    found: dict[int, list[tuple[str, datetime]]] = {}
+    for deal_id, stage, at in session.execute(
+        select(StageEvent.deal_id, StageEvent.program_stage, StageEvent.entered_at)
+        .where(StageEvent.deal_id.in_(list(deal_ids)), StageEvent.program_stage.is_not(None))
+        .order_by(StageEvent.entered_at, StageEvent.id)
+    ):
+        found.setdefault(deal_id, []).append((str(stage), at))
+    return found
 
 
 def approval_rounds(session: Session, reward_ids: Sequence[int]) -> dict[int, int]:

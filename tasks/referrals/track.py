@@ -19,7 +19,7 @@ from db.repositories import referrals as repo
 from db.repositories.crm_sync import link_referrals_to_deals
 from db.repositories.outbox import NewMessage, enqueue
 from db.repositories.suppressions import suppressed
-from domain.digest import mrkdwn
+from domain.digest import mrkdwn, note_payload
 from domain.program import Program
 from domain.program_rewards import FixedValue
 from domain.referrals.feedback import feedback_due
@@ -226,12 +226,7 @@ def _notes(
                 template="referral_news",
                 subject_type="team_member",
                 subject_id=csm_id,
-                payload={
-                    "text": text,
-                    "blocks": [
-                        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
-                    ],
-                },
+                payload=note_payload(text),
             )
         )
     return messages

@@ -16,7 +16,7 @@ from core.settings import Settings
 from db.models import TeamMember
 from db.repositories.outbox import NewMessage
 from db.repositories.rewards import Context
-from domain.digest import mrkdwn
+from domain.digest import mrkdwn, note_payload
 from domain.program import Program
 from domain.rewards.accrual import money
 from domain.statuses import OutboxChannel
@@ -178,11 +178,7 @@ def approval_requests(
                     subject_type="reward",
                     subject_id=reward.id,
                     payload={
-                        "text": text,
-                        "blocks": [
-                            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
-                            decision_buttons(reward.id),
-                        ],
+                        **note_payload(text, decision_buttons(reward.id)),
                         "reward_id": reward.id,
                     },
                 )
@@ -238,12 +234,7 @@ def csm_notes(contexts: Sequence[Context]) -> list[NewMessage]:
                 template="rewards_released_note",
                 subject_type="team_member",
                 subject_id=csm_id,
-                payload={
-                    "text": text,
-                    "blocks": [
-                        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
-                    ],
-                },
+                payload=note_payload(text),
             )
         )
     return messages

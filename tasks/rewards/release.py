@@ -304,8 +304,9 @@ def _send(
         cash_like = program.reward_policy.cash_like_types
         ytd = repo.year_so_far(session, recipients, now, cash_like)
         rounds = repo.approval_rounds(session, waiting)
+        dates = repo.stage_dates(session, [c.deal.id for c in contexts if c.deal])
         for context in contexts:
-            stages = repo.stage_dates(session, context.deal.id) if context.deal else []
+            stages = dates.get(context.deal.id, []) if context.deal else []
             so_far = ytd.get(context.reward.recipient_email or "", (Decimal(0), Decimal(0)))[0]
             text = messages.evidence(context, stages, so_far)
             out.extend(
