@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Where program-report posts its headline (a Slack channel id); a Prefect Variable
     # `referrals_report_channel` takes precedence in flows.
     report_channel: str | None = Field(None, alias="REFERRALS_REPORT_CHANNEL")
+    # Where the monthly recognition post thanks the last month's champions, CSMs and reps (a
+    # Slack channel id; unset, none is posted); a Prefect Variable
+    # `referrals_recognition_channel` takes precedence in flows.
+    recognition_channel: str | None = Field(None, alias="REFERRALS_RECOGNITION_CHANNEL")
 
     outbox_batch_size: int = Field(500, ge=1, le=1000, alias="REFERRALS_OUTBOX_BATCH_SIZE")
     outbox_max_attempts: int = Field(8, ge=1, alias="REFERRALS_OUTBOX_MAX_ATTEMPTS")

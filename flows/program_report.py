@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from domain.clock import SystemClock, ensure_utc
 from domain.report.markdown import headline, report_markdown
 from tasks.context import app_context
+from tasks.recognition import post_recognition
 from tasks.report import build_report, post_report, write_report
 
 
@@ -26,6 +27,13 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
     by_id = build_report(context.factory, context.program, start, end, names=False)
     channel = _report_channel(context.settings.report_channel)
     posted = post_report(context.factory, named, context.program, channel, now) if channel else 0
+    thanks = _recognition_channel(context.settings.recognition_channel)
+    if thanks:
+        recognised = post_recognition(context.factory, context.program, thanks, now)
+        recognition, thanked = recognised.note, recognised.enqueued
+    else:
+        recognition, thanked = "off: no recognition channel set", 0
+    get_run_logger().info("Recognition post: %s", recognition)
     create_markdown_artifact(
         key="program-report",
         markdown=report_markdown(by_id, f"{context.program.name}: program report"),
@@ -37,15 +45,27 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
         "markdown": str(written.markdown),
         "html": str(written.html),
         "slack_post_enqueued": posted,
+        "recognition": recognition,
+        "recognition_post_enqueued": thanked,
     }
+
+
+def _variable_or(name: str, fallback: str | None) -> str | None:
+    from prefect.variables import Variable
+
+    return Variable.get(name, default=None) or fallback
 
 
 def _report_channel(fallback: str | None) -> str | None:
     """The Prefect Variable `referrals_report_channel` (set it in the UI), else the
     environment's REFERRALS_REPORT_CHANNEL."""
-    from prefect.variables import Variable
+    return _variable_or("referrals_report_channel", fallback)
 
-    return Variable.get("referrals_report_channel", default=None) or fallback
+
+def _recognition_channel(fallback: str | None) -> str | None:
+    """The Prefect Variable `referrals_recognition_channel` (set it in the UI), else the
+    environment's REFERRALS_RECOGNITION_CHANNEL; neither set, no recognition post."""
+    return _variable_or("referrals_recognition_channel", fallback)
 
 
 @flow(name="program-report")
@@ -53,7 +73,8 @@ def program_report_flow(at: datetime | None = None, days: int = 365) -> dict[str
     """The program report by month and in total over the last ``days`` days: published as the
     keyed markdown artifact `program-report`, written as report.json, report.md and
     report.html, and posted to the report's Slack channel when one is set (through the
-    outbox: dispatch-outbox delivers it).
+    outbox: dispatch-outbox delivers it). With a recognition channel set, the first run in a
+    month also thanks the month before's top client champions, CSMs and reps there, once.
 
     Args:
         at: report as if at this instant; default now.
