@@ -1,48 +1,35 @@
-"""The demo: the journey so far on a synthetic book of business, sandbox adapters only.
+"""The demo: a whole program on a synthetic book of business, sandbox adapters only.
 
-Later steps of the journey add themselves here; the demo drives their plain functions over
-simulated days rather than starting a Prefect flow run per day (a flow run costs ~1 s).
+Every simulated day runs the flows' plain functions in one process rather than a Prefect flow
+run per flow per day (a flow run costs ~1 s); the deployments are for real days.
 """
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
+from cli.demo_output import describe_sync, period_lines, print_counts, where_to_look
+from cli.output import fail
 from core.settings import Settings, get_settings
 from db import migrate
-from db.engine import engine_for, session_factory, transaction
-from db.models import (
-    Account,
-    Ask,
-    Deal,
-    Moment,
-    OutboxMessage,
-    Person,
-    Referral,
-    Reward,
-    SandboxCompany,
-    SandboxContact,
-    SandboxDeal,
-    StageEvent,
-    TeamMember,
-)
-from db.repositories.asks import record_outcome
-from db.repositories.crm_issues import open_issues, quarantine_count
-from db.repositories.outbox import counts_by_status
-from db.repositories.signals import counts_by_kind
+from db.engine import engine_for, normalise_url, session_factory
 from domain.program import Program, load_program, preset_text
+from domain.report.markdown import headline
 from domain.stages import ProgramStage
-from domain.statuses import AskStatus, OutboxChannel, OutboxStatus, RewardStatus
+from domain.statuses import OutboxChannel
 from integrations.deliverers import (
     ChatDeliverer,
     CrmDeliverer,
@@ -50,169 +37,209 @@ from integrations.deliverers import (
     FulfilmentDeliverer,
 )
 from integrations.finance_queue import FinanceQueue
+from integrations.ports import Deliverer
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.crm import SandboxCrm
 from integrations.sandbox.email_folder import EmailFolderSender
 from simulation.book import generate_book
-from simulation.csm_behaviour import actions_for_day
 from simulation.pipeline import StageOdds, odds_from
 from simulation.signals_file import write_signals
-from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
+from simulation.team_file import write_team_file
 from tasks.detect_moments import detect_moments
 from tasks.ingest_signals import ingest_rows, read_rows
 from tasks.load_book import load_book
 from tasks.outbox_dispatch import dispatch_outbox
 from tasks.prompt_csms import prompt_csms
+from tasks.recognition import post_recognition
 from tasks.referrals.track import track_referrals
-from tasks.rewards.finance import record_tax_form
+from tasks.report import build_report, post_report, write_report
+from tasks.report_html import channels_chart, funnel_chart, share_chart
 from tasks.rewards.release import release_rewards
+from tasks.simulate_people import (
+    admin_reviews,
+    client_cancels,
+    finance_decides,
+    finance_pays,
+    simulate_csms,
+)
 from tasks.simulate_pipeline import simulate_pipeline_day
 from tasks.simulate_referrals import champions_submit, rep_tags_a_deal, reps_import
-from tasks.slack_actions import actor_for, decide_reward_in_chat, record_ask
-from tasks.sync_crm import SyncReport, sync_crm
+from tasks.sync_crm import sync_crm
 from tasks.team import import_team
+
+MARKER = ".referrals-demo"  # the demo only ever empties a folder it made
+DEMO_SCHEMA = "referrals_demo"  # on PostgreSQL the demo keeps to a schema of its own
+REPORT_CHANNEL = "C0PROGRAM"  # the sandbox Slack channel the report is posted to
+PERIOD_DAYS = 30
 
 
 def _say(text: str) -> None:
     typer.echo(text)
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The demo's own world: a SQLite file, outbox and chat log under ``<data dir>/demo``."""
-    folder = settings.data_dir / "demo"
-    return settings.model_copy(
-        update={
-            "data_dir": folder,
-            "database_url": f"sqlite:///{(folder / 'referrals.db').as_posix()}",
-        }
-    )
+@dataclass(frozen=True)
+class World:
+    settings: Settings  # data_dir is the output folder; database_url the demo's database
+    env: str  # what to put before `referrals ...` to look at this world afterwards
 
 
-def run_demo(seed: int, accounts: int, days: int) -> None:
-    """Every run starts a fresh demo world, so the same seed tells the same story."""
+def demo_world(base: Settings, out: Path | None) -> World:
+    """The demo's own world: a SQLite file in the output folder, or with a PostgreSQL
+    DATABASE_URL, the schema `referrals_demo` of that database (nothing else is touched)."""
+    folder = out or base.data_dir / "demo"
+    if base.database_url and make_url(normalise_url(base.database_url)).get_backend_name() == (
+        "postgresql"
+    ):
+        url = make_url(normalise_url(base.database_url))
+        url = url.update_query_dict({"options": f"-csearch_path={DEMO_SCHEMA}"})
+        database_url = url.render_as_string(hide_password=False)
+        env = f"REFERRALS_DATA_DIR={folder} DATABASE_URL='{url.render_as_string()}'"
+    else:
+        database_url = f"sqlite:///{(folder / 'referrals.db').as_posix()}"
+        env = f"REFERRALS_DATA_DIR={folder} DATABASE_URL="
+    settings = base.model_copy(update={"data_dir": folder, "database_url": database_url})
+    return World(settings, env)
+
+
+def reset_world(base: Settings, world: World, chosen: bool) -> None:
+    """Start from nothing so the same seed tells the same story; refuse to empty a folder
+    someone chose that the demo did not make (`<data dir>/demo` is the demo's own)."""
+    folder = world.settings.data_dir
+    made = not chosen or (folder / MARKER).exists()
+    if folder.exists() and any(folder.iterdir()) and not made:
+        raise fail(
+            f"problem: --out {folder} is not empty and was not made by the demo; "
+            "choose a new folder",
+            2,
+        )
+    engine_for(world.settings.resolved_database_url).dispose()  # no pooled handle to old data
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("made by `referrals demo`; it empties this folder\n")
+    if world.settings.database_url and world.settings.database_url.startswith("postgresql"):
+        assert base.database_url is not None
+        with engine_for(normalise_url(base.database_url)).begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {DEMO_SCHEMA}"))
+
+
+def run_demo(seed: int, accounts: int, days: int, out: Path | None = None) -> None:
     base = get_settings()
-    settings = demo_settings(base)
-    engine_for(settings.resolved_database_url).dispose()  # no pooled handle to the old file
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
-    settings.data_dir.mkdir(parents=True)
-    if base.database_url:
-        _say("   (the demo keeps to its own SQLite world; DATABASE_URL is left untouched)")
+    world = demo_world(base, out)
+    settings = world.settings
     try:
         odds = odds_from(settings.sandbox_stage_odds)
     except (ValueError, KeyError) as error:
         raise typer.BadParameter(f"REFERRALS_SANDBOX_STAGE_ODDS: {error}") from None
+    reset_world(base, world, chosen=out is not None)
     url = settings.resolved_database_url
-    _say(f"1. migrate  {url.split('@')[-1]}")
+    _say(f"1. world    {settings.data_dir} (database {url.split('@')[-1].split('?')[0]})")
     migrate.upgrade(url)
     factory = session_factory(url)
 
-    program_file = base.program_file
-    if not program_file.exists():
-        program_file = settings.data_dir / "program.yaml"
-        program_file.parent.mkdir(parents=True, exist_ok=True)
+    program_file = settings.data_dir / "program.yaml"
+    if base.program_file.exists():
+        shutil.copyfile(base.program_file, program_file)
+    else:
         program_file.write_text(preset_text("saas"), encoding="utf-8")
     program = load_program(program_file)
     _say(
-        f"2. program  {program_file} ({program.name}, target {program.target_pipeline_share:.0%}"
-        " of pipeline from referrals)"
+        f"2. program  {program.name}: {len(program.triggers.enabled_signal_kinds())} "
+        f"kinds of moment, {len(program.rewards)} reward rules, target "
+        f"{program.target_pipeline_share:.0%} of new pipeline from referrals"
     )
 
     book = generate_book(seed=seed, accounts=accounts, days=days)
     load_book(factory, book)
-    _say(
-        f"3. book     seed {seed}: {len(book.companies)} companies, {len(book.contacts)} "
-        f"contacts, {len(book.deals)} deals, {len(book.team)} CRM owners -> sandbox CRM"
-    )
     crm = SandboxCrm(factory)
     first = sync_crm(factory, crm, program)
     team_file = settings.data_dir / "team.csv"
     write_team_file(book, team_file)
     team = import_team(factory, read_rows(team_file))
     _say(
-        f"   sync     {_describe(first)}\n"
-        f"   team     {team_file}: roles for {team.created + team.updated} owners "
+        f"3. book     seed {seed}: {len(book.companies)} companies, {len(book.contacts)} "
+        f"contacts, {len(book.deals)} deals in the sandbox CRM\n"
+        f"   sync     {describe_sync(first)}\n"
+        f"   team     roles for {team.created + team.updated} people from team.csv "
         "(`referrals team import`, as an admin would)"
     )
-
     signals_file = settings.data_dir / "signals.jsonl"
-    signals_file.parent.mkdir(parents=True, exist_ok=True)
     write_signals(book.signals, signals_file)
     now = datetime.combine(book.start, time(9), UTC)
-    first = ingest_rows(factory, read_rows(signals_file), now)
-    again = ingest_rows(factory, read_rows(signals_file), now)
+    signals = ingest_rows(factory, read_rows(signals_file), now)
     _say(
-        f"4. signals  {signals_file}: new {first.new}, unchanged {first.unchanged}, "
-        f"rejected {len(first.rejected)}; re-import: new {again.new}, "
-        f"unchanged {again.unchanged}"
+        f"4. signals  {signals.new} product and survey signals over {days} days "
+        f"(rejected {len(signals.rejected)})"
     )
 
-    _say(
-        f"5. days     {days} simulated days: deals move, CSMs act; sync-crm, detect-moments, "
-        "prompt-csms, outbox"
-    )
+    _say(f"5. days     {book.start} to {book.end - timedelta(days=1)}, the program's every day")
     simulate_days(factory, crm, program, book.start, days, seed, odds, settings)
 
-    with factory() as session:
-        table_counts = {
-            "team members": session.scalar(select(func.count()).select_from(TeamMember)),
-            "sandbox companies": session.scalar(select(func.count()).select_from(SandboxCompany)),
-            "sandbox contacts": session.scalar(select(func.count()).select_from(SandboxContact)),
-            "sandbox deals": session.scalar(select(func.count()).select_from(SandboxDeal)),
-            "accounts": session.scalar(select(func.count()).select_from(Account)),
-            "people": session.scalar(select(func.count()).select_from(Person)),
-            "deals": session.scalar(select(func.count()).select_from(Deal)),
-            "stage events": session.scalar(select(func.count()).select_from(StageEvent)),
-            "moments": session.scalar(select(func.count()).select_from(Moment)),
-        }
-        asks_by_status = dict(
-            session.execute(select(Ask.status, func.count()).group_by(Ask.status)).all()
-        )
-        outbox = counts_by_status(session)
-        by_kind = counts_by_kind(session)
-        unmapped = session.scalar(
-            select(func.count()).select_from(Deal).where(Deal.program_stage.is_(None))
-        )
-        causes = [issue.message for issue in open_issues(session)]
-        held = quarantine_count(session)
-        referrals = _referral_counts(session)
-        rewards = _reward_totals(session)
-        early = session.scalar(
-            select(func.count())
-            .select_from(Reward)
-            .where(Reward.released_at < Reward.release_after)
-        )
     _say("6. counts")
-    for name, count in table_counts.items():
-        _say(f"   {name:<18} {count}")
-    _say(
-        "   asks               "
-        + ", ".join(f"{status} {count}" for status, count in sorted(asks_by_status.items()))
-    )
-    _say("   outbox             " + ", ".join(f"{k} {v}" for k, v in sorted(outbox.items())))
-    _say(f"   deals kept with no program stage {unmapped}, quarantined records {held}")
-    for cause in causes:
-        _say(f"     {cause}")
-    for name, counted in referrals.items():
-        _say(f"   {name:<18} " + (", ".join(f"{k} {v}" for k, v in counted) or "none"))
-    _say(
-        "   rewards            "
-        + (
-            ", ".join(
-                f"{status} {count} ({program.currency} {total:,.2f})"
-                for status, count, total in rewards
-            )
-            or "none"
+    print_counts(factory, program, _say)
+    end = book.end - timedelta(days=1)
+    report = finish_report(factory, program, settings, book.start, end)
+    _say("7. look at it")
+    where_to_look(settings, settings.data_dir, _say, world.env, book.start)
+    _say(f"\nProgram report {book.start} to {end}: {headline(report)}")
+
+
+def finish_report(
+    factory: sessionmaker[Session],
+    program: Program,
+    settings: Settings,
+    start: date,
+    end: date,
+) -> dict[str, object]:
+    """The report over the whole period, as program-report writes it, plus its charts as
+    files, and its post in the sandbox Slack channel."""
+    report = build_report(factory, program, start, end, names=True)
+    write_report(report, program, settings.data_dir / "reports")
+    charts = settings.data_dir / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    for name, chart in (
+        ("funnel", funnel_chart),
+        ("pipeline-share", share_chart),
+        ("referrals-vs-other-channels", channels_chart),
+    ):
+        (charts / f"{name}.svg").write_text(str(chart(report)), encoding="utf-8")
+    at = datetime.combine(end, time(18), UTC)
+    post_report(factory, report, program, REPORT_CHANNEL, at)
+    post_recognition(factory, program, REPORT_CHANNEL, at)  # the last whole month's thanks
+    dispatch_outbox(factory, _deliverers(settings, SandboxCrm(factory)), at)
+    return report
+
+
+def _deliverers(settings: Settings, crm: SandboxCrm) -> dict[OutboxChannel, Deliverer]:
+    return {
+        OutboxChannel.CHAT: ChatDeliverer(ChatLogNotifier(settings.chat_log_file)),
+        OutboxChannel.CRM: CrmDeliverer(crm),
+        OutboxChannel.EMAIL: EmailDeliverer(
+            EmailFolderSender(settings.email_outbox_dir, settings.email_from)
+        ),
+        OutboxChannel.FULFILMENT: FulfilmentDeliverer(FinanceQueue()),
+    }
+
+
+@contextmanager
+def progress_bar(days: int) -> Iterator[tuple[Callable[[], None], Callable[[str], None]]]:
+    """A bar over the simulated days on a terminal; elsewhere (CI, a pipe) only the period
+    lines, so the output stays the same from run to run."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        yield (lambda: None), _say
+        return
+    columns = (TextColumn("   simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("days"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("days", total=days)
+        yield (
+            lambda: progress.advance(bar),
+            lambda line: progress.console.print(line, markup=False),
         )
-        + f"; released before their window ended: {early}"
-    )
-    _say(f"   signals            {sum(by_kind.values())}")
-    for kind, count in sorted(by_kind.items(), key=lambda item: -item[1]):
-        _say(f"     {kind:<22} {count}")
-    where_to_look(settings)
 
 
-def simulate_days(  # type: ignore[no-untyped-def]
-    factory,
+def simulate_days(
+    factory: sessionmaker[Session],
     crm: SandboxCrm,
     program: Program,
     start: date,
@@ -221,234 +248,91 @@ def simulate_days(  # type: ignore[no-untyped-def]
     odds: Mapping[ProgramStage, StageOdds],
     settings: Settings,
 ) -> None:
-    """Each simulated day, in order: the sandbox CRM moves deals and CSMs act on their asks;
-    then the program's day: sync-crm, detect-moments, prompt-csms (weekdays), outbox."""
+    """Each simulated day, in order: the sandbox CRM moves deals, people act (CSMs, the
+    champions they asked, reps, the admin, finance); then the program's day: sync-crm,
+    detect-moments, prompt-csms (weekdays), track-referrals, release-rewards, outbox."""
     chat = ChatLogNotifier(settings.chat_log_file)
-    deliverers = {
-        OutboxChannel.CHAT: ChatDeliverer(chat),
-        OutboxChannel.CRM: CrmDeliverer(crm),
-        OutboxChannel.EMAIL: EmailDeliverer(
-            EmailFolderSender(settings.email_outbox_dir, settings.email_from)
-        ),
-        OutboxChannel.FULFILMENT: FulfilmentDeliverer(FinanceQueue()),
-    }
+    deliverers = _deliverers(settings, crm)
     period: Counter[str] = Counter()
-    for offset in range(days):
-        day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
-        period["moves"] += simulate_pipeline_day(factory, day, program.stage_map, seed, odds)
-        acted, intros = simulate_csms(factory, crm, day + timedelta(hours=17), seed)
-        period.update(acted)
-        period.update(
-            champions_submit(factory, program, settings, intros, day + timedelta(hours=18), seed)
-        )
-        if day.weekday() == 0:
-            period["rep intros"] += reps_import(
-                factory, program, settings, settings.data_dir, day + timedelta(hours=12), seed
-            )
-        if day.day == 1:
-            period["rep-tagged deals"] += rep_tags_a_deal(factory, day + timedelta(hours=11), seed)
-        report = sync_crm(factory, crm, program, settings=settings)
-        deals = report.by_type["deals"]
-        period.update(
-            {
-                **deals.extra,
-                "asked via CRM task": report.by_type["tasks"].extra["asks_marked_asked"],
-            }
-        )
-        moments = detect_moments(factory, program, day + timedelta(hours=8))
-        period.update({"moments": moments.moments_detected, "asks": moments.asks_created})
-        if day.weekday() < 5:
-            prompts = prompt_csms(factory, program, chat, deliverers, day + timedelta(hours=9))
-            period.update(
-                {
-                    "digests": prompts.digests,
-                    "crm tasks": prompts.crm_tasks,
-                    "expired": prompts.expired,
-                    "re-surfaced": prompts.resurfaced,
-                }
-            )
-        tracked = track_referrals(
-            factory, program, settings, deliverers, day + timedelta(hours=10)
-        ).counts
-        period.update({k: v for k, v in tracked.items() if k.startswith("decided")})
-        period["feedback emails"] += tracked["feedback emails enqueued"]
-        rewarded = release_rewards(factory, program, settings, day + timedelta(hours=10)).counts
-        period.update({k: v for k, v in rewarded.items() if k.startswith("rewards ")})
-        period.update(finance_decides(factory, program, day + timedelta(hours=15), seed))
-        dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
-        if (offset + 1) % 30 == 0 or offset + 1 == days:
-            _say(
-                f"   day {offset + 1:<4} {day.date()}: deals: {period['moves']} stage moves, "
-                f"{period['closed_lost']} lost, {period['reopened']} reopened | moments "
-                f"{period['moments']}, asks {period['asks']}, digests {period['digests']}, "
-                f"CRM tasks {period['crm tasks']} | asked {period['asked via CRM task']}, "
-                f"intros {period['intro']}, declined {period['declined']} (Slack buttons "
-                f"{period['answered in Slack']}), re-surfaced "
-                f"{period['re-surfaced']}, expired {period['expired']}\n"
-                f"            referrals: {_intros(period)} | decided: {_decided(period)} | "
-                f"feedback emails {period['feedback emails']}\n"
-                f"            rewards: {_rewarded(period)}"
-            )
-            period.clear()
+    cancelled: set[int] = set()
+    with progress_bar(days) as (advance, say):
+        for offset in range(days):
+            day = datetime.combine(start + timedelta(days=offset), time(0), UTC)
+            period.update(_people_act(factory, crm, program, settings, odds, day, seed, cancelled))
+            period.update(_program_day(factory, crm, program, settings, deliverers, chat, day))
+            period.update(finance_decides(factory, program, day + timedelta(hours=15), seed))
+            advance()
+            if (offset + 1) % PERIOD_DAYS == 0 or offset + 1 == days:
+                for line in period_lines(offset + 1, day.date().isoformat(), period):
+                    say(line)
+                period.clear()
 
 
-def finance_decides(  # type: ignore[no-untyped-def]
-    factory, program: Program, at: datetime, seed: int
+def _people_act(
+    factory: sessionmaker[Session],
+    crm: SandboxCrm,
+    program: Program,
+    settings: Settings,
+    odds: Mapping[ProgramStage, StageOdds],
+    day: datetime,
+    seed: int,
+    cancelled: set[int],
 ) -> Counter[str]:
-    """Finance's approver decides what waits for approval with the Approve / Reject buttons
-    (through their handler) and records the tax forms rewards wait for (the function behind
-    `referrals referrers tax-form`); the next release-rewards releases them."""
-    rng = random.Random(f"approve:{seed}:{at.date().isoformat()}")
-    with factory() as session:
-        waiting = list(
-            session.scalars(
-                select(Reward.id).where(Reward.status == RewardStatus.AWAITING_APPROVAL)
-            )
-        )
-        unfiled = set(
-            session.scalars(
-                select(Reward.recipient_email).where(
-                    Reward.status == RewardStatus.AWAITING_TAX_FORM
-                )
-            )
-        )
     done: Counter[str] = Counter()
-    for email in sorted(e for e in unfiled if e):  # finance asks for the form; it comes back
-        record_tax_form(factory, email, APPROVER_EMAIL, at, on_file=True)
-        done["tax forms recorded"] += 1
-    approver = actor_for(factory, APPROVER_SLACK_ID, None)
-    for reward_id in waiting:
-        approve = rng.random() < 0.8
-        reason = "checked against the deal" if approve else "partner agreement not signed yet"
-        decide_reward_in_chat(factory, program, approver, reward_id, approve, reason, at)
-        done["rewards approved by finance" if approve else "rewards rejected by finance"] += 1
+    done["moves"] += simulate_pipeline_day(factory, day, program.stage_map, seed, odds)
+    acted, intros = simulate_csms(factory, crm, day + timedelta(hours=17), seed)
+    done.update(acted)
+    done.update(
+        champions_submit(factory, program, settings, intros, day + timedelta(hours=18), seed)
+    )
+    if day.weekday() == 0:
+        done["rep intros"] += reps_import(
+            factory,
+            program,
+            settings,
+            settings.data_dir / "imports",
+            day + timedelta(hours=12),
+            seed,
+        )
+        done.update(admin_reviews(factory, program, day + timedelta(hours=14)))
+    if day.weekday() == 4:
+        done.update(finance_pays(factory, settings.data_dir / "finance", day + timedelta(hours=16)))
+    if day.day == 1:
+        done["rep-tagged deals"] += rep_tags_a_deal(factory, day + timedelta(hours=11), seed)
+    done.update(client_cancels(factory, program, day + timedelta(hours=11), cancelled))
     return done
 
 
-def simulate_csms(  # type: ignore[no-untyped-def]
-    factory, crm: SandboxCrm, at: datetime, seed: int
-) -> tuple[Counter[str], list[int]]:
-    """CSMs tick CRM tasks, answer asks with their digest's buttons (through the handlers
-    the buttons call; the CLI for a CSM without Slack), and the asks whose client makes an
-    intro (the champion then submits it on the landing page). Returns counts and those
-    asks."""
-    rng = random.Random(f"csm:{seed}:{at.date().isoformat()}")
-    with factory() as session:
-        open_asks = session.execute(
-            select(Ask.id, Ask.crm_task_id).where(Ask.status == AskStatus.PROMPTED)
-        ).all()
-        on_slack = dict(
-            session.execute(
-                select(Ask.id, TeamMember.slack_user_id)
-                .join(TeamMember, TeamMember.id == Ask.csm_id)
-                .where(Ask.status == AskStatus.PROMPTED, TeamMember.slack_user_id.is_not(None))
-            ).all()
-        )
-    tasks = dict(open_asks)
+def _program_day(
+    factory: sessionmaker[Session],
+    crm: SandboxCrm,
+    program: Program,
+    settings: Settings,
+    deliverers: Mapping[OutboxChannel, Deliverer],
+    chat: ChatLogNotifier,
+    day: datetime,
+) -> Counter[str]:
+    """What the deployments do on a real day, through the same functions."""
     done: Counter[str] = Counter()
-    intros: list[int] = []
-    crm.now = lambda: at
-    for action in actions_for_day([(i, t is not None) for i, t in open_asks], rng):
-        if action.action == "complete_task":
-            crm.complete_task(str(tasks[action.ask_id]))
-        elif action.action == "intro":
-            intros.append(action.ask_id)
-            done["intro"] += 1
-        elif action.ask_id in on_slack:  # the digest's button, through its handler
-            actor = actor_for(factory, on_slack[action.ask_id], None)
-            record_ask(factory, actor, action.ask_id, action.action, None, at)
-            done[action.action] += 1
-            done["answered in Slack"] += 1
-        else:  # a CSM without Slack answers with `referrals asks record`
-            with transaction(factory) as session:
-                record_outcome(session, action.ask_id, action.action, None, at)
-            done[action.action] += 1
-    return done, intros
-
-
-def _intros(period: Counter[str]) -> str:
-    link = sum(v for k, v in period.items() if k.startswith("link intros"))
-    slack = sum(v for k, v in period.items() if k.startswith("Slack intros"))
-    return (
-        f"{link} by link, {slack} logged in Slack, {period['rep intros']} from reps' files, "
-        f"{period['rep-tagged deals']} rep-tagged deals"
-    )
-
-
-def _decided(period: Counter[str]) -> str:
-    return (
-        ", ".join(
-            f"{k.removeprefix('decided: ')} {v}"
-            for k, v in sorted(period.items())
-            if k.startswith("decided")
+    synced = sync_crm(factory, crm, program, settings=settings)
+    done.update(synced.by_type["deals"].extra)
+    done["asked via CRM task"] += synced.by_type["tasks"].extra["asks_marked_asked"]
+    moments = detect_moments(factory, program, day + timedelta(hours=8))
+    done.update({"moments": moments.moments_detected, "asks": moments.asks_created})
+    if day.weekday() < 5:
+        prompts = prompt_csms(factory, program, chat, deliverers, day + timedelta(hours=9))
+        done.update(
+            {
+                "digests": prompts.digests,
+                "crm tasks": prompts.crm_tasks,
+                "expired": prompts.expired,
+                "re-surfaced": prompts.resurfaced,
+            }
         )
-        or "none"
-    )
-
-
-def _rewarded(period: Counter[str]) -> str:
-    steps = ("accrued", "held", "awaiting_approval", "released", "voided")
-    return ", ".join(f"{step} {period[f'rewards {step}']}" for step in steps) + (
-        f" | finance approved {period['rewards approved by finance']}, rejected "
-        f"{period['rewards rejected by finance']}, "
-        f"tax forms recorded {period['tax forms recorded']}"
-    )
-
-
-def _reward_totals(session: Session) -> list[tuple[str, int, Decimal]]:  # type: ignore[misc]
-    """Rewards by status with their count and total, in the journey's order."""
-    rows = dict(
-        (status, (count, total))
-        for status, count, total in session.execute(
-            select(Reward.status, func.count(), func.sum(Reward.amount)).group_by(Reward.status)
-        ).all()
-    )
-    always = {"pending", "holding", "awaiting_approval", "released", "voided"}
-    return [
-        (str(status), *(rows.get(status) or (0, 0)))
-        for status in RewardStatus
-        if status in rows or status in always
-    ]
-
-
-def _referral_counts(session: Session) -> dict[str, list[tuple[str, int]]]:
-    """Referrals by share path and decision, every reason given, and the emails written to
-    referrers by template."""
-    reasons: Counter[str] = Counter()
-    for codes in session.scalars(select(Referral.reason_codes)):
-        reasons.update(codes)
-
-    def grouped(column: Any, *where: Any) -> list[tuple[str, int]]:
-        query = select(column, func.count()).where(*where).group_by(column)
-        return sorted(((str(k), v) for k, v in session.execute(query).all()), key=lambda r: -r[1])
-
-    return {
-        "referrals by path": grouped(Referral.channel),
-        "decisions": grouped(Referral.eligibility),
-        "reasons": reasons.most_common(),
-        "referrer emails": grouped(
-            OutboxMessage.template,
-            OutboxMessage.channel == OutboxChannel.EMAIL,
-            OutboxMessage.subject_type == "referral",
-            OutboxMessage.status != OutboxStatus.SUPPRESSED,
-        ),
-    }
-
-
-def _describe(report: SyncReport) -> str:
-    return ", ".join(f"{row['object']} {row['created']} new" for row in report.rows()) + (
-        f"; API calls {sum(report.api_calls.values())}"
-    )
-
-
-def where_to_look(settings: Settings) -> None:
-    _say("7. look at it")
-    cli = f"REFERRALS_DATA_DIR={settings.data_dir} .venv/bin/referrals"
-    _say(f"   Slack digests (sandbox): {settings.chat_log_file}")
-    _say(f"   CRM tasks and deals:     {settings.data_dir / 'referrals.db'} (sandbox CRM tables)")
-    _say(f"   asks:    {cli} asks list    (then: asks record ID asked|declined|snoozed|intro)")
-    _say(f"   outbox:  {cli} outbox list")
-    _say(f"   team:    {cli} team list      CRM issues: {cli} crm issues")
-    _say(f"   referrals: {cli} referrals list   (then: referrals show ID; review list)")
-    _say(f"   rewards:   {cli} rewards list --json   (then: rewards show ID for its ledger)")
-    _say(f"   emails to referrers (sandbox): {settings.email_outbox_dir}")
+    tracked = track_referrals(factory, program, settings, deliverers, day + timedelta(hours=10))
+    done.update({k: v for k, v in tracked.counts.items() if k.startswith("decided")})
+    done["feedback emails"] += tracked.counts["feedback emails enqueued"]
+    rewarded = release_rewards(factory, program, settings, day + timedelta(hours=10)).counts
+    done.update({k: v for k, v in rewarded.items() if k.startswith("rewards ")})
+    dispatch_outbox(factory, deliverers, day + timedelta(hours=10))
+    return done

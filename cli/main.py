@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -149,13 +150,20 @@ def run(
 @app.command()
 def demo(
     seed: int = typer.Option(7, help="Seed of the synthetic book of business."),
-    accounts: int = typer.Option(200, min=1),
+    accounts: int = typer.Option(200, min=1, help="Client accounts in the book."),
     days: int = typer.Option(180, min=1, help="Length of the simulated period."),
+    out: Path | None = typer.Option(
+        None,
+        help="Output folder: database, reports, charts, .eml emails, chat log "
+        "[default: <data dir>/demo].",
+    ),
 ) -> None:
-    """Run the journey so far on a synthetic book of business, with sandbox adapters only."""
+    """Run a whole program over simulated days on a synthetic book of business, with sandbox
+    adapters only; ends with the program report. With a PostgreSQL DATABASE_URL the demo's
+    tables live in that database's schema `referrals_demo`."""
     from cli.demo import run_demo
 
-    run_demo(seed=seed, accounts=accounts, days=days)
+    run_demo(seed=seed, accounts=accounts, days=days, out=out)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ def reps_import(
         referred, in_pipeline = _known(session)
     if not champions:
         return 0
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"rep-intros-{at.date().isoformat()}.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=REFERRAL_COLUMNS)

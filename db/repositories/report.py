@@ -29,10 +29,19 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def _person(person_id: int | None, first: str | None, last: str | None, names: bool) -> str:
+def _person(
+    person_id: int | None,
+    first: str | None,
+    last: str | None,
+    names: bool,
+    email: str | None = None,
+) -> str:
     if person_id is None:
         return "(unknown)"
     shown = f"{first or ''} {last or ''}".strip()
+    if names and not shown and email and "@" in email:
+        # A partner known only by address: the company's domain, never the address.
+        shown = f"a referrer at {email.rsplit('@', 1)[1]}"
     return shown if names and shown else f"person:{person_id}"
 
 
@@ -77,6 +86,7 @@ def referral_rows(session: Session, start: date, end: date, names: bool) -> list
             Person.id,
             Person.first_name,
             Person.last_name,
+            Person.email,
             Account.name,
             Referral.deal_id,
             _reached_opportunity(),
@@ -89,14 +99,27 @@ def referral_rows(session: Session, start: date, end: date, names: bool) -> list
         .where(Referral.submitted_at >= low, Referral.submitted_at < high)
     ).all()
     found = []
-    for at, eligibility, reasons, pid, first, last, account, deal_id, opp, stage, amount in rows:
+    for (
+        at,
+        eligibility,
+        reasons,
+        pid,
+        first,
+        last,
+        email,
+        account,
+        deal_id,
+        opp,
+        stage,
+        amount,
+    ) in rows:
         won = stage is not None and reached(stage, ProgramStage.CLOSED_WON)
         found.append(
             ReferralRow(
                 submitted_at=at,
                 eligible=eligibility is Eligibility.ELIGIBLE,
                 reasons=tuple(str(r) for r in reasons or ()),
-                referrer=_person(pid, first, last, names),
+                referrer=_person(pid, first, last, names, email),
                 referring_account=account or "(unknown)",
                 has_deal=deal_id is not None,
                 reached_opportunity=bool(opp),
