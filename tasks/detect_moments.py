@@ -23,6 +23,7 @@ from domain.moments import guard_reasons, trigger_of, window_key
 from domain.program import Program
 from domain.referral_codes import new_code
 from domain.statuses import MomentStatus
+from tasks.summary import Summary, SummaryRow, track
 
 BATCH = 1000
 RENEWAL_THANKS_WINDOW = timedelta(days=365)  # a renewal signed within a year is still news
@@ -39,6 +40,33 @@ class MomentReport:
     asks_for_later_weeks: int = 0
     waiting_for_capacity: int = 0
     waiting_for_owner: int = 0  # the account has no owner with an asking role (yet)
+
+    def __post_init__(self) -> None:
+        track(self)
+
+    def summary(self) -> Summary:
+        """Moments from signals, asks from moments. Nothing fails per record here: a batch
+        commits whole or the run stops (the flow reports the error). Suppressions by reason
+        are in the details artifact; moments an ask could not be made for now (weekly cap, no
+        owner who asks) are ``skipped`` until a later run."""
+        waiting = self.waiting_for_capacity + self.waiting_for_owner
+        return Summary(
+            [
+                SummaryRow(
+                    "moments",
+                    found=self.signals_checked,
+                    created=self.moments_detected,
+                    # not a moment, the same account, trigger and window, or a guard applied
+                    skipped=self.signals_checked - self.moments_detected,
+                ),
+                SummaryRow(
+                    "asks",
+                    found=self.asks_created + waiting,
+                    created=self.asks_created,
+                    skipped=waiting,
+                ),
+            ]
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [

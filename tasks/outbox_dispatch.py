@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +45,7 @@ from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import Deliverer, DeliveryResult, OutboundItem
 from integrations.retry import redelivery_delay
+from tasks.summary import Failure, Summary, SummaryRow, track
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +66,67 @@ class DispatchReport:
     # The recipient is on the suppression list: not sent, never will be.
     suppressed: Counter[str] = field(default_factory=Counter)
     batches: int = 0
+    # Rows that failed or went in doubt in this run: they wait for a person.
+    gave_up: list[GaveUp] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        track(self)
 
     def rows(self) -> list[dict[str, object]]:
-        counters = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "batches"}
+        counters = {
+            f.name: value
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), Counter)
+        }
         channels = sorted(set().union(*counters.values()))
         return [
             {"channel": channel, **{name: c[channel] for name, c in counters.items()}}
             for channel in channels
         ]
+
+    def summary(self, parts: Mapping[str, str] | None = None) -> Summary:
+        """Per channel (``parts`` names them): ``created`` what reached the vendor (sent, or
+        found sent after a lost answer or a crash), ``skipped`` what is not to be sent
+        (suppressed recipients) or another dispatcher took over, ``failed`` rows that failed
+        permanently or are in doubt, by outbox id with the reason. The rest of ``found``
+        (transient failures, lost answers, rows back from a crash) waits for a later run."""
+        names = {**CHANNEL_PARTS, **(parts or {})}
+        counters = [getattr(self, f.name) for f in fields(self)]
+        counters = [c for c in counters if isinstance(c, Counter)]
+        channels = sorted(set().union(*counters))
+        rows = []
+        for channel in channels:
+            gave_up = [g for g in self.gave_up if g.channel == channel]
+            rows.append(
+                SummaryRow(
+                    names.get(channel, channel),
+                    found=sum(c[channel] for c in counters),
+                    created=self.sent[channel]
+                    + self.confirmed_after_crash[channel]
+                    + self.confirmed_after_lost_answer[channel],
+                    skipped=self.suppressed[channel] + self.lease_lost[channel],
+                    failed=self.failed[channel] + self.in_doubt[channel],
+                    failures=[
+                        Failure(f"outbox {g.outbox_id} ({g.key})", g.reason) for g in gave_up
+                    ],
+                )
+            )
+        return Summary(rows)
+
+
+class GaveUp(NamedTuple):
+    channel: str
+    outbox_id: int
+    key: str  # the row's dedupe key: ids only (e.g. crm-push:referral:12)
+    reason: str
+
+
+CHANNEL_PARTS = {
+    "email": "emails",
+    "chat": "chat messages",
+    "crm": "CRM writes",
+    "fulfilment": "payouts",
+}
 
 
 @dataclass(frozen=True)
@@ -346,6 +401,7 @@ def _outcomes(
             if result.transient:
                 error = f"gave up after {claimed.attempts} attempts: {error}"
             outcomes.append(repo.Outcome(claimed.id, OutboxStatus.FAILED, last_error=error))
+            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
             log.warning("outbox %s failed permanently", claimed.id)
     return outcomes
 
@@ -423,6 +479,7 @@ def _verify_lost_answers(
                     "`referrals outbox resolve ID --sent` or `referrals outbox requeue ID`",
                 )
             )
+            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
         elif claimed.attempts > policy.max_attempts:
             report.failed[channel] += 1
             outcomes.append(
@@ -433,9 +490,17 @@ def _verify_lost_answers(
                     f"{claimed.last_error or 'answer lost'}; {channel} does not have it",
                 )
             )
+            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
         else:
             to_send.append(claimed)
     return outcomes, to_send
+
+
+def _gave_up(channel: OutboxChannel, claimed: _Claimed, outcome: repo.Outcome) -> GaveUp:
+    reason = outcome.last_error or "unknown error"
+    if outcome.status is OutboxStatus.IN_DOUBT:
+        reason = f"in doubt: {reason}"
+    return GaveUp(channel, claimed.id, claimed.item.dedupe_key, reason)
 
 
 def _sent(claimed: _Claimed, reference: str | None, now: datetime) -> repo.Outcome:
@@ -480,6 +545,7 @@ def _recover_stale(
                             "delivery; check, then `referrals outbox resolve`",
                         )
                     )
+                    report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
                 elif reference:
                     report.confirmed_after_crash[channel] += 1
                     outcomes.append(_sent(claimed, reference, now))

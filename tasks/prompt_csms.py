@@ -29,6 +29,7 @@ from domain.statuses import AskStatus, OutboxChannel
 from domain.templates import render
 from integrations.ports import ChatNotifier, Deliverer
 from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
+from tasks.summary import Failure, Summary, SummaryRow, track
 
 log = logging.getLogger(__name__)
 SLACK_RECHECK = timedelta(days=7)  # how long a failed Slack lookup is trusted
@@ -44,6 +45,37 @@ class PromptReport:
     crm_tasks: int = 0
     csms_without_slack: list[int] = field(default_factory=list)  # team member ids
     delivery: DispatchReport | None = None
+
+    def __post_init__(self) -> None:
+        track(self)
+
+    def summary(self) -> Summary:
+        """Asks prompted (``skipped``: withdrawn, a guard applied since they were made),
+        digests (``failed``: CSMs Slack does not know, by team member id; their asks still
+        get CRM tasks), CRM tasks enqueued, then what the delivery sent or gave up on."""
+        rows = [
+            SummaryRow(
+                "asks",
+                found=self.asks_prompted + self.withdrawn,
+                created=self.asks_prompted,
+                skipped=self.withdrawn,
+            ),
+            SummaryRow(
+                "digests",
+                found=self.digests + len(self.csms_without_slack),
+                created=self.digests,
+                failed=len(self.csms_without_slack),
+                failures=[
+                    Failure(f"team member {m}", "no Slack user found for their email")
+                    for m in self.csms_without_slack
+                ],
+            ),
+            SummaryRow("CRM tasks", found=self.crm_tasks, created=self.crm_tasks),
+        ]
+        if self.delivery is not None:
+            names = {"chat": "digests", "crm": "CRM tasks"}
+            rows += self.delivery.summary(names).prefixed("delivery")
+        return Summary(rows)
 
     def rows(self) -> list[dict[str, Any]]:
         sent = self.delivery.sent if self.delivery else {}

@@ -47,6 +47,7 @@ from domain.team import OwnerFields, map_owner
 from integrations.errors import TransientError
 from integrations.ports import Crm, CrmPage, CrmRecord
 from tasks.crm_apply import ApplyContext, SyncCounts, apply_records
+from tasks.summary import Failure, Summary, SummaryRow, track
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -71,8 +72,33 @@ class SyncReport:
     api_calls: dict[str, int] = field(default_factory=dict)
     new_issues: list[str] = field(default_factory=list)  # causes first seen in this sync
 
+    def __post_init__(self) -> None:
+        track(self)
+
     def rows(self) -> list[dict[str, Any]]:
         return [counts.row(name) for name, counts in self.by_type.items()]
+
+    def summary(self) -> Summary:
+        """Per object type: ``created`` counts new and changed records (both written),
+        ``skipped`` unchanged ones and those still quarantined in the version read,
+        ``failed`` the records quarantined in this run. A type the run had not finished when
+        it failed has no row (its pages are committed; the next run counts them)."""
+        return Summary(
+            [
+                SummaryRow(
+                    name,
+                    found=counts.fetched,
+                    created=counts.created + counts.updated,
+                    skipped=counts.unchanged + counts.extra["still_quarantined"],
+                    failed=len(counts.quarantined),
+                    failures=[
+                        Failure(f"{r.object_type} {r.crm_id}", r.reason)
+                        for r, _ in counts.quarantined
+                    ],
+                )
+                for name, counts in self.by_type.items()
+            ]
+        )
 
     @property
     def quarantined(self) -> list[str]:

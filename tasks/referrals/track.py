@@ -27,9 +27,10 @@ from domain.rewards.accrual import money
 from domain.stages import ProgramStage, reached
 from domain.statuses import OutboxChannel
 from integrations.ports import Deliverer
-from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, dispatch_outbox
+from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
 from tasks.referrals.decide import decide_pending
 from tasks.referrals.emails import ReferrerFacts, RewardFacts, referrer_message
+from tasks.summary import Summary, SummaryRow, track
 
 BATCH = 500
 STAGE_WORDS = {
@@ -43,9 +44,35 @@ STAGE_WORDS = {
 @dataclass
 class TrackReport:
     counts: Counter[str] = field(default_factory=Counter)
+    pushes: DispatchReport | None = None  # the CRM pushes' delivery
+    news: DispatchReport | None = None  # the feedback emails' and Slack notes' delivery
+
+    def __post_init__(self) -> None:
+        track(self)
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"step": step, "count": count} for step, count in sorted(self.counts.items())]
+
+    def summary(self) -> Summary:
+        """Referrals decided (each decision is recorded, whatever its outcome: the outcomes
+        are in the details artifact), CRM pushes (``failed``: pushes the CRM refused, by
+        outbox row and referral), referrer emails (``skipped``: held back, the referrer is
+        suppressed or has no address) and Slack notes enqueued, then their delivery."""
+        decided = sum(n for step, n in self.counts.items() if step.startswith("decided: "))
+        enqueued = self.counts["feedback emails enqueued"]
+        held = self.counts["feedback not sent (suppressed or no address)"]
+        notes = self.counts["Slack notes enqueued"]
+        rows = [SummaryRow("referrals decided", found=decided, created=decided)]
+        pushes = self.pushes.summary({"crm": "CRM pushes"}).rows if self.pushes else []
+        rows += pushes or [SummaryRow("CRM pushes")]
+        rows += [
+            SummaryRow("referrer emails", found=enqueued + held, created=enqueued, skipped=held),
+            SummaryRow("Slack notes", found=notes, created=notes),
+        ]
+        if self.news is not None:
+            names = {"email": "referrer emails", "chat": "Slack notes"}
+            rows += self.news.summary(names).prefixed("delivery")
+        return Summary(rows)
 
 
 def track_referrals(
@@ -59,13 +86,13 @@ def track_referrals(
     report = TrackReport()
     decide_pending(factory, program, now, report.counts)
     crm = {c: d for c, d in deliverers.items() if c is OutboxChannel.CRM}
-    pushed = dispatch_outbox(factory, crm, now, policy)
+    pushed = report.pushes = dispatch_outbox(factory, crm, now, policy)
     report.counts["CRM pushes delivered"] += pushed.sent.get("crm", 0)
     with transaction(factory) as session:
         report.counts["CRM results recorded"] += record_push_results(session, now)
     enqueue_feedback(factory, program, settings, now, report.counts)
     news = {c: d for c, d in deliverers.items() if c in (OutboxChannel.EMAIL, OutboxChannel.CHAT)}
-    delivered = dispatch_outbox(factory, news, now, policy)
+    delivered = report.news = dispatch_outbox(factory, news, now, policy)
     report.counts["emails delivered"] += delivered.sent.get("email", 0)
     report.counts["Slack notes delivered"] += delivered.sent.get("chat", 0)
     return report

@@ -42,18 +42,59 @@ from domain.rewards.lifecycle import (
 from domain.stages import ProgramStage
 from domain.statuses import LedgerEntry, RewardStatus
 from tasks.rewards import messages
+from tasks.summary import Failure, Summary, SummaryRow, track
 
 BATCH = 500
 RECIPIENTS = 200
 ACTOR = "flow:release-rewards"
 
 
+NO_APPROVER = "approvals with no approver to tell (`referrals team set-role`)"
+
+
 @dataclass
 class RewardReport:
     counts: Counter[str] = field(default_factory=Counter)
 
+    def __post_init__(self) -> None:
+        track(self)
+
     def rows(self) -> list[dict[str, Any]]:
         return [{"step": step, "count": count} for step, count in self.counts.items()]
+
+    def summary(self) -> Summary:
+        """Rewards accrued, released and every other transition (one row each: each is a
+        ledger row written), thank-you emails (``skipped``: held back, suppressed or no
+        address), payouts queued, and approval requests (``failed``: no approver to tell).
+        A reward's step cannot fail alone: a batch commits whole or the run stops."""
+        steps = {k: n for k, n in self.counts.items() if k.startswith("rewards ")}
+        steps = {"rewards accrued": 0, "rewards released": 0} | steps
+        rows = [SummaryRow(step, found=n, created=n) for step, n in steps.items()]
+        sent = self.counts["thank-you emails enqueued"]
+        held = self.counts["thank-you emails held back"]
+        payouts = self.counts["payouts queued for the fulfilment port"]
+        unheard = self.counts[NO_APPROVER]
+        waiting = max(self.counts["rewards awaiting_approval"], unheard)
+        rows += [
+            SummaryRow("thank-you emails", found=sent + held, created=sent, skipped=held),
+            SummaryRow("payouts", found=payouts, created=payouts),
+            SummaryRow(
+                "approval requests",
+                found=waiting,
+                created=waiting - unheard,
+                failed=unheard,
+                failures=[
+                    Failure(
+                        f"{unheard} rewards",
+                        "no approver to tell: `referrals team set-role EMAIL approver`",
+                        unheard,
+                    )
+                ]
+                if unheard
+                else [],
+            ),
+        ]
+        return Summary(rows)
 
 
 def release_rewards(
