@@ -8,21 +8,26 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from domain.clock import SystemClock, ensure_utc
+from tasks.outbox_dispatch import DispatchReport
 from tasks.outbox_tasks import dispatch_outbox_task
+from tasks.summary import flow_summary
 
 
 @flow(name="dispatch-outbox", log_prints=False)
 def dispatch_outbox_flow(at: datetime | None = None) -> list[dict[str, object]]:
     """Deliver pending emails, chat messages and CRM writes through the selected adapters.
+    The artifact `dispatch-outbox` says what it did (failed rows by outbox id);
+    `dispatch-outbox-details` every outcome per channel.
 
     Args:
         at: run as if at this instant (the demo's and tests' clock); default now.
     """
     now = ensure_utc(at) if at else SystemClock().now()
-    rows = dispatch_outbox_task(now)
+    with flow_summary("dispatch-outbox", f"Outbox delivery at {now.isoformat()}", DispatchReport):
+        rows = dispatch_outbox_task(now).rows()
     create_table_artifact(
-        key="dispatch-outbox",
+        key="dispatch-outbox-details",
         table=rows or [{"channel": "-", "sent": 0}],
-        description=f"Outbox delivery at {now.isoformat()}",
+        description=f"Outbox delivery per channel and outcome at {now.isoformat()}",
     )
     return rows

@@ -9,14 +9,13 @@ from prefect.cache_policies import NO_CACHE
 
 from integrations.wiring import build_deliverers
 from tasks.context import app_context
-from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_dispatch import DispatchReport, dispatch_outbox
 
 
 @task(name="dispatch-outbox-batches", cache_policy=NO_CACHE, persist_result=False)
-def dispatch_outbox_task(now: datetime) -> list[dict[str, object]]:
-    """Deliver every due outbox row; returns one summary row per channel."""
+def dispatch_outbox_task(now: datetime) -> DispatchReport:
+    """Deliver every due outbox row (the report's rows: one per channel)."""
     context = app_context()
-    report = dispatch_outbox(
+    return dispatch_outbox(
         context.factory, build_deliverers(context.adapters), now, context.dispatch_policy
     )
-    return report.rows()
