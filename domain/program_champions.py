@@ -8,6 +8,8 @@ score, and the weekly cap keeps CSMs from being flooded.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 from pydantic import Field, model_validator
 
@@ -32,6 +34,30 @@ class ScoringWeights(ProgramModel):
 SENIORITY_LEVELS: tuple[str, ...] = tuple(defaults.SENIORITY_KEYWORDS)
 
 
+@lru_cache(maxsize=32)
+def _seniority_matcher(pairs: tuple[tuple[str, str], ...]) -> Callable[[str], str | None]:
+    """One compiled pattern for every keyword, built once per keyword list (a sync maps
+    every contact's title). The longest keyword found anywhere wins; among equally long
+    ones, the first listed. The lookahead finds overlapping matches, so a short keyword
+    never hides a longer one that starts inside it."""
+    if not pairs:
+        return lambda _text: None
+    order = {keyword: i for i, (keyword, _) in reversed(list(enumerate(pairs)))}
+    level_of = {keyword: level for keyword, level in reversed(pairs)}
+    alternatives = sorted(order, key=lambda k: (-len(k), order[k]))
+    pattern = re.compile(
+        r"(?=(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-]))"
+    )
+
+    def match(text: str) -> str | None:
+        found = [m.group(1) for m in pattern.finditer(text)]
+        if not found:
+            return None
+        return level_of[min(found, key=lambda k: (-len(k), order[k]))]
+
+    return match
+
+
 class SeniorityKeywords(ProgramModel):
     """Title keywords per level, matched as whole words; the longest match wins."""
 
@@ -43,12 +69,8 @@ class SeniorityKeywords(ProgramModel):
 
     def level_of(self, title: str | None) -> str | None:
         """The seniority level of a job title ("Vice President, Sales" -> vp), or None."""
-        text = (title or "").lower()
-        pairs = [(kw, level) for level in SENIORITY_LEVELS for kw in getattr(self, level)]
-        for keyword, level in sorted(pairs, key=lambda p: -len(p[0])):
-            if re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text):
-                return level
-        return None
+        pairs = tuple((kw, level) for level in SENIORITY_LEVELS for kw in getattr(self, level))
+        return _seniority_matcher(pairs)((title or "").lower())
 
     @model_validator(mode="after")
     def _one_level_per_keyword(self) -> SeniorityKeywords:

@@ -9,6 +9,10 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+# Tab, CR and LF become spaces (then collapse); every other ASCII control is dropped.
+_ASCII_CONTROLS = {c: None for c in (*range(32), 127)} | {9: " ", 10: " ", 13: " "}
+
+
 def clean_text(value: object, max_length: int = 300) -> str:
     """NFC-normalised text without control or zero-width characters, trimmed and capped.
 
@@ -17,7 +21,12 @@ def clean_text(value: object, max_length: int = 300) -> str:
     """
     if value is None:
         return ""
-    text = unicodedata.normalize("NFC", str(value))
+    text = str(value)
+    if text.isascii():  # most CRM text: NFC is the identity, only C0 controls and DEL to drop
+        if not text.isprintable():
+            text = text.translate(_ASCII_CONTROLS)
+        return " ".join(text.split())[:max_length]
+    text = unicodedata.normalize("NFC", text)
     text = "".join(
         " " if ch in "\t\r\n" else ch
         for ch in text
