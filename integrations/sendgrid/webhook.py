@@ -60,6 +60,8 @@ SUPPRESSING = frozenset({"bounce", "dropped", "spamreport", "unsubscribe", "grou
 SOURCE = "sendgrid"
 # Our custom args that come back on each event (see integrations/sendgrid/mail.py).
 TRACED_ARGS = ("outbox_key", "referral_id")
+EMAIL_LIMIT = 320  # suppressions.email
+ID_LIMIT = 500  # SendGrid's ids are far shorter; a longer one is not one of theirs
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,10 @@ def parse_events(payload: bytes) -> list[SuppressionEvent]:
         raise ValueError("the webhook body is not UTF-8") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"the webhook body is not JSON: {error.msg} at {error.pos}") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise ValueError("the webhook body is not JSON: a number has too many digits") from None
+    except RecursionError:  # arrays nested past Python's stack: an answer, not a crash
+        raise ValueError("the webhook body is not JSON: nested too deeply") from None
     if not isinstance(data, list):
         raise ValueError("the webhook body is not a JSON array of events")
     events = [event for item in data if (event := _event(item)) is not None]
@@ -153,6 +159,12 @@ def _event(item: Any) -> SuppressionEvent | None:
         return None
     if not isinstance(email, str) or "@" not in email:
         return None
+    address = email.strip().lower()
+    if not _mailable(address):
+        # Not an address anything of ours was sent to (we never send to one), and not one
+        # the table can hold: skipping it keeps the batch's other events (a 500 would not).
+        log.info("sendgrid webhook: an event's address is not a mailable address, skipped")
+        return None
     if kind == "bounce" and item.get("type") == "blocked":
         return None  # a temporary block, not a dead address: SendGrid keeps sending too
     event_id = item.get("sg_event_id")
@@ -162,12 +174,23 @@ def _event(item: Any) -> SuppressionEvent | None:
         if isinstance(item.get(name), str | int) and not isinstance(item.get(name), bool)
     }
     return SuppressionEvent(
-        email=email.strip().lower(),
+        email=address,
         reason=kind,
-        event_id=event_id if isinstance(event_id, str) else None,
+        event_id=event_id if _storable(event_id) else None,
         occurred_at=_time(item.get("timestamp")),
-        extra=extra,
+        extra={name: value for name, value in extra.items() if _storable(value)},
     )
+
+
+def _mailable(address: str) -> bool:
+    """Fits the suppression list (an address is at most 320 characters) and holds no control
+    character (a NUL cannot even be stored in PostgreSQL)."""
+    return 0 < len(address) <= EMAIL_LIMIT and not any(c < " " or c == "\x7f" for c in address)
+
+
+def _storable(value: object) -> bool:
+    """An id we keep in the suppression's details (JSON): text PostgreSQL's jsonb can hold."""
+    return isinstance(value, str) and "\x00" not in value and len(value) <= ID_LIMIT
 
 
 def _time(value: Any) -> datetime | None:
