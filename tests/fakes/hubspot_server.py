@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.faults import RATE_LIMITED, Fault, FaultPlan, answer_spoiled
 from tests.fakes.hubspot_store import (
     COMPANIES,
     CONTACTS,
@@ -149,7 +150,8 @@ class FakeHubSpot(LoopbackServer):
 
     ``now`` is the portal clock (create/modify stamps); tests inject one to get stable data.
     ``search_limit_per_second`` (None = unlimited) answers searches beyond that rate with
-    HubSpot's secondly-limit 429, so a client-side limiter can be tested.
+    HubSpot's secondly-limit 429, so a client-side limiter can be tested. ``faults`` (also
+    settable later) injects seeded faults on every request (``tests.fakes.faults``).
     """
 
     def __init__(
@@ -158,8 +160,10 @@ class FakeHubSpot(LoopbackServer):
         *,
         now: Callable[[], datetime] | None = None,
         search_limit_per_second: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.token = token
+        self.faults = faults or FaultPlan()
         self.store = HubSpotStore(now or utc_now)
         self.search_limit_per_second = search_limit_per_second
         self.requests: list[RecordedRequest] = []
@@ -246,7 +250,7 @@ class FakeHubSpot(LoopbackServer):
     def calls_by_endpoint(self) -> Counter[str]:
         """``"POST /crm/v3/objects/deals/search"``-style keys, numeric ids shown as ``{id}``."""
         with self._meta_lock:
-            return Counter(f"{r.method} {_ID_SEGMENT.sub('/{id}', r.path)}" for r in self.requests)
+            return Counter(endpoint_key(r.method, r.path) for r in self.requests)
 
     def fail_next(
         self,
@@ -536,9 +540,15 @@ class FakeHubSpot(LoopbackServer):
     # -- HTTP entry point ---------------------------------------------------------------------
 
     def handle(
-        self, method: str, target: str, headers: dict[str, str], raw: bytes
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        raw: bytes,
+        refuse: Fault | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
-        """Answer one request: (status, JSON body or None, extra headers); records it."""
+        """Answer one request: (status, JSON body or None, extra headers); records it.
+        ``refuse``: a fault plan's refusal (429, 500, 503), answered once auth passed."""
         parts = urlsplit(target)
         path = unquote(parts.path).rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
@@ -549,7 +559,9 @@ class FakeHubSpot(LoopbackServer):
                 body = json.loads(raw)
             except json.JSONDecodeError as error:
                 json_error = error
-        status, answer, extra = self._respond(method, path, query, headers, body, json_error, raw)
+        status, answer, extra = self._respond(
+            method, path, query, headers, body, json_error, raw, refuse
+        )
         with self._meta_lock:
             self.requests.append(RecordedRequest(method, path, query, headers, body, status))
         return status, answer, extra
@@ -563,9 +575,12 @@ class FakeHubSpot(LoopbackServer):
         body: Any,
         json_error: json.JSONDecodeError | None,
         raw: bytes,
+        refuse: Fault | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
         if headers.get("authorization") != f"Bearer {self.token}":
             return 401, error_body(AUTH_MESSAGE, "INVALID_AUTHENTICATION"), {}
+        if refuse is not None:
+            return refuse.status, _default_failure_body(refuse.status), _refusal_headers(refuse)
         canned = self._take_failure(method, path)
         if canned is not None:
             return canned
@@ -1170,8 +1185,16 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         lost = self.fake._take_lost_answer(self.command, self.path)
-        status, body, extra = self.fake.handle(self.command, self.path, headers, raw)
+        # A canned lost answer is what the test asked for: no random fault on top of it.
+        path = unquote(urlsplit(self.path).path).rstrip("/") or "/"
+        fault = None if lost else self.fake.faults.draw(endpoint_key(self.command, path))
+        refusal = fault if fault is not None and not fault.performs else None
+        status, body, extra = self.fake.handle(self.command, self.path, headers, raw, refusal)
         payload = b"" if body is None else json.dumps(body).encode()
+        if fault is not None and fault.performs:
+            self.close_connection = True  # whatever the client saw, this connection is spent
+            answer_spoiled(fault, lambda b, n: self._answer(status, b, extra, n), payload)
+            return
         if lost is None:
             self._answer(status, payload, extra)
             return
@@ -1189,10 +1212,13 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client may have hung up already
                 self._answer(status, payload, extra)
 
-    def _answer(self, status: int, payload: bytes, extra: Mapping[str, str]) -> None:
+    def _answer(
+        self, status: int, payload: bytes, extra: Mapping[str, str], length: int | None = None
+    ) -> None:
+        """``length``: the Content-Length to announce when it is not the payload's (a cut)."""
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(payload) if length is None else length))
         self.send_header("X-HubSpot-Correlation-Id", str(uuid.uuid4()))
         if status != 429 and "/search" not in self.path:  # search answers carry no limits
             self.send_header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
@@ -1204,6 +1230,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+
+def endpoint_key(method: str, path: str) -> str:
+    """``"POST /crm/v3/objects/deals/search"``-style, numeric ids shown as ``{id}``: how
+    calls are counted and how a fault plan names endpoints."""
+    return f"{method.upper()} {_ID_SEGMENT.sub('/{id}', path)}"
+
+
+def _refusal_headers(fault: Fault) -> dict[str, str]:
+    """A 429 says when to come back, and the ten-secondly window it ran out of."""
+    if fault.kind != RATE_LIMITED:
+        return {}
+    return {
+        "Retry-After": "1",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        "X-HubSpot-RateLimit-Max": "190",
+        "X-HubSpot-RateLimit-Remaining": "0",
+    }
 
 
 FakeHubSpot.handler_class = _Handler

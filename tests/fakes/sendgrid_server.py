@@ -34,7 +34,9 @@ and kept in ``mails``. Errors are SendGrid's JSON, ``{"errors": [{"message", "fi
 429 with ``X-RateLimit-Reset`` (epoch seconds), 5xx with SendGrid's own error JSON (its
 documentation: only a 202 means the message was queued). ``lose_answer_next`` accepts the
 mail and then loses the answer: a timeout, a cut answer, a dropped connection, or a 5xx page
-from something in front of SendGrid (plain text, not SendGrid's JSON).
+from something in front of SendGrid (plain text, not SendGrid's JSON). ``faults`` (a
+``tests.fakes.faults.FaultPlan``) draws such faults at random: 429s and 5xx refuse the mail
+as ``fail_next`` does, slow, cut and malformed answers come after the mail was accepted.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.fakes.faults import Fault, FaultPlan, answer_spoiled
 from tests.fakes.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
@@ -174,8 +177,10 @@ class FakeSendGrid(LoopbackServer):
         *,
         now: Callable[[], float] | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.api_key = api_key
+        self.faults = faults or FaultPlan()
         self.max_body_bytes = max_body_bytes
         self.mails: list[AcceptedMail] = []
         self.requests: list[RecordedRequest] = []
@@ -250,16 +255,24 @@ class FakeSendGrid(LoopbackServer):
 
     # -- request handling ---------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
-        """Answer one request and record it."""
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        raw: bytes,
+        refuse: Fault | None = None,
+    ) -> _Answer:
+        """Answer one request and record it. ``refuse``: a fault plan's refusal (429, 500,
+        503), answered once the key passed, with nothing accepted."""
         path = urlsplit(target).path.rstrip("/")
-        body, answer = self._respond(method, path, headers, raw)
+        body, answer = self._respond(method, path, headers, raw, refuse)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body, *_shown(answer)))
         return answer
 
     def _respond(
-        self, method: str, path: str, headers: dict[str, str], raw: bytes
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, refuse: Fault | None
     ) -> tuple[Any, _Answer]:
         if path != MAIL_SEND:
             return None, _Answer(404, errors(Problem("not found")))
@@ -268,6 +281,8 @@ class FakeSendGrid(LoopbackServer):
         refused = _refused_auth(headers.get("authorization", ""), self.api_key)
         if refused is not None:
             return None, refused
+        if refuse is not None:
+            return None, self._refusal(refuse.status)
         with self._lock:
             canned = self._take_failure()
         if canned is not None:
@@ -284,6 +299,18 @@ class FakeSendGrid(LoopbackServer):
         with self._lock:
             self.mails.append(AcceptedMail(message_id, json.loads(json.dumps(body))))
         return body, _Answer(202, "", {"X-Message-Id": message_id})
+
+    def _refusal(self, status: int) -> _Answer:
+        """SendGrid's own refusal: its error JSON; a 429 says when the window resets."""
+        headers: dict[str, str] = {}
+        if status == 429:
+            headers = {
+                "X-RateLimit-Limit": "600",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(self._now() + 1)),
+            }
+        message = "too many requests" if status == 429 else HTTPStatus(status).phrase.lower()
+        return _Answer(status, errors(Problem(message)), headers)
 
     def _take_failure(self) -> _Answer | None:
         if not self._failures:
@@ -617,7 +644,16 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.fake.handle(self.command, self.path, headers, raw)
+        endpoint = f"{self.command} {urlsplit(self.path).path.rstrip('/')}"
+        fault = self.fake.faults.draw(endpoint)
+        refusal = fault if fault is not None and not fault.performs else None
+        answer = self.fake.handle(self.command, self.path, headers, raw, refusal)
+        if fault is not None and fault.performs:
+            self.close_connection = True  # whatever the client saw, this connection is spent
+            answer_spoiled(
+                fault, lambda b, n: self._answer(answer, payload=b, promised=n), _payload(answer)
+            )
+            return
         lost = self.fake._take_lost_answer() if answer.status == 202 else None
         if lost is None:
             self._answer(answer)
@@ -637,15 +673,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(answer)
 
     def _answer(
-        self, answer: _Answer, *, content_type: str | None = None, promised: int | None = None
+        self,
+        answer: _Answer,
+        *,
+        content_type: str | None = None,
+        promised: int | None = None,
+        payload: bytes | None = None,
     ) -> None:
-        payload = (
-            answer.body.encode()
-            if isinstance(answer.body, str)
-            else json.dumps(answer.body).encode()
-        )
+        """``promised``: the Content-Length to announce when it is not the body's (a cut);
+        ``payload``: the bytes to send instead of the answer's own (a spoiled answer)."""
+        if payload is None:
+            payload = _payload(answer)
         self.send_response(answer.status)
-        if payload or content_type:
+        if payload or content_type or answer.body:
             self.send_header("Content-Type", content_type or "application/json")
         self.send_header("Content-Length", str(promised or len(payload)))
         self.send_header("Access-Control-Allow-Origin", "https://sendgrid.api-docs.io")
@@ -655,6 +695,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
+def _payload(answer: _Answer) -> bytes:
+    body = answer.body
+    return body.encode() if isinstance(body, str) else json.dumps(body).encode()
 
 
 FakeSendGrid.handler_class = _Handler

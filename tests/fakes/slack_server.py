@@ -68,6 +68,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.faults import Fault, FaultPlan, answer_spoiled
 from tests.fakes.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
@@ -273,7 +274,8 @@ class FakeSlack(LoopbackServer):
     """Slack's Web API on 127.0.0.1 with an in-memory workspace and seeding helpers.
 
     ``now`` (epoch seconds) drives message timestamps, so tests get predictable ``ts``
-    values; they stay unique and increasing even when the clock stands still.
+    values; they stay unique and increasing even when the clock stands still. ``faults`` (also
+    settable later) injects seeded faults per method name (``tests.fakes.faults``).
     """
 
     def __init__(
@@ -282,8 +284,10 @@ class FakeSlack(LoopbackServer):
         *,
         now: Callable[[], float] | None = None,
         trigger_clock: Callable[[], float] | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.token = token
+        self.faults = faults or FaultPlan()
         # Triggers expire in real seconds even when a test's clock stands still.
         self._trigger_clock = trigger_clock or time.monotonic
         self._triggers: dict[str, _Trigger] = {}
@@ -642,8 +646,16 @@ class FakeSlack(LoopbackServer):
 
     # -- request handling ---------------------------------------------------------------------
 
-    def handle(self, http_method: str, target: str, headers: dict[str, str], raw: bytes) -> _Answer:
-        """Answer one request and record it."""
+    def handle(
+        self,
+        http_method: str,
+        target: str,
+        headers: dict[str, str],
+        raw: bytes,
+        refuse: Fault | None = None,
+    ) -> _Answer:
+        """Answer one request and record it. ``refuse``: a fault plan's refusal (429, 500,
+        503), answered once auth passed, with nothing done."""
         parts = urlsplit(target)
         content_type = headers.get("content-type", "")
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -661,7 +673,7 @@ class FakeSlack(LoopbackServer):
             dict(query) if _is_json(content_type) and method_name in FORM_ONLY_METHODS else params
         )
         with self._lock:
-            answer = self._respond(method_name, headers, body, readable, body_error)
+            answer = self._respond(method_name, headers, body, readable, body_error, refuse)
             if answer.status == 200 and isinstance(answer.body, dict) and warnings:
                 answer.body["warning"] = ",".join(warnings)
                 answer.body.setdefault("response_metadata", {})["warnings"] = warnings
@@ -675,6 +687,7 @@ class FakeSlack(LoopbackServer):
         body: Mapping[str, Any],
         params: Mapping[str, Any],
         body_error: str | None,
+        refuse: Fault | None = None,
     ) -> _Answer:
         implementation = self._methods.get(method_name)
         if implementation is None:
@@ -686,6 +699,8 @@ class FakeSlack(LoopbackServer):
             return _Answer(200, {"ok": False, "error": "not_authed"})
         if token != self.token:
             return _Answer(200, {"ok": False, "error": "invalid_auth"})
+        if refuse is not None:
+            return _refusal(refuse.status)
         canned = self._take_failure(method_name)
         if canned is not None:
             return canned
@@ -1479,7 +1494,18 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         lost = self.fake._take_lost_answer(self.path)
-        answer = self.fake.handle(self.command, self.path, headers, raw)
+        # A canned lost answer is what the test asked for: no random fault on top of it.
+        path = urlsplit(self.path).path
+        method_name = path[len("/api/") :] if path.startswith("/api/") else path
+        fault = None if lost else self.fake.faults.draw(method_name)
+        refusal = fault if fault is not None and not fault.performs else None
+        answer = self.fake.handle(self.command, self.path, headers, raw, refusal)
+        if fault is not None and fault.performs:
+            self.close_connection = True  # whatever the client saw, this connection is spent
+            answer_spoiled(
+                fault, lambda b, n: self._answer(answer, payload=b, length=n), _payload(answer)
+            )
+            return
         if lost is None:
             self._answer(answer)
             return
@@ -1497,16 +1523,23 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client may have hung up already
                 self._answer(answer)
 
-    def _answer(self, answer: _Answer, *, cut: bool = False) -> None:
-        if isinstance(answer.body, dict):
-            payload = json.dumps(answer.body).encode()
-        else:
-            payload = answer.body.encode()
+    def _answer(
+        self,
+        answer: _Answer,
+        *,
+        cut: bool = False,
+        payload: bytes | None = None,
+        length: int | None = None,
+    ) -> None:
+        """``payload``/``length``: the bytes to send instead of the answer's own and the
+        Content-Length to announce (a spoiled answer)."""
+        if payload is None:
+            payload = _payload(answer)
         if cut:
             payload = payload[: len(payload) // 2]
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(payload) if length is None else length))
         self.send_header("x-slack-req-id", uuid.uuid4().hex)
         for name, value in answer.headers.items():
             self.send_header(name, value)
@@ -1514,6 +1547,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = _serve
+
+
+def _payload(answer: _Answer) -> bytes:
+    body = answer.body
+    return json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+
+
+def _refusal(status: int) -> _Answer:
+    """Slack's 429 (``ratelimited`` with ``Retry-After``), or its edge's plain-text 5xx."""
+    if status == 429:
+        return _Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+    text = f"{status} {HTTPStatus(status).phrase}"
+    return _Answer(status, text, {}, "text/plain; charset=utf-8")
 
 
 FakeSlack.handler_class = _Handler
