@@ -23,6 +23,7 @@ from cli import (
     review_commands,
     reward_commands,
     serve_commands,
+    simulate_commands,
     slack_commands,
     team_commands,
     web_commands,
@@ -57,6 +58,7 @@ app.add_typer(reward_commands.referrers_app, name="referrers")
 app.add_typer(slack_commands.app, name="slack")
 app.command("report")(report_commands.report)
 app.command("serve")(serve_commands.serve)
+app.command("simulate")(simulate_commands.simulate)
 
 
 @app.callback()

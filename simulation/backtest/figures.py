@@ -53,6 +53,7 @@ class Figures:
     by_decision: Counter[str] = field(default_factory=Counter)
     by_reason: Counter[str] = field(default_factory=Counter)
     rewards: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    rewards_by_rule: dict[str, dict[str, tuple[int, Decimal]]] = field(default_factory=dict)
     messages: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,6 +72,13 @@ class Figures:
             "rewards": {
                 state: {"count": count, "amount": str(amount)}
                 for state, (count, amount) in sorted(self.rewards.items())
+            },
+            "rewards_by_rule": {
+                rule: {
+                    state: {"count": count, "amount": str(amount)}
+                    for state, (count, amount) in sorted(states.items())
+                }
+                for rule, states in sorted(self.rewards_by_rule.items())
             },
             "messages": dict(sorted(self.messages.items())),
         }
@@ -135,9 +143,9 @@ def _referrals(session: Session, start: datetime, end: datetime, figures: Figure
 
 def _rewards(session: Session, start: datetime, end: datetime, figures: Figures) -> None:
     rewards = {
-        reward_id: (status, amount)
-        for reward_id, status, amount in session.execute(
-            select(Reward.id, Reward.status, Reward.amount)
+        reward_id: (status, amount, rule)
+        for reward_id, status, amount, rule in session.execute(
+            select(Reward.id, Reward.status, Reward.amount, Reward.rule_key)
         )
     }
     ledger: dict[int, list[tuple[LedgerEntry, Decimal, datetime]]] = defaultdict(list)
@@ -155,13 +163,14 @@ def _rewards(session: Session, start: datetime, end: datetime, figures: Figures)
         accrued = next((at for entry, _, at in entries if entry is LedgerEntry.ACCRUED), None)
         if accrued is None or not start <= accrued < end or reward_id not in rewards:
             continue
-        status, amount = rewards[reward_id]
+        status, amount, rule = rewards[reward_id]
         later = [(e, a) for e, a, at in entries if at >= end]
         if later:  # read the reward as it stood at the end of the period
             amount -= sum((a for e, a in later if e is LedgerEntry.RECOMPUTED), Decimal(0))
             status = next(
                 _STATUS_OF[e] for e, _, at in reversed(entries) if at < end and e in _STATUS_OF
             )
-        count, total = totals.get(str(status), (0, Decimal(0)))
-        totals[str(status)] = (count + 1, total + Decimal(str(amount)))
+        for into in (totals, figures.rewards_by_rule.setdefault(rule, {})):
+            count, total = into.get(str(status), (0, Decimal(0)))
+            into[str(status)] = (count + 1, total + Decimal(str(amount)))
     figures.rewards = totals

@@ -21,7 +21,10 @@ NOTES = (
     "Referrals, deals and their stages are replayed as they happened; a referral the "
     "candidate pushes that the current program did not has no deal in history (it stays at "
     "the intro), and one it does not push has none.",
-    "A deal's amount is the CRM's current one (the CRM keeps no history of amounts).",
+    "A deal's amount is the one stored now (the database keeps no history of amounts): a "
+    "reward that is a share of a deal is computed from it, so for a period that ends before "
+    "a deal's amount was set or changed its amount differs from what the current program "
+    "had then (whole history: equal once the current program recomputed it).",
     "People's decisions are replayed where they still fit (same ask open, same referral in "
     "review, same reward awaiting approval); the others are counted under 'replayed'.",
 )
