@@ -52,8 +52,12 @@ def ingest_signals(
 def generate(
     seed: int = typer.Option(7, help="Same seed, same book."),
     accounts: int = typer.Option(200, min=0),
-    csms: int = typer.Option(8, min=1),
-    reps: int = typer.Option(4, min=1),
+    csms: int | None = typer.Option(
+        None, min=1, help="CSMs [default: one per 100 accounts, at least 8]."
+    ),
+    reps: int | None = typer.Option(
+        None, min=1, help="Sales reps [default: one per 250 accounts, at least 4]."
+    ),
     start: str = typer.Option("2026-01-05", help="First day of the simulated period."),
     days: int = typer.Option(180, min=1),
     signals_out: Path = typer.Option(

@@ -191,17 +191,22 @@ def generate_book(
     *,
     seed: int = 7,
     accounts: int = 200,
-    csms: int = 8,
-    reps: int = 4,
+    csms: int | None = None,
+    reps: int | None = None,
     start: date = date(2026, 1, 5),
     days: int = 180,
 ) -> Book:
     """Generate a reproducible book: ``accounts`` companies (~80% customers) and their history.
 
+    The team grows with the book as a real one does: by default one CSM per 100 accounts
+    and one rep per 250 (at least 8 and 4), so asks, digests and referrals scale with it.
+
     Raises ``ValueError`` for sizes that cannot make a book (no owners, empty period).
     """
     if accounts < 0:
         raise ValueError(f"accounts must be >= 0, got {accounts}")
+    csms = max(8, round(accounts / 100)) if csms is None else csms
+    reps = max(4, round(accounts / 250)) if reps is None else reps
     if csms < 1 or reps < 1:
         raise ValueError(f"need at least one CSM and one rep, got csms={csms} reps={reps}")
     if days < 1:

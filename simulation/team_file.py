@@ -29,12 +29,22 @@ def write_team_file(book: Book, path: Path) -> None:
                     "slack_id": member.slack_user_id or "",
                 }
             )
-        writer.writerow(
-            {
-                "email": APPROVER_EMAIL,
-                "role": "approver",
-                "name": "Finance Approvals",
-                "crm_owner_id": "",
-                "slack_id": APPROVER_SLACK_ID,
-            }
-        )
+        for email, slack_id, name in approvers(len(book.companies)):
+            writer.writerow(
+                {
+                    "email": email,
+                    "role": "approver",
+                    "name": name,
+                    "crm_owner_id": "",
+                    "slack_id": slack_id,
+                }
+            )
+
+
+def approvers(accounts: int) -> list[tuple[str, str, str]]:
+    """Finance approvers who own no CRM records: one per 2,000 accounts (at least one; the
+    first is the demo's)."""
+    found = [(APPROVER_EMAIL, APPROVER_SLACK_ID, "Finance Approvals")]
+    for i in range(2, max(1, round(accounts / 2000)) + 1):
+        found.append((f"finance{i}@{names.VENDOR_DOMAIN}", f"U0FINANCE{i:02d}", f"Finance {i}"))
+    return found
