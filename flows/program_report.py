@@ -13,6 +13,7 @@ from domain.report.markdown import headline, report_markdown
 from tasks.context import app_context
 from tasks.recognition import post_recognition
 from tasks.report import build_report, post_report, write_report
+from tasks.summary import Summary, SummaryRow, flow_summary
 
 
 @task(name="program-report", cache_policy=NO_CACHE, persist_result=False)
@@ -35,7 +36,7 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
         recognition, thanked = "off: no recognition channel set", 0
     get_run_logger().info("Recognition post: %s", recognition)
     create_markdown_artifact(
-        key="program-report",
+        key="program-report-details",
         markdown=report_markdown(by_id, f"{context.program.name}: program report"),
         description=headline(by_id),
     )
@@ -45,9 +46,24 @@ def program_report_task(now: datetime, days: int) -> dict[str, object]:
         "markdown": str(written.markdown),
         "html": str(written.html),
         "slack_post_enqueued": posted,
+        "report_channel_set": bool(channel),
         "recognition": recognition,
+        "recognition_channel_set": bool(thanks),
         "recognition_post_enqueued": thanked,
     }
+
+
+def report_summary(result: dict[str, object]) -> Summary:
+    """The run in the shape every flow's artifact has: the report written, and the posts
+    found due (a channel set), enqueued, or skipped as already posted."""
+    rows = [SummaryRow("reports (json, md, html)", found=1, created=1)]
+    for part, due, made in (
+        ("report posts", "report_channel_set", "slack_post_enqueued"),
+        ("recognition posts", "recognition_channel_set", "recognition_post_enqueued"),
+    ):
+        found, created = int(bool(result[due])), int(result[made])  # type: ignore[call-overload]
+        rows.append(SummaryRow(part, found=found, created=created, skipped=found - created))
+    return Summary(rows)
 
 
 def _variable_or(name: str, fallback: str | None) -> str | None:
@@ -71,7 +87,8 @@ def _recognition_channel(fallback: str | None) -> str | None:
 @flow(name="program-report")
 def program_report_flow(at: datetime | None = None, days: int = 365) -> dict[str, object]:
     """The program report by month and in total over the last ``days`` days: published as the
-    keyed markdown artifact `program-report`, written as report.json, report.md and
+    keyed markdown artifact `program-report-details` (the table `program-report` says what
+    the run did), written as report.json, report.md and
     report.html, and posted to the report's Slack channel when one is set (through the
     outbox: dispatch-outbox delivers it). With a recognition channel set, the first run in a
     month also thanks the month before's top client champions, CSMs and reps there, once.
@@ -81,4 +98,7 @@ def program_report_flow(at: datetime | None = None, days: int = 365) -> dict[str
         days: how far back the report reaches (default a year).
     """
     now = ensure_utc(at) if at else SystemClock().now()
-    return program_report_task(now, days)
+    with flow_summary("program-report", f"Program report at {now.isoformat()}") as run:
+        result = program_report_task(now, days)
+        run.summary = report_summary(result)
+    return result

@@ -77,3 +77,48 @@ def test_the_prefect_variable_wins_over_the_environment(november, committed_fact
     assert ran["recognition_post_enqueued"] == 1
     [post] = posts(committed_factory)
     assert (post.recipient, post.dedupe_key) == ("C0VARIABLE", "recognition:C0VARIABLE:2026-11")
+
+
+def test_the_run_publishes_the_uniform_table_and_the_report_as_details(
+    november, committed_factory, monkeypatch
+):
+    from tests.flows.test_flow_summaries import artifact_rows, by_part, run_id
+
+    env(monkeypatch, "C0ENV")
+    state = program_report_flow(at=FIRST_MONDAY_OF_DEC, days=90, return_state=True)
+    again = program_report_flow(
+        at=FIRST_MONDAY_OF_DEC + timedelta(days=7), days=90, return_state=True
+    )
+
+    first = by_part(artifact_rows("program-report", run_id(state)))
+    assert first["reports (json, md, html)"]["created"] == 1
+    assert first["report posts"] == {**first["report posts"], "found": 0, "created": 0}
+    assert first["recognition posts"] == {
+        **first["recognition posts"],
+        "found": 1,
+        "created": 1,
+        "skipped": 0,
+    }
+    later = by_part(artifact_rows("program-report", run_id(again)))
+    assert later["recognition posts"] == {
+        **later["recognition posts"],
+        "found": 1,
+        "created": 0,
+        "skipped": 1,
+    }
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    with get_client(sync_client=True) as client:
+        details = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["program-report-details"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id(state)]),
+            )
+        )
+    assert details and details[0].type == "markdown"
+    assert "@" not in str(details[0].data)
