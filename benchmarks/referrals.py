@@ -46,12 +46,12 @@ def timed(label: str, fn):  # type: ignore[no-untyped-def]
     return result
 
 
-def intros(referrers: list[str], count: int, seed: int) -> list[CaptureInput]:
+def intros(referrers: list[str], count: int, seed: int, first: int = 0) -> list[CaptureInput]:
     """A mix like the demo's: mostly new companies, some twice (duplicates), some from a free
-    mailbox (review)."""
-    rng = random.Random(seed)
+    mailbox (review). ``first`` numbers them on from an earlier batch (ids stay unique)."""
+    rng = random.Random(seed + first)
     items = []
-    for n in range(count):
+    for n in range(first, first + count):
         company = n if rng.random() > 0.15 else rng.randrange(max(n, 1))  # a repeat
         email = f"buyer{n}@gmail.com" if rng.random() < 0.05 else f"cfo@prospect{company}.example"
         intake, _ = validate_intake({"company": f"Prospect {company}", "email": email})

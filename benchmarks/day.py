@@ -1,0 +1,460 @@
+"""One benchmark run: a book of one size on one database, the first program day (full sync)
+and a steady day, flow by flow, with the real adapters against the local vendor servers.
+
+Run by ``benchmarks.run`` in a process of its own (clean imports, memory and CPU clock)::
+
+    python -m benchmarks.day '{"accounts": 10000, "database": "sqlite", "mode": "plain", ...}'
+
+prints one JSON object (the phases and their figures) as its last line. ``mode`` ``plain``
+calls the flows' plain functions; ``prefect`` calls the ``@flow`` functions themselves against
+the Prefect server that ``PREFECT_API_URL`` names, so the difference is Prefect's cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from benchmarks.book import DAYS, REFERRAL_SHARE, SEED, BenchBook, bench_book, team_for
+from benchmarks.referrals import intros
+from simulation.signals_file import write_signals
+from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
+
+HUBSPOT_CALLS_PER_10S = 190
+FLOWS = (
+    "sync-crm",
+    "detect-moments",
+    "prompt-csms",
+    "track-referrals",
+    "release-rewards",
+    "dispatch-outbox",
+)
+# When each flow runs on a program day (hours after midnight UTC), as in the demo.
+HOURS = {
+    "sync-crm": 7,
+    "detect-moments": 8,
+    "prompt-csms": 9,
+    "track-referrals": 10,
+    "release-rewards": 10,
+    "dispatch-outbox": 10,
+}
+
+
+class Vendors:
+    """The vendor process (benchmarks.vendors) and its command channel."""
+
+    def __init__(self, accounts: int, calls_per_10s: int | None) -> None:
+        config = {
+            "seed": SEED,
+            "accounts": accounts,
+            "days": DAYS,
+            "team": team_for(accounts),
+            "calls_per_10s": calls_per_10s,
+            "slack_users": [[APPROVER_EMAIL, APPROVER_SLACK_ID]],
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.vendors", json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the vendor servers did not start")
+        self.urls: dict[str, str] = json.loads(line)
+
+    def ask(self, cmd: str, **args: Any) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self.ask("quit")
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _reset_peak_rss() -> bool:
+    """Linux resets a process's peak RSS (VmHWM) when 5 is written to clear_refs."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+class Meter:
+    """Measures one phase: wall, our CPU, peak RSS, and the vendor calls it made."""
+
+    def __init__(self, vendors: Vendors, profile_dir: Path | None) -> None:
+        self.vendors = vendors
+        self.profile_dir = profile_dir
+        self.phases: list[dict[str, Any]] = []
+
+    def run(self, day: str, name: str, fn: Callable[[], Any], flow: bool = True) -> Any:
+        before = self.vendors.ask("counts")
+        exact_peak = _reset_peak_rss()
+        profiler = cProfile.Profile() if self.profile_dir and flow else None
+        wall0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
+        if profiler:
+            profiler.enable()
+        result = fn()
+        if profiler:
+            profiler.disable()
+        wall, cpu, ended = time.perf_counter() - wall0, time.process_time() - cpu0, time.time()
+        after = self.vendors.ask("counts")
+        peak = self.vendors.ask("peak", since=started, until=ended)["peak"]
+        hub_b, hub_a = before["hubspot"], after["hubspot"]
+        phase = {
+            "day": day,
+            "name": name,
+            "flow": flow,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "peak_rss_exact": exact_peak,
+            "hubspot": {
+                "calls": _delta(hub_a["calls"], hub_b["calls"]),
+                "rejected_429": _delta(hub_a["rejected"], hub_b["rejected"]),
+                "items": _delta(hub_a["items"], hub_b["items"]),
+                "peak_calls_in_10s": peak,
+            },
+            "sendgrid": {
+                "calls": _delta(after["sendgrid"]["calls"], before["sendgrid"]["calls"]),
+                "accepted": after["sendgrid"]["accepted"] - before["sendgrid"]["accepted"],
+            },
+            "slack": {
+                "calls": _delta(after["slack"]["calls"], before["slack"]["calls"]),
+                "post_channels": _delta(
+                    after["slack"]["post_channels"], before["slack"]["post_channels"]
+                ),
+            },
+        }
+        if profiler and self.profile_dir:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+            path = self.profile_dir / f"{day}-{name}.txt"
+            path.write_text(out.getvalue())
+            phase["profile"] = str(path)
+        self.phases.append(phase)
+        print(f"  {day:6} {name:22} wall {wall:7.2f} s  cpu {cpu:7.2f} s", file=sys.stderr)
+        return result
+
+
+def _database(kind: str, folder: Path, name: str) -> str:
+    """A fresh database of the benchmark's own: a SQLite file, or a PostgreSQL database
+    dropped and created again (never the shared ``test`` one)."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / name}.db"
+    base = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    if name in {"test", "postgres"}:
+        raise ValueError(f"refusing to use the shared database {name!r}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def _environment(urls: dict[str, str], database_url: str, folder: Path) -> dict[str, str]:
+    """What a deployment would set: the real adapters, each at its local server."""
+    program = folder / "program.yaml"
+    from domain.program import preset_text
+
+    program.write_text(preset_text("saas"), encoding="utf-8")
+    return {
+        "DATABASE_URL": database_url,
+        "REFERRALS_DATA_DIR": str(folder / "data"),
+        "REFERRALS_PROGRAM_FILE": str(program),
+        "REFERRALS_SECRET_KEY": "bench-secret",
+        "HUBSPOT_ACCESS_TOKEN": urls["hubspot_token"],
+        "HUBSPOT_API_BASE": urls["hubspot"],
+        "HUBSPOT_CALLS_PER_10S": str(HUBSPOT_CALLS_PER_10S),
+        # The benchmark's limit is the ten-secondly one; the search limiter must not bind
+        # below it (HubSpot's own search limit is discussed in the README).
+        "HUBSPOT_SEARCHES_PER_SECOND": str(HUBSPOT_CALLS_PER_10S // 10),
+        "SENDGRID_API_KEY": urls["sendgrid_key"],
+        "SENDGRID_API_BASE": urls["sendgrid"],
+        "SLACK_BOT_TOKEN": urls["slack_token"],
+        "SLACK_API_BASE": urls["slack"],
+    }
+
+
+def _flow_calls(mode: str) -> dict[str, Callable[[datetime], Any]]:
+    """Each flow as the program day calls it: the plain function with the deployment's
+    context, or the Prefect flow itself."""
+    if mode == "prefect":
+        from flows.detect_moments import detect_moments_flow
+        from flows.dispatch_outbox import dispatch_outbox_flow
+        from flows.prompt_csms import prompt_csms_flow
+        from flows.release_rewards import release_rewards_flow
+        from flows.sync_crm import sync_crm_flow
+        from flows.track_referrals import track_referrals_flow
+
+        return {
+            "sync-crm": lambda at: sync_crm_flow(at=at),
+            "detect-moments": lambda at: detect_moments_flow(at=at),
+            "prompt-csms": lambda at: prompt_csms_flow(at=at),
+            "track-referrals": lambda at: track_referrals_flow(at=at),
+            "release-rewards": lambda at: release_rewards_flow(at=at),
+            "dispatch-outbox": lambda at: dispatch_outbox_flow(at=at),
+        }
+    from integrations.wiring import build_deliverers
+    from tasks.context import app_context
+    from tasks.detect_moments import detect_moments
+    from tasks.outbox_dispatch import dispatch_outbox
+    from tasks.prompt_csms import prompt_csms
+    from tasks.referrals.track import track_referrals
+    from tasks.rewards.release import release_rewards
+    from tasks.sync_crm import sync_crm
+
+    c = app_context()
+    deliverers = build_deliverers(c.adapters)
+    return {
+        "sync-crm": lambda at: sync_crm(c.factory, c.adapters.crm, c.program, settings=c.settings),
+        "detect-moments": lambda at: detect_moments(c.factory, c.program, at),
+        "prompt-csms": lambda at: prompt_csms(
+            c.factory, c.program, c.adapters.chat, deliverers, at, c.dispatch_policy
+        ),
+        "track-referrals": lambda at: track_referrals(
+            c.factory, c.program, c.settings, deliverers, at, c.dispatch_policy
+        ),
+        "release-rewards": lambda at: release_rewards(c.factory, c.program, c.settings, at),
+        "dispatch-outbox": lambda at: dispatch_outbox(c.factory, deliverers, at, c.dispatch_policy),
+    }
+
+
+def _records(name: str, result: Any, counts_before: dict[str, int], counts_after: dict[str, int]):  # type: ignore[no-untyped-def]
+    """The records a flow worked on, for the task-runs bound (⌈records/1000⌉ + c)."""
+    if name == "sync-crm" and hasattr(result, "rows"):
+        return sum(int(r.get("fetched", 0)) for r in result.rows())
+    if name == "detect-moments" and hasattr(result, "signals_checked"):
+        return int(result.signals_checked)
+    if name == "prompt-csms" and hasattr(result, "asks_prompted"):
+        return int(result.asks_prompted) + int(result.digests)
+    if name == "dispatch-outbox" and hasattr(result, "sent"):
+        return sum(result.sent.values()) + sum(result.failed.values())
+    table = {"track-referrals": "referrals", "release-rewards": "rewards"}.get(name)
+    return counts_after.get(table, 0) if table else None
+
+
+def _table_counts(factory: Any) -> dict[str, int]:
+    from db.models import Ask, Moment, OutboxMessage, Referral, Reward, Signal
+
+    with factory() as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(model)) or 0
+            for name, model in {
+                "signals": Signal,
+                "moments": Moment,
+                "asks": Ask,
+                "referrals": Referral,
+                "rewards": Reward,
+                "outbox": OutboxMessage,
+            }.items()
+        }
+
+
+def run(config: dict[str, Any]) -> dict[str, Any]:
+    accounts, database, mode = config["accounts"], config["database"], config["mode"]
+    only: str | None = config.get("only")
+    started = time.perf_counter()
+    vendors = Vendors(accounts, HUBSPOT_CALLS_PER_10S)  # seeds its portal while we generate
+    bench: BenchBook = bench_book(accounts)
+    book = bench.book
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        folder = Path(tmp)
+        name = f"bench_{mode}" if database == "postgresql" else f"bench-{mode}"
+        database_url = _database(database, folder, name)
+        os.environ.update(_environment(vendors.urls, database_url, folder))
+        profile_dir = Path(config["profile_dir"]) if config.get("profile_dir") else None
+        if profile_dir:
+            profile_dir.mkdir(parents=True, exist_ok=True)
+        meter = Meter(vendors, profile_dir)
+        try:
+            result = _days(config, bench, folder, meter, mode, only)
+        finally:
+            vendors.close()
+        result.update(
+            {
+                "accounts": accounts,
+                "database": database,
+                "mode": mode,
+                "book": {
+                    "companies": len(book.companies),
+                    "contacts": len(book.contacts),
+                    "deals": len(book.deals),
+                    "accounts_with_deals": len({d.company_crm_id for d in book.deals}),
+                    "signals": len(bench.first_signals) + len(bench.steady_signals),
+                    "team": len(book.team),
+                    "csms": sum(1 for m in book.team if m.role == "csm"),
+                },
+                "phases": meter.phases,
+                "total_wall_s": round(time.perf_counter() - started, 1),
+            }
+        )
+        return result
+
+
+def _days(
+    config: dict[str, Any],
+    bench: BenchBook,
+    folder: Path,
+    meter: Meter,
+    mode: str,
+    only: str | None,
+) -> dict[str, Any]:
+    from db.migrate import upgrade
+    from domain.statuses import OutboxChannel  # noqa: F401  (imports the models' enums once)
+    from integrations.ports import program_properties
+    from tasks.context import app_context
+    from tasks.ingest_signals import ingest_rows, read_rows
+    from tasks.referrals.capture import capture_referrals
+    from tasks.team import import_team
+
+    book = bench.book
+    meter.run("setup", "migrate", lambda: upgrade(os.environ["DATABASE_URL"]), flow=False)
+    context = app_context()
+    factory = context.factory
+    milestones = list(context.program.stage_map.milestones.values())
+    meter.run(
+        "setup",
+        "crm properties",
+        lambda: context.adapters.crm.setup(program_properties(milestones)),
+        flow=False,
+    )
+    write_team_file(book, folder / "team.csv")
+    meter.run(
+        "setup", "team import", lambda: import_team(factory, read_rows(folder / "team.csv")), False
+    )
+    calls = _flow_calls(mode)
+    records: dict[str, dict[str, Any]] = {}
+    referral_count = 0
+
+    def ingest(day: str, signals: tuple[Any, ...], at: datetime) -> None:
+        path = folder / f"signals-{day}.jsonl"
+        write_signals(signals, path)
+        meter.run(day, "ingest signals", lambda: ingest_rows(factory, read_rows(path), at), False)
+
+    def capture(day: str, count: int, at: datetime) -> None:
+        nonlocal referral_count
+        from db.models import Person
+
+        with factory() as session:
+            referrers = list(
+                session.scalars(
+                    select(Person.email).where(Person.email.is_not(None)).order_by(Person.id)
+                )
+            )
+        if not referrers or count <= 0:
+            return
+        items = intros(referrers, count, SEED, first=referral_count)
+        referral_count += count
+
+        def captured() -> None:
+            for start in range(0, len(items), 500):
+                capture_referrals(
+                    factory, context.program, context.settings, items[start : start + 500], at
+                )
+
+        meter.run(day, "capture referrals", captured, flow=False)
+
+    for day, midnight in (("first", bench.first_day), ("steady", bench.steady_day)):
+        if day == "first":
+            vendors_at = midnight + timedelta(hours=6)
+            meter.vendors.ask("clock", at=vendors_at.isoformat())
+            ingest(day, bench.first_signals, midnight + timedelta(hours=6))
+        else:
+            churn = meter.vendors.ask(
+                "churn", at=(midnight + timedelta(hours=6)).isoformat(), share=0.01, won_share=0.3
+            )
+            records["steady-churn"] = churn
+            ingest(day, bench.steady_signals, midnight + timedelta(hours=6))
+        for flow in FLOWS:
+            at = midnight + timedelta(hours=HOURS[flow])
+            if flow == "detect-moments":  # intros arrive during the day (web, CSV), not a flow
+                share = REFERRAL_SHARE if day == "first" else REFERRAL_SHARE / DAYS
+                morning = midnight + timedelta(hours=7, minutes=30)
+                capture(day, round(bench.accounts * share), morning)
+            if only and flow != only and flow != "sync-crm":
+                continue  # sync-crm always runs: every other flow needs the CRM's records
+            before = _table_counts(factory)
+            result = meter.run(day, flow, lambda f=flow, t=at: calls[f](t))
+            after = _table_counts(factory)
+            meter.phases[-1]["records"] = _records(flow, result, before, after)
+            meter.phases[-1]["tables"] = after
+            if mode == "plain":
+                meter.phases[-1]["report"] = _summary(result)
+    return {"churn": records.get("steady-churn", {})}
+
+
+def _summary(result: Any) -> Any:
+    """A flow report's counts, small enough for results.json."""
+    for attribute in ("counts",):
+        if hasattr(result, attribute):
+            return {k: v for k, v in dict(getattr(result, attribute)).items() if v}
+    if hasattr(result, "rows"):
+        try:
+            return result.rows()
+        except TypeError:
+            pass
+    fields = getattr(result, "__dataclass_fields__", None)
+    if fields:
+        out = {}
+        for key in fields:
+            value = getattr(result, key)
+            if isinstance(value, int | float) and value:
+                out[key] = value
+            elif isinstance(value, dict) and value:
+                out[key] = {str(k): v for k, v in value.items() if isinstance(v, int | float)}
+        return out
+    return None
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    result = run(config)
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
