@@ -86,10 +86,8 @@ def test_the_program_replayed_over_its_own_history_reproduces_it(history, simula
     # ... and the history is one worth reproducing: every kind of step and decision is in it.
     assert current["asks"]["created"] >= 10
     assert {"asked", "declined", "intro_made"} <= set(current["asks"]["by_outcome"])
-    assert {"eligible", "influence_only", "ineligible", "duplicate"} <= set(
-        current["referrals"]["by_decision"]
-    )
-    assert "approved_in_review" in current["referrals"]["by_reason"]
+    assert {"eligible", "influence_only", "ineligible"} <= set(current["referrals"]["by_decision"])
+    assert {"approved_in_review", "rejected_in_review"} & set(current["referrals"]["by_reason"])
     assert {"pending", "released", "voided"} <= set(current["rewards"])
     replayed = out["replayed"]
     assert replayed["ask outcomes replayed"] >= 5
