@@ -149,7 +149,8 @@ def parse_referral_row(raw: Mapping[str, Any]) -> tuple[ReferralRow | None, list
     if channel not in FILE_CHANNELS:
         errors.append(f"field 'channel': must be one of {', '.join(FILE_CHANNELS)}")
     ask_text = clean_text(raw.get("ask_id"), 20)
-    if ask_text and not ask_text.isdigit():
+    # isdigit() alone takes "²" and other digits int() refuses; an id fits 32 bits.
+    if ask_text and not (ask_text.isascii() and ask_text.isdigit() and int(ask_text) < 2**31):
         errors.append("field 'ask_id': must be a whole number (an ask's id)")
     external = clean_text(raw.get("external_id"), 201)
     if len(external) > 200:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
@@ -56,6 +56,7 @@ class Captured:
     referral_id: int | None
     created: bool
     problem: str | None = None  # unknown code or referrer: nothing was stored
+    field: str | None = None  # the input the problem is in (code, referrer_type, ask_id...)
 
 
 def stable_id(prefix: str, *parts: object) -> str:
@@ -86,7 +87,19 @@ def capture_in_session(
 ) -> list[Captured]:
     codes = {c: normalise_code(c) for c in {i.code for i in inputs if i.code}}
     by_code = repo.referrers_by_code(session, [c for c in codes.values() if c])
-    emails = sorted({i.referrer_email.lower() for i in inputs if i.referrer_email})
+    known_types = {t.key for t in program.referrer_types}
+    asks = _existing_asks(session, [i.ask_id for i in inputs if i.ask_id is not None])
+    # Only referrers of inputs that can be stored become people: a refused intro (an
+    # unknown type, an ask that does not exist) must leave nothing behind.
+    emails = sorted(
+        {
+            i.referrer_email.lower()
+            for i in inputs
+            if i.referrer_email
+            and (i.referrer_type is None or i.referrer_type in known_types)
+            and (i.ask_id is None or i.ask_id in asks)
+        }
+    )
     repo.add_people(session, emails)
     by_email = repo.people_by_email(session, emails)
     default_type = (
@@ -98,10 +111,18 @@ def capture_in_session(
     rows: list[dict[str, Any]] = []
     referrers: dict[str, tuple[Any, Any, Any]] = {}
     for item in inputs:
+        if item.referrer_type is not None and item.referrer_type not in known_types:
+            problem = f"unknown referrer type {item.referrer_type!r}"
+            results.append(Captured(None, False, problem, "referrer_type"))
+            continue
+        if item.ask_id is not None and item.ask_id not in asks:
+            # Refused here, not by the database's foreign key, which would undo the batch.
+            results.append(Captured(None, False, "no ask has this id", "ask_id"))
+            continue
         if item.code:
             found = by_code.get(codes.get(item.code) or "")
             if found is None:
-                results.append(Captured(None, False, "unknown referral code"))
+                results.append(Captured(None, False, "unknown referral code", "code"))
                 continue
             person, account, owner = found.person, found.account, found.owner
             referrer_type, link_id = item.referrer_type or found.referrer_type, found.link.id
@@ -109,12 +130,12 @@ def capture_in_session(
             person, account, owner = by_email[item.referrer_email.lower()]
             referrer_type, link_id = item.referrer_type or default_type, None
         else:
-            results.append(Captured(None, False, "no referrer: give a code or an email"))
+            problem = "no referrer: give a code or an email"
+            results.append(Captured(None, False, problem, "referrer_email"))
             continue
-        try:
-            program.referrer_type(referrer_type)
-        except KeyError:
-            results.append(Captured(None, False, f"unknown referrer type {referrer_type!r}"))
+        if referrer_type not in known_types:
+            problem = f"unknown referrer type {referrer_type!r}"
+            results.append(Captured(None, False, problem, "referrer_type"))
             continue
         external_id = item.external_id or f"{item.channel}:{uuid.uuid4().hex}"
         referrers[external_id] = (person, account, owner)
@@ -147,13 +168,21 @@ def capture_in_session(
         results.append(None)
     ids, fresh = repo.insert_referrals(session, rows) if rows else ({}, set())
     created = {ids[external_id] for external_id in fresh}
-    _mark_asks(session, [i.ask_id for i in inputs if i.ask_id], now)
+    _mark_asks(session, [row["ask_id"] for row in rows if row["ask_id"]], now)  # refused: none
     _acknowledge(session, program, settings, rows, ids, created, referrers, now)
     row_iter = iter(rows)
     return [
         r if r is not None else _result(next(row_iter)["external_id"], ids, created)
         for r in results
     ]
+
+
+def _existing_asks(session: Session, ask_ids: Sequence[int]) -> set[int]:
+    # Ids past a 32-bit column cannot be an ask (and PostgreSQL would refuse to compare them).
+    wanted = sorted({i for i in ask_ids if 0 < i < 2**31})
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Ask.id).where(Ask.id.in_(wanted))))
 
 
 def _result(external_id: str, ids: dict[str, int], created: set[int]) -> Captured:

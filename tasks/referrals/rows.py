@@ -34,6 +34,13 @@ def capture_input(row: ReferralRow) -> CaptureInput:
     )
 
 
+# A file's messages name the field and never repeat its value.
+_FILE_MESSAGES = {
+    "referrer_type": "is not one of the program's referrer types ({types})",
+    "ask_id": "no ask has this id",
+}
+
+
 @dataclass
 class ReferralImport:
     read: int = 0
@@ -55,6 +62,7 @@ def import_referrals(
 ) -> ReferralImport:
     """Good rows are captured (one transaction), bad ones named by line and field."""
     report = ReferralImport()
+    types = ", ".join(t.key for t in program.referrer_types)
     inputs = [
         (line, capture_input(row)) for line, row in parse_rows(rows, parse_referral_row, report)
     ]
@@ -62,7 +70,9 @@ def import_referrals(
     for (line, _), result in zip(inputs, results, strict=True):
         if result.problem:
             report.rejected += 1
-            report.errors.append(f"line {line}, field 'referrer_email': {result.problem}")
+            field = result.field or "referrer_email"
+            message = _FILE_MESSAGES.get(field, result.problem).format(types=types)
+            report.errors.append(f"line {line}, field '{field}': {message}")
         elif result.created:
             report.new += 1
         else:
