@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: setup demo serve test lint lock clean
+.PHONY: setup demo serve test lint lock clean bench
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ serve: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The 10k/100k benchmark with its targets (not a test); writes bench/results.json.
+# A quick look: make bench BENCH_ARGS="--sizes 1000 --skip-suites"
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
