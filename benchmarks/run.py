@@ -437,64 +437,16 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000", help="accounts, comma-separated")
-    parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--only", choices=FLOWS, help="one flow (sync-crm always runs too)")
-    parser.add_argument("--skip-suites", action="store_true")
-    parser.add_argument(
-        "--prefect",
-        choices=("auto", "yes", "no"),
-        default="auto",
-        help="the Prefect server run (auto: when the largest size is 10,000 or more; below, "
-        "its share is the fixed cost of a flow run and says little)",
-    )
-    parser.add_argument("--profile", metavar="DIR", help="cProfile each flow into DIR")
-    parser.add_argument("--out", default="bench/results.json")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    databases = [d for d in args.databases.split(",") if d]
-    for d in databases:
-        if d not in {"sqlite", "postgresql"}:
-            parser.error(f"unknown database {d!r}: sqlite or postgresql")
-    started = time.perf_counter()
-    runs = []
-    for size in sizes:
-        for database in databases:
-            config = {"accounts": size, "database": database, "mode": "plain", "only": args.only}
-            if args.profile:
-                config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
-            runs.append(run_day(config))
-    prefect = None
-    wanted = {"yes": True, "no": False}.get(args.prefect, max(sizes) >= 10_000)
-    if wanted and not args.only:
-        size = max(sizes)
-        database = "postgresql" if "postgresql" in databases else databases[0]
-        plain = next(r for r in runs if r["accounts"] == size and r["database"] == database)
-        server = PrefectServer()
-        try:
-            flows = run_day(
-                {"accounts": size, "database": database, "mode": "prefect"}, server.client_env()
-            )
-            runs.append(flows)
-            prefect = prefect_share(plain, flows, server.task_runs_per_flow_run())
-        finally:
-            server.stop()
-    suites = [] if args.skip_suites else run_suites()
+def write_results(
+    args: argparse.Namespace,
+    runs: list[dict[str, Any]],
+    prefect: dict[str, Any] | None,
+    suites: list[dict[str, Any]],
+    started: float,
+) -> list[dict[str, Any]]:
+    """bench/results.json with what is known so far: written after every run, so a long
+    benchmark cut short still leaves its figures."""
     found = targets(runs, prefect, suites)
-    print()
-    print(table(runs))
-    if prefect and "error" not in prefect:
-        print(
-            f"\nPrefect ({prefect['accounts']:,}, {prefect['database']}): flows "
-            f"{prefect['cpu_flows_s']:.1f} s CPU / {prefect['wall_flows_s']:.1f} s wall, plain "
-            f"{prefect['cpu_plain_s']:.1f} s / {prefect['wall_plain_s']:.1f} s"
-        )
-    print()
-    width = max((len(t["target"]) for t in found), default=10)
-    for t in found:
-        print(f"{t['result']:4}  {t['target']:{width}}  {t['figure']}")
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     results = {
@@ -526,6 +478,69 @@ def main() -> None:
         "targets": found,
     }
     out.write_text(json.dumps(results, indent=2, default=str))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="accounts, comma-separated")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--only", choices=FLOWS, help="one flow (sync-crm always runs too)")
+    parser.add_argument("--skip-suites", action="store_true")
+    parser.add_argument(
+        "--prefect",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="the Prefect server run (auto: when the largest size is 10,000 or more; below, "
+        "its share is the fixed cost of a flow run and says little)",
+    )
+    parser.add_argument("--profile", metavar="DIR", help="cProfile each flow into DIR")
+    parser.add_argument("--out", default="bench/results.json")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    databases = [d for d in args.databases.split(",") if d]
+    for d in databases:
+        if d not in {"sqlite", "postgresql"}:
+            parser.error(f"unknown database {d!r}: sqlite or postgresql")
+    started = time.perf_counter()
+    runs = []
+    for size in sizes:
+        for database in databases:
+            config = {"accounts": size, "database": database, "mode": "plain", "only": args.only}
+            if args.profile:
+                config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
+            runs.append(run_day(config))
+            write_results(args, runs, None, [], started)
+    prefect = None
+    wanted = {"yes": True, "no": False}.get(args.prefect, max(sizes) >= 10_000)
+    if wanted and not args.only:
+        size = max(sizes)
+        database = "postgresql" if "postgresql" in databases else databases[0]
+        plain = next(r for r in runs if r["accounts"] == size and r["database"] == database)
+        server = PrefectServer()
+        try:
+            flows = run_day(
+                {"accounts": size, "database": database, "mode": "prefect"}, server.client_env()
+            )
+            runs.append(flows)
+            prefect = prefect_share(plain, flows, server.task_runs_per_flow_run())
+        finally:
+            server.stop()
+    suites = [] if args.skip_suites else run_suites()
+    found = write_results(args, runs, prefect, suites, started)
+    print()
+    print(table(runs))
+    if prefect and "error" not in prefect:
+        print(
+            f"\nPrefect ({prefect['accounts']:,}, {prefect['database']}): flows "
+            f"{prefect['cpu_flows_s']:.1f} s CPU / {prefect['wall_flows_s']:.1f} s wall, plain "
+            f"{prefect['cpu_plain_s']:.1f} s / {prefect['wall_plain_s']:.1f} s"
+        )
+    print()
+    width = max((len(t["target"]) for t in found), default=10)
+    for t in found:
+        print(f"{t['result']:4}  {t['target']:{width}}  {t['figure']}")
+    out = ROOT / args.out
     failed = sum(1 for t in found if t["result"] == "FAIL")
     print(f"\n{len(found)} targets: {failed} failed. Written {out.relative_to(ROOT)}")
 
