@@ -124,6 +124,12 @@ def _text_of(name: str, value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         return None, f"must be text or a number, not {_json_type(value)}"
     text = str(value).strip()
+    if text.isascii():  # the usual case, checked without a pass per character
+        if text.isprintable() or (name == "text" and "\x00" not in text):
+            return text or None, None
+        if "\x00" in text:
+            return None, "contains a NUL character"
+        return None, "contains a control character (a line break, tab, ...)"
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # undecodable bytes, or a "\ud800" escape
         return None, "is not valid UTF-8 text (save the file as UTF-8)"
     if "\x00" in text:

@@ -33,7 +33,7 @@ from db.models import Account, Deal, Person
 from db.repositories import crm_issues as issues
 from db.repositories import crm_sync as repo
 from db.repositories import team as team_repo
-from db.repositories.signals import link_to_accounts_and_people
+from db.repositories.signals import emails_of, link_to_accounts, link_to_people
 from domain.crm_records import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
@@ -348,8 +348,10 @@ def _apply_page(
             counts.reject(Rejection(singular, record.crm_id, reason), record)
             continue
         counts.merge(one)
-    if object_type in ("companies", "contacts") and stored:
-        link_to_accounts_and_people(session)
+    if object_type == "companies" and stored:
+        link_to_accounts(session, stored)
+    elif object_type == "contacts" and stored:
+        link_to_people(session, emails_of(session, stored))
     issues.quarantine(session, counts.quarantined, datetime.now(UTC))
     counts.released += issues.release(session, singular, stored)
 

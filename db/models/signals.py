@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -23,6 +23,14 @@ class Signal(Base):
     __tablename__ = "signals"
     __table_args__ = (
         Index("ix_signals_account_crm_id_occurred_at", "account_crm_id", "occurred_at"),
+        # detect-moments reads the oldest unchecked signals, batch after batch
+        Index(
+            "ix_signals_unchecked",
+            "occurred_at",
+            "id",
+            postgresql_where=text("moment_checked_at IS NULL"),
+            sqlite_where=text("moment_checked_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,7 +38,7 @@ class Signal(Base):
     kind: Mapped[SignalKind]
     source: Mapped[SignalSource]
     account_crm_id: Mapped[str] = mapped_column(String(64))
-    person_email: Mapped[str | None] = mapped_column(String(320))
+    person_email: Mapped[str | None] = mapped_column(String(320), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     value: Mapped[Decimal | None]

@@ -36,17 +36,31 @@ GUARD_KINDS = (
 )
 
 
-def fact(signal: Signal) -> SignalFact:
+# Plain rows, not ORM objects: a batch reads thousands of signals and only looks at them.
+SIGNAL_COLUMNS = (
+    Signal.id,
+    Signal.kind,
+    Signal.occurred_at,
+    Signal.value,
+    Signal.text,
+    Signal.person_id,
+    Signal.account_id,
+)
+
+
+def fact(signal: Any) -> SignalFact:
+    """A signal row (``SIGNAL_COLUMNS``, or a ``Signal``) as the pure rules see it."""
     return SignalFact(
         signal.id, signal.kind, signal.occurred_at, signal.value, signal.text, signal.person_id
     )
 
 
-def unchecked_signals(session: Session, now: datetime, limit: int) -> list[Signal]:
-    """Signals that happened by ``now``, belong to a known account, and were not looked at."""
+def unchecked_signals(session: Session, now: datetime, limit: int) -> list[Any]:
+    """Signals that happened by ``now``, belong to a known account, and were not looked at
+    (rows of ``SIGNAL_COLUMNS``)."""
     return list(
-        session.scalars(
-            select(Signal)
+        session.execute(
+            select(*SIGNAL_COLUMNS)
             .where(
                 Signal.moment_checked_at.is_(None),
                 Signal.occurred_at <= now,
@@ -72,8 +86,10 @@ def account_states(session: Session, account_ids: Sequence[int]) -> dict[int, Ac
         .where(Account.id.in_(account_ids))
     ).all()
     history: dict[int, list[SignalFact]] = defaultdict(list)
-    for signal in session.scalars(
-        select(Signal).where(Signal.account_id.in_(account_ids), Signal.kind.in_(GUARD_KINDS))
+    for signal in session.execute(
+        select(*SIGNAL_COLUMNS)
+        .where(Signal.account_id.in_(account_ids), Signal.kind.in_(GUARD_KINDS))
+        .order_by(Signal.id)
     ):
         history[signal.account_id or 0].append(fact(signal))
     last_asks = dict(

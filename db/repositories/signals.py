@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -12,6 +13,8 @@ from db.models import Account, Person, Signal
 from db.repositories.upsert import insert_ignoring_conflicts
 from domain.signal_rows import SignalRow
 
+CHUNK = 500  # values per IN list: well under SQLite's and PostgreSQL's parameter limits
+
 
 def existing_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, Signal]:
     rows = session.scalars(select(Signal).where(Signal.external_id.in_(external_ids))).all()
@@ -19,6 +22,10 @@ def existing_by_external_id(session: Session, external_ids: Sequence[str]) -> di
 
 
 def insert_new(session: Session, rows: Sequence[SignalRow], now: datetime) -> int:
+    """Insert the rows not stored yet, linked at once to the accounts and people already known
+    (two lookups per chunk); the sync links the others when their account or person comes."""
+    accounts = _ids_by(session, Account.crm_id, Account.id, {r.account_crm_id for r in rows})
+    people = _ids_by(session, Person.email, Person.id, {r.person_email for r in rows})
     return insert_ignoring_conflicts(
         session,
         Signal.__table__,
@@ -33,6 +40,8 @@ def insert_new(session: Session, rows: Sequence[SignalRow], now: datetime) -> in
                 "text": r.text,
                 "occurred_at": r.occurred_at,
                 "ingested_at": now,
+                "account_id": accounts.get(r.account_crm_id),
+                "person_id": people.get(r.person_email) if r.person_email else None,
             }
             for r in rows
         ],
@@ -40,8 +49,61 @@ def insert_new(session: Session, rows: Sequence[SignalRow], now: datetime) -> in
     )
 
 
+def _ids_by(session: Session, key: Any, ident: Any, values: set[Any]) -> dict[Any, int]:
+    wanted = sorted(v for v in values if v)
+    found: dict[Any, int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        found.update(session.execute(select(key, ident).where(key.in_(chunk))).tuples().all())
+    return found
+
+
+def link_to_accounts(session: Session, account_crm_ids: Sequence[str]) -> int:
+    """Link the signals of these (just stored) accounts that were waiting for them. Only their
+    signals are touched: a signal whose account never comes is not rescanned page after
+    page."""
+    linked = 0
+    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id).scalar_subquery()
+    for start in range(0, len(account_crm_ids), CHUNK):
+        chunk = list(account_crm_ids[start : start + CHUNK])
+        linked += (
+            session.execute(
+                update(Signal)
+                .where(Signal.account_crm_id.in_(chunk), Signal.account_id.is_(None))
+                .values(account_id=account_id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
+    return linked
+
+
+def link_to_people(session: Session, emails: Sequence[str]) -> int:
+    """Link the signals naming these people's (just stored) emails that were waiting."""
+    linked = 0
+    person_id = select(Person.id).where(Person.email == Signal.person_email).scalar_subquery()
+    for start in range(0, len(emails), CHUNK):
+        chunk = list(emails[start : start + CHUNK])
+        linked += (
+            session.execute(
+                update(Signal)
+                .where(Signal.person_email.in_(chunk), Signal.person_id.is_(None))
+                .values(person_id=person_id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
+    return linked
+
+
+def emails_of(session: Session, person_crm_ids: Sequence[str]) -> list[str]:
+    found = _ids_by(session, Person.crm_id, Person.email, set(person_crm_ids))
+    return sorted(email for email in found.values() if email)
+
+
 def link_to_accounts_and_people(session: Session) -> int:
-    """Fill in account and person ids for signals whose account/person is now known."""
+    """Every signal whose account/person is known now: a repair for data stored before
+    linking was incremental (`referrals` never needs it in a normal run)."""
     account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id).scalar_subquery()
     person_id = select(Person.id).where(Person.email == Signal.person_email).scalar_subquery()
     linked = session.execute(

@@ -379,3 +379,49 @@ def test_a_nul_the_database_refuses_is_named_without_the_row_values(
     assert report.new == 2
     captured = capsys.readouterr()
     assert "ana@client.example" not in captured.out + captured.err
+
+
+def test_the_sync_links_waiting_signals_when_their_account_and_person_arrive(factory, tmp_path):
+    """Ingest links what is known at once; a company or contact the sync stores later links
+    the signals waiting for it (its own signals only; one for an account that never comes
+    waits)."""
+    from datetime import timedelta
+
+    from domain.program import load_preset
+    from integrations.sandbox.crm import SandboxCrm
+    from tasks.sync_crm import sync_crm
+    from tests.integrations.crm_backends import SandboxBackend
+
+    crm = SandboxBackend(factory)
+    early = crm.add_company(T0, "Early", "early.example")
+    crm.add_contact(T0, "eve@early.example", early)
+    sync_crm(factory, SandboxCrm(factory), load_preset("saas"))
+    rows = [
+        {"external_id": "e-1", "kind": "nps", "account_crm_id": early, "value": 9,
+         "person_email": "eve@early.example", "occurred_at": "2026-02-01"},
+        {"external_id": "l-1", "kind": "nps", "account_crm_id": "late", "value": 9,
+         "person_email": "lee@late.example", "occurred_at": "2026-02-01"},
+        {"external_id": "n-1", "kind": "nps", "account_crm_id": "never", "value": 9,
+         "person_email": "nobody@never.example", "occurred_at": "2026-02-01"},
+    ]  # fmt: skip
+    ingest_rows(factory, read_rows(write_jsonl(tmp_path / "s.jsonl", rows)), T0)
+
+    def links() -> dict[str, tuple[bool, bool]]:
+        with factory() as session:
+            return {
+                s.external_id: (s.account_id is not None, s.person_id is not None)
+                for s in session.scalars(select(Signal))
+            }
+
+    assert links() == {"e-1": (True, True), "l-1": (False, False), "n-1": (False, False)}
+    later = T0 + timedelta(hours=1)
+    with factory.begin() as session:  # the CRM learns of the late company under its own id
+        from db.models import SandboxCompany
+
+        session.add(
+            SandboxCompany(id="late", name="Late", domain="late.example", lifecycle="customer",
+                           properties={}, created_at=later, updated_at=later)
+        )  # fmt: skip
+    crm.add_contact(later, "lee@late.example", "late")
+    sync_crm(factory, SandboxCrm(factory), load_preset("saas"))
+    assert links() == {"e-1": (True, True), "l-1": (True, True), "n-1": (False, False)}
