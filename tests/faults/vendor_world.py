@@ -55,7 +55,7 @@ ACCOUNTS = int(os.environ.get("REFERRALS_FAULT_ACCOUNTS", "60"))
 SEED = int(os.environ.get("REFERRALS_FAULT_SEED", "13"))
 CLIENT_TIMEOUT = 0.5  # seconds the adapters wait for an answer
 HOLD = 0.8  # a slow answer comes this long after the write: past the client's timeout
-INTROS = 30  # intros captured from the first asks
+INTROS = max(12, ACCOUNTS // 2)  # intros captured from the first asks
 PENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
