@@ -6,14 +6,20 @@ The protocol, per batch:
 2. rows whose last answer was lost (``verify_first``) are checked with the vendor first
    (``find_sent``): what it has is marked sent, only what it lacks is sent;
 3. send in chunks, each sized to take at most half the lease; before each chunk the lease of
-   every row still claimed is renewed (a guarded update on the claim token), and rows another
-   dispatcher took over are not sent;
+   every row still claimed is renewed (a guarded update on the claim token), rows another
+   dispatcher took over are not sent, and the chunk's rows are marked started
+   (``send_started_at``) in the same commit, right before the vendor call;
 4. record each chunk's outcomes in one statement and commit.
+
+A vendor that cannot be asked what it has (SendGrid's mail send: ``find_sent`` answers None)
+gets its rows one at a time instead, each marked started in the commit that records the one
+before it: a crash then leaves at most one such row in doubt.
 
 A send whose answer was lost (timeout after sending, dropped connection, unreadable answer,
 5xx) may have happened: the row goes back to the queue with ``verify_first`` and the usual
 backoff, never straight to a second send. A crash between 3 and 4 leaves rows in ``sending``;
-once their lease has expired the next run asks the vendor the same way. A vendor that cannot
+once their lease has expired the next run queues the rows that were never started again and
+asks the vendor about the started ones the same way. A vendor that cannot
 answer (SendGrid's v3 mail send has no idempotency key) gets such rows parked as ``in_doubt``
 for a person to resolve rather than sent twice.
 
@@ -180,6 +186,7 @@ class _Claimed:
     last_error: str | None
     item: OutboundItem
     suppressed: str | None = None  # the suppression list's reason for this recipient
+    started: bool = False  # marked started before a crash: it may have reached the vendor
 
 
 def _item(row: OutboxMessage) -> _Claimed:
@@ -190,6 +197,7 @@ def _item(row: OutboxMessage) -> _Claimed:
         row.verify_first,
         row.last_error,
         OutboundItem(row.dedupe_key, row.operation, row.recipient, dict(row.payload)),
+        started=row.send_started_at is not None,
     )
 
 
@@ -260,29 +268,89 @@ class _Run:
 
     def _send_in_chunks(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
         channel = deliverer.channel
+        one_by_one = _cannot_confirm(deliverer)
         remaining = list(batch)
         while remaining:
             with transaction(self.factory) as session:
                 ours = repo.renew_claims(session, self.token, self.policy.wall_clock())
-            taken = [c.id for c in remaining if c.id not in ours]
-            if taken:
-                self.report.lease_lost[channel] += len(taken)
-                log.warning("outbox %s: lease lost to another dispatcher, not sent", taken)
-                remaining = [c for c in remaining if c.id in ours]
-                if not remaining:
-                    return
-            size = self.pace.chunk_size(channel, len(remaining))
-            chunk, remaining = remaining[:size], remaining[size:]
+                taken = [c.id for c in remaining if c.id not in ours]
+                if taken:
+                    self._lease_lost(channel, taken)
+                    remaining = [c for c in remaining if c.id in ours]
+                    if not remaining:
+                        return
+                size = self.pace.chunk_size(channel, len(remaining))
+                chunk, remaining = remaining[:size], remaining[size:]
+                if not one_by_one:  # committed before the call: see _recover_stale
+                    ids = [c.id for c in chunk]
+                    repo.mark_started(session, self.token, ids, self.policy.wall_clock())
             started = time.monotonic()
-            results = _deliver(deliverer, chunk)
+            if one_by_one:
+                outcomes = self._one_by_one(deliverer, chunk)
+            else:
+                results = _deliver(deliverer, chunk)
+                outcomes = _outcomes(
+                    channel, chunk, results, self.now, self.policy, self.report, self.rng
+                )
             self.pace.measured(channel, len(chunk), time.monotonic() - started)
-            self._record(
-                _outcomes(channel, chunk, results, self.now, self.policy, self.report, self.rng)
+            self._record(outcomes)
+
+    def _one_by_one(self, deliverer: Deliverer, chunk: Sequence[_Claimed]) -> list[repo.Outcome]:
+        """For a vendor that cannot be asked what it has: each row is marked started in the
+        commit that records the previous row's outcome, right before its own request, so a
+        crash leaves at most one row whose fate only the vendor knows. Returns the outcomes
+        not recorded yet."""
+        channel = deliverer.channel
+        unrecorded: list[repo.Outcome] = []
+        for position, claimed in enumerate(chunk):
+            with transaction(self.factory) as session:
+                repo.record_outcomes(session, self.token, unrecorded)
+                unrecorded = []
+                wall = self.policy.wall_clock()
+                if not repo.mark_started(session, self.token, [claimed.id], wall):
+                    self._lease_lost(channel, [claimed.id])
+                    continue
+            results = _deliver(deliverer, [claimed])
+            unrecorded = _outcomes(
+                channel, [claimed], results, self.now, self.policy, self.report, self.rng
             )
+            result = results.get(claimed.item.dedupe_key)
+            if result is not None and result.transient and not result.uncertain:
+                # Refused for now (rate limit, unreachable): the rest would meet the same wall.
+                rest = chunk[position + 1 :]
+                wall_error = f"not tried: {result.error}"
+                failed = _all_failed(
+                    rest, wall_error, transient=True, retry_after=result.retry_after
+                )
+                unrecorded += _outcomes(
+                    channel,
+                    rest,
+                    {r.dedupe_key: r for r in failed},
+                    self.now,
+                    self.policy,
+                    self.report,
+                    self.rng,
+                )
+                break
+        return unrecorded
+
+    def _lease_lost(self, channel: OutboxChannel, ids: Sequence[int]) -> None:
+        self.report.lease_lost[channel] += len(ids)
+        log.warning("outbox %s: lease lost to another dispatcher, not sent", list(ids))
 
     def _record(self, outcomes: Sequence[repo.Outcome]) -> None:
         with transaction(self.factory) as session:
             repo.record_outcomes(session, self.token, outcomes)
+
+
+def _cannot_confirm(deliverer: Deliverer) -> bool:
+    """The port's answer to an empty question: None means its vendor cannot be asked what it
+    already has (SendGrid's mail send), so a row it may have received cannot be checked."""
+    try:
+        return deliverer.find_sent([]) is None
+    except Exception:  # a port that cannot answer even that: treat it as one that can be asked
+        log.debug("asking %s an empty question failed", deliverer.channel, exc_info=True)
+        return False
 
 
 def _suppressed(
@@ -529,7 +597,18 @@ def _recover_stale(
         if not items:
             return
         outcomes = []
-        for channel, batch in _by_channel(items).items():
+        # Never handed to the vendor (no start mark): queued again, nobody needs asking.
+        for claimed in (c for c in items if not c.started):
+            report.requeued_after_crash[claimed.channel] += 1
+            outcomes.append(
+                repo.Outcome(
+                    claimed.id,
+                    OutboxStatus.PENDING,
+                    next_attempt_at=now,
+                    verify_first=claimed.verify_first,  # an earlier lost answer still counts
+                )
+            )
+        for channel, batch in _by_channel([c for c in items if c.started]).items():
             answer = _ask_vendor(deliverers[channel], batch)
             if answer.error is not None:
                 continue  # the rows stay claimed and go stale again after the lease

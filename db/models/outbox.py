@@ -39,6 +39,10 @@ class OutboxMessage(Base):
     verify_first: Mapped[bool] = mapped_column(default=False, server_default=false())
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # Set (and committed) by the dispatcher right before it hands the row to the vendor, under
+    # its claim: after a crash, a claimed row without it was never sent and is simply queued
+    # again; only a row with it may have reached the vendor and needs the vendor's word.
+    send_started_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(36), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(255))

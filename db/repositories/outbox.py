@@ -153,10 +153,18 @@ def _claim(
     chosen = list(session.scalars(ids))
     if not chosen:
         return []
+    values: dict[str, Any] = {
+        "status": OutboxStatus.SENDING,
+        "claim_token": token,
+        "claimed_at": now,
+        "attempts": attempts,
+    }
+    if expected is not OutboxStatus.SENDING:  # a stale row keeps its mark: it may have gone out
+        values["send_started_at"] = None
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(chosen), OutboxMessage.status.in_(statuses))
-        .values(status=OutboxStatus.SENDING, claim_token=token, claimed_at=now, attempts=attempts)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     rows = session.scalars(
@@ -179,6 +187,26 @@ def renew_claims(session: Session, token: str, wall_now: datetime) -> set[int]:
         .execution_options(synchronize_session=False)
     )
     return set(renewed)
+
+
+def mark_started(session: Session, token: str, ids: Sequence[int], wall_now: datetime) -> set[int]:
+    """Record that these claimed rows are about to be handed to the vendor (the caller
+    commits before the call); returns the ids still claimed by ``token``, the only ones to
+    send. After a crash, rows claimed without this mark were never sent."""
+    if not ids:
+        return set()
+    started = session.scalars(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.claim_token == token,
+            OutboxMessage.status == OutboxStatus.SENDING,
+        )
+        .values(send_started_at=wall_now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(started)
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,7 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
             sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
             verify_first=bindparam("b_verify_first"),
             claim_token=None,
+            send_started_at=None,
         )
     )
     session.connection().execute(
@@ -253,7 +282,13 @@ def mark_sent_manually(session: Session, ids: Sequence[int], now: datetime) -> i
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.IN_DOUBT)
-        .values(status=OutboxStatus.SENT, sent_at=now, claim_token=None, verify_first=False)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            claim_token=None,
+            verify_first=False,
+            send_started_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

@@ -175,12 +175,61 @@ def at_wall(moment) -> DispatchPolicy:
     return DispatchPolicy(wall_clock=lambda: moment)
 
 
-def _strand_in_sending(factory, sender: EmailFolderSender, send_first: int) -> None:
-    """What a dispatcher killed mid-batch leaves behind: rows claimed, some actually sent."""
+def _strand_in_sending(
+    factory, sender: EmailFolderSender, send_first: int, started: bool = True
+) -> None:
+    """What a dispatcher killed mid-batch leaves behind: rows claimed, marked started (or
+    not, when it died before its first send), some actually sent."""
     with transaction(factory) as session:
         claimed = repo.claim_due(session, T0, 100, "dead-dispatcher", [OutboxChannel.EMAIL])
         keys = [(row.dedupe_key, row.recipient) for row in claimed]
+        if started:
+            repo.mark_started(session, "dead-dispatcher", [row.id for row in claimed], T0)
     sender.send([EmailMessage(key, to, "s", "t") for key, to in keys[:send_first]])
+
+
+def test_rows_claimed_but_never_started_are_sent_again_without_asking(factory, tmp_path):
+    """A dispatcher killed after its claim and before its first send sent nothing: even a
+    vendor that cannot be asked (SendGrid) gets those rows once, none parked in doubt."""
+    sender, _, _ = sandbox(tmp_path)
+    blind = BlindEmail(sender, failures=0)
+    enqueue_messages(factory, [email(n) for n in range(3)], T0)
+    _strand_in_sending(factory, sender, send_first=0, started=False)
+
+    report = dispatch_outbox(
+        factory, {OutboxChannel.EMAIL: EmailDeliverer(blind)}, T0, at_wall(T0 + timedelta(hours=1))
+    )
+
+    assert report.requeued_after_crash == {"email": 3} and report.sent == {"email": 3}
+    assert sum(report.in_doubt.values()) == 0
+    assert journal(tmp_path / "outbox") == {"written": 3}
+    assert statuses(factory) == {"sent": 3}
+
+
+def test_a_blind_vendor_s_rows_go_one_at_a_time_each_started_before_its_send(factory, tmp_path):
+    """Rows of a vendor that cannot be asked are marked started one at a time, in the commit
+    that records the previous one: a crash mid-batch leaves at most one row in doubt."""
+    sender, _, _ = sandbox(tmp_path)
+    seen: list[dict[str, int]] = []
+
+    class Watching(BlindEmail):
+        def send(self, messages):
+            with factory() as session:
+                rows = session.scalars(select(OutboxMessage)).all()
+                seen.append(
+                    {
+                        "started": sum(r.send_started_at is not None for r in rows),
+                        "sent": sum(r.status == OutboxStatus.SENT for r in rows),
+                    }
+                )
+            return super().send(messages)
+
+    enqueue_messages(factory, [email(n) for n in range(4)], T0)
+    dispatch_outbox(factory, {OutboxChannel.EMAIL: EmailDeliverer(Watching(sender, 0))}, T0)
+
+    # Each send sees exactly one row started (its own) and every earlier one recorded sent.
+    assert seen == [{"started": 1, "sent": n} for n in range(4)]
+    assert statuses(factory) == {"sent": 4}
 
 
 def test_rows_stranded_by_a_crash_are_confirmed_with_the_vendor_not_resent(factory, tmp_path):
