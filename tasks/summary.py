@@ -166,6 +166,7 @@ def flow_summary(
     description: str,
     report_type: type[Summarised] | None = None,
     key: str | None = None,
+    published: bool = True,
 ) -> Iterator[FlowSummary]:
     """Publish the flow's summary table (key ``key`` or the flow's name) when the block ends,
     from the first ``report_type`` report created inside it, the child flows' summaries, or
@@ -183,21 +184,27 @@ def flow_summary(
             log.exception("could not summarise %s", name)
             summary = Summary()
         summary.rows.append(failure_row(error))
-        _finish(parent, run, summary, key or name, f"{description} (failed)")
+        _finish(parent, run, summary, key or name, f"{description} (failed)", published)
         raise
     finally:
         _current.reset(token)
-    _finish(parent, run, run.current(), key or name, description)
+    _finish(parent, run, run.current(), key or name, description, published)
 
 
 def _finish(
-    parent: FlowSummary | None, run: FlowSummary, summary: Summary, key: str, description: str
+    parent: FlowSummary | None,
+    run: FlowSummary,
+    summary: Summary,
+    key: str,
+    description: str,
+    published: bool,
 ) -> None:
     if not summary.rows:
         summary.rows.append(SummaryRow("nothing to do"))
     if parent is not None:
         parent.children.append((run.name, summary))
-    publish(key, summary, description)
+    if published:  # outside a flow run (a test driving plain functions) there is no run
+        publish(key, summary, description)
 
 
 def publish(key: str, summary: Summary, description: str) -> None:
