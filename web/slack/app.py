@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from core.secrets import secret_value
@@ -27,6 +29,7 @@ from integrations.errors import ConfigurationError
 from web.context import WebContext
 from web.slack import EVENTS_PATH
 from web.slack.listeners import Deps, register
+from web.slack.shape import well_formed
 
 log = logging.getLogger(__name__)
 WORKERS = 8  # the work after acks
@@ -82,6 +85,7 @@ class BackgroundWork(_Tracked):
 class SlackActions:
     bolt: App
     work: BackgroundWork
+    verifier: SignatureVerifier | None = None  # to tell a signed odd body from a forged one
 
 
 def web_client(settings: Settings, token: str) -> WebClient:
@@ -112,7 +116,7 @@ def build_slack_app(
         logger=bolt.logger, executor=work
     )
     register(bolt, Deps(context.factory, context.program, context.settings, context.clock))
-    return SlackActions(bolt, work)
+    return SlackActions(bolt, work, SignatureVerifier(signing_secret))
 
 
 def slack_actions_from(context: WebContext) -> SlackActions | None:
@@ -136,8 +140,24 @@ def slack_router(actions: SlackActions) -> APIRouter:
     @router.post(EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
         body = await request.body()
+        if not well_formed(body):
+            # Not shaped as Slack sends it: refused before Bolt (which reads the body even
+            # before it checks the signature) or a listener could trip over it.
+            if not _signed(actions, body, request.headers):
+                return Response("invalid request", 401)  # what Bolt answers a forgery
+            log.warning("slack: a signed request not shaped as Slack sends it, refused")
+            return Response("not a Slack payload", 400)
         # Bolt is synchronous: the dispatch (which returns at the ack) runs off the event loop.
         answer = await run_in_threadpool(actions.bolt.dispatch, to_bolt_request(request, body))
         return to_starlette_response(answer)
 
     return router
+
+
+def _signed(actions: SlackActions, body: bytes, headers: Mapping[str, str]) -> bool:
+    if actions.verifier is None:
+        return False
+    try:
+        return actions.verifier.is_valid_request(body, dict(headers))
+    except ValueError:  # a timestamp header that is not a number
+        return False
