@@ -1,0 +1,1 @@
+"""Fault suites over the whole program day: the crash suite (SIGKILL, rerun, compare)."""
