@@ -125,6 +125,27 @@ class HubSpotCalls:
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
 
+    def json(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one SDK call and return its answer as plain JSON, not the SDK's models: building
+        a model parses every timestamp with dateutil, the larger part of a full sync's CPU. A
+        cut or unparsable body is an answer lost, as in ``__call__``."""
+        write = not is_read(endpoint)
+
+        def parsed(*call_args: Any, **call_kwargs: Any) -> Any:
+            response = fn(*call_args, _preload_content=False, **call_kwargs)
+            try:
+                data = json.loads(response.data)
+            except ValueError:  # not JSON (a cut body raises urllib3's ProtocolError instead)
+                data = None
+            finally:
+                response.release_conn()
+            if not isinstance(data, dict):
+                log.warning("%s answered 2xx with an unreadable body", endpoint)
+                raise _lost("HubSpot answered 2xx with an unreadable body", write)
+            return data
+
+        return self(endpoint, parsed, *args, **kwargs)
+
     def __call__(self, endpoint: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one SDK call; a lost answer to a write raises UncertainError, never retried."""
         is_search = endpoint.endswith("/search")

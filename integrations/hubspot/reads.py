@@ -44,9 +44,7 @@ class HubSpotReads:
             after,
             limit,
             known,
-            next_after=lambda page: (
-                page.paging.next.after if page.paging and page.paging.next else None
-            ),
+            next_after=lambda page: ((page.get("paging") or {}).get("next") or {}).get("after"),
         )
 
     def changed_at(
@@ -70,8 +68,8 @@ class HubSpotReads:
             limit,
             frozenset(),
             next_after=lambda page: (
-                str(page.results[-1].id)
-                if page.paging and page.paging.next and page.results
+                str(page["results"][-1]["id"])
+                if (page.get("paging") or {}).get("next") and page.get("results")
                 else None
             ),
         )
@@ -97,26 +95,26 @@ class HubSpotReads:
             limit=min(limit, SEARCH_PAGE),
             after=after,
         )
-        page = self.apis.calls(
+        page = self.apis.calls.json(
             f"POST /crm/v3/objects/{object_type}/search",
             self.apis.search.do_search,
             object_type,
             public_object_search_request=request,
         )
+        results = page.get("results") or []
         # Deals the caller already stored need no second association read: a quiet sync then
         # costs one search call per object type.
-        fresh = [str(r.id) for r in page.results if str(r.id) not in known]
+        fresh = [str(r["id"]) for r in results if str(r["id"]) not in known]
         companies = self.apis.deal_companies(fresh) if object_type == "deals" and fresh else {}
         records = []
-        for result in page.results:
-            props = dict(result.properties or {})
+        for result in results:
+            crm_id = str(result["id"])
+            props = dict(result.get("properties") or {})
             updated = parse_hubspot_time(props.get(last_modified)) or parse_hubspot_time(
-                result.updated_at
+                result.get("updatedAt")
             )
-            associations = {"companies": companies[result.id]} if companies.get(result.id) else {}
+            associations = {"companies": companies[crm_id]} if companies.get(crm_id) else {}
             records.append(
-                CrmRecord(
-                    object_type, str(result.id), props, updated or datetime.now(UTC), associations
-                )
+                CrmRecord(object_type, crm_id, props, updated or datetime.now(UTC), associations)
             )
         return CrmPage(records, next_after(page))
