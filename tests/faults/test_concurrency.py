@@ -1,0 +1,159 @@
+"""Concurrency on PostgreSQL: program days and release-rewards run by several processes at
+once end in the same state as one run.
+
+Program days: two worlds from one generated book and seed (each its own database and its own
+local HubSpot, SendGrid and Slack servers, the real SDKs talking to them; see
+``tests/faults/world.py``). People act the same way in both; then the reference world runs
+its program day once, in this process, while in the other world two or three processes
+(alternating by day) wait at a barrier and run the same day at the same moment. In the end
+both hold the same referrals, rewards, reward ledger, asks and outbox (by stable keys and
+status), and their vendors the same emails, Slack messages and CRM records: one digest per
+CSM per day, nothing delivered twice, counted at the servers.
+
+Knobs for the benchmark: ``REFERRALS_CONCURRENCY_DAYS`` (default 12),
+``REFERRALS_CONCURRENCY_ACCOUNTS`` (default 40), ``REFERRALS_CONCURRENCY_REPORT=path.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations.wiring import build_adapters
+from simulation.book import generate_book
+from tests.conftest import _copy_database, is_postgres
+from tests.faults.compare import DELIVERIES, duplicates, losses, snapshot
+from tests.faults.concurrency_runner import Outcome, Runner, overlap
+from tests.faults.driver import policy_for, program_day
+from tests.faults.world import World, day_at
+
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.skipif(
+        not is_postgres(), reason="runs at once need PostgreSQL's row locks (SQLite: one writer)"
+    ),
+]
+
+SEED = 13
+DAYS = int(os.environ.get("REFERRALS_CONCURRENCY_DAYS", "12"))
+ACCOUNTS = int(os.environ.get("REFERRALS_CONCURRENCY_ACCOUNTS", "40"))
+# Runs at once, by day in turn: started together, or staggered by random fractions of the
+# day's length (one run in prompt-csms while another still detects moments).
+PLAN = ((2, False), (3, False), (2, True), (3, True))
+
+
+@pytest.fixture
+def two_urls(postgres, template_url, tmp_path) -> Iterator[tuple[str, str]]:
+    copies = [_copy_database(postgres, template_url, tmp_path) for _ in range(2)]
+    yield next(copies[0]), next(copies[1])
+    for copy in copies:
+        next(copy, None)
+
+
+def _live_day(world: World, day: datetime, run_day: Any) -> None:
+    """The demo's order: the people act, the program runs its day, finance decides."""
+    world.clock[0] = day + timedelta(hours=9)
+    world.people_act(day)
+    world.clock[0] = day + timedelta(hours=10)
+    run_day(day)
+    world.clock[0] = day + timedelta(hours=15)
+    world.finance_decides(day + timedelta(hours=15))
+
+
+def _in_process(world: World, seconds: list[float]) -> Any:
+    def run(day: datetime) -> None:
+        settings = world.settings()
+        adapters = build_adapters(settings, world.factory)
+        started = time.perf_counter()
+        program_day(world.factory, world.program, settings, adapters, day, policy_for(settings, 0))
+        seconds.append(time.perf_counter() - started)
+
+    return run
+
+
+def digests_per_csm_day(state: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """Digests by (CSM, day): from the outbox and from what Slack received."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for part in ("outbox", "slack"):
+        for key in state[part]:
+            if key.startswith("slack-digest:"):
+                _, member, day, _ = key.split(":", 3)
+                counts[(part, member, day)] += state[part][key] if part == "slack" else 1
+    return counts  # type: ignore[return-value]
+
+
+def test_program_days_run_at_once_end_as_one_run(two_urls, tmp_path) -> None:
+    started = time.perf_counter()
+    book = generate_book(seed=SEED, accounts=ACCOUNTS, days=DAYS)
+    single = World(two_urls[0], tmp_path / "single", book, SEED)
+    together = World(two_urls[1], tmp_path / "together", book, SEED)
+    outcomes: list[list[Outcome]] = []
+    single_seconds: list[float] = []
+    rng = random.Random(SEED)
+    runner: Runner | None = None
+    try:
+        for world in (single, together):
+            world.set_up()
+        runner = Runner(together.env(), max(p for p, _ in PLAN))
+        for offset in range(DAYS):
+            day = day_at(book.start, offset)
+            _live_day(single, day, _in_process(single, single_seconds))
+            parties, staggered = PLAN[offset % len(PLAN)]
+            delays = [0.0] + [
+                rng.uniform(0, single_seconds[-1]) if staggered else 0.0 for _ in range(parties - 1)
+            ]
+
+            def at_once(day: datetime, parties: int = parties, delays=delays) -> None:
+                assert runner is not None
+                outcomes.append(runner.run("program-day", day, parties, delays))
+
+            _live_day(together, day, at_once)
+        expected, got = snapshot(single), snapshot(together)
+    finally:
+        if runner is not None:
+            runner.close()
+        single.close()
+        together.close()
+    errors = [o.error for day in outcomes for o in day if o.error]
+    figures = {
+        "days": DAYS,
+        "accounts": ACCOUNTS,
+        "runs": sum(len(day) for day in outcomes),
+        "processes at once": [p for p, _ in PLAN],
+        "seconds overlapping": round(sum(overlap(day) for day in outcomes), 1),
+        "errors": len(errors),
+        "duplicates": duplicates(got),
+        "losses": losses(expected, got),
+        "digests": sum(1 for k in expected["outbox"] if k.startswith("slack-digest:")),
+        "rewards by status": dict(Counter(w[0] for w in expected["rewards"].values())),
+        "seconds per run (slowest)": round(max(o.seconds for d in outcomes for o in d), 2),
+        "seconds per single run (slowest)": round(max(single_seconds), 2),
+        "deliveries compared": {part: sum(expected[part].values()) for part in DELIVERIES},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _report("program days", figures)
+    assert errors == [], errors[0]
+    assert duplicates(expected) == {}
+    assert duplicates(got) == {}, "delivered twice"
+    assert [k for k, n in digests_per_csm_day(got).items() if n > 1] == []
+    assert expected["slack"] and expected["emails"] and expected["crm tasks"]
+    for part in ("referrals", "rewards", "ledger", "asks", "outbox", *DELIVERIES):
+        assert got[part] == expected[part], part
+
+
+def _report(name: str, figures: dict[str, Any]) -> None:
+    print(f"\nconcurrency, {name}:", json.dumps(figures, indent=1, default=str))
+    if path := os.environ.get("REFERRALS_CONCURRENCY_REPORT"):
+        report = Path(path)
+        found = json.loads(report.read_text()) if report.exists() else {}
+        found[name] = figures
+        report.write_text(json.dumps(found, indent=1, default=str) + "\n")
