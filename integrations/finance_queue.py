@@ -34,4 +34,6 @@ class FinanceQueue:
         return DeliveryResult(payout.dedupe_key, provider_id=f"finance-queue:{payout.reward_id}")
 
     def find_sent(self, dedupe_keys: Sequence[str]) -> dict[str, str | None] | None:
-        return None  # queueing has no answer to lose: a repeat queues the same row again
+        # Queueing has no answer to lose and a repeat queues the same row again: after a crash
+        # every row is simply handed over again, never parked for a person.
+        return dict.fromkeys(dedupe_keys)

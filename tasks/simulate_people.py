@@ -42,7 +42,9 @@ def simulate_csms(
     rng = random.Random(f"csm:{seed}:{at.date().isoformat()}")
     with factory() as session:
         open_asks = session.execute(
-            select(Ask.id, Ask.crm_task_id).where(Ask.status == AskStatus.PROMPTED)
+            select(Ask.id, Ask.crm_task_id)
+            .where(Ask.status == AskStatus.PROMPTED)
+            .order_by(Ask.id)  # the same seed makes the same choices on every database
         ).all()
         on_slack = dict(
             session.execute(
@@ -81,7 +83,9 @@ def finance_decides(factory: Factory, program: Program, at: datetime, seed: int)
     with factory() as session:
         waiting = list(
             session.scalars(
-                select(Reward.id).where(Reward.status == RewardStatus.AWAITING_APPROVAL)
+                select(Reward.id)
+                .where(Reward.status == RewardStatus.AWAITING_APPROVAL)
+                .order_by(Reward.id)
             )
         )
         unfiled = set(

@@ -41,6 +41,7 @@ def _known(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str
         select(Referral.referred_company_name, Referral.referred_domain)
         .where(Referral.referred_domain.is_not(None))
         .distinct()
+        .order_by(Referral.referred_domain, Referral.referred_company_name)
         .limit(200)
     ).all()
     in_pipeline = session.execute(
@@ -50,6 +51,7 @@ def _known(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str
             Deal.closed_at.is_(None), Account.lifecycle != "customer", Account.domain.is_not(None)
         )
         .distinct()
+        .order_by(Account.domain, Account.name)
         .limit(200)
     ).all()
     return [tuple(r) for r in referred], [tuple(r) for r in in_pipeline]  # type: ignore[misc]

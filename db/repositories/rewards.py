@@ -75,19 +75,25 @@ def earners(session: Session, referrer_types: Sequence[str], limit: int) -> list
     return [Earner(*row) for row in rows]
 
 
+INSERT_CHUNK = 100
+
+
 def insert_rewards(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, Decimal]]:
     """New reward rows; one whose (referral, rule, part) exists is left as it is. Returns the
     ids and amounts actually inserted, so only they get an ``accrued`` ledger row."""
     if not rows:
         return []
-    statement = (
-        dialect_insert(session, REWARDS)
-        .on_conflict_do_nothing(index_elements=["referral_id", "rule_key", "part_index"])
-        .returning(REWARDS.c.id, REWARDS.c.amount)
-    )
     inserted: list[tuple[int, Decimal]] = []
-    for row in rows:  # RETURNING with executemany is not portable; rows are few per run
-        inserted.extend((r.id, r.amount) for r in session.execute(statement, row))
+    # One multi-row INSERT ... RETURNING per chunk (RETURNING with executemany is not
+    # portable); chunks keep the bound parameters under SQLite's limit.
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (
+            dialect_insert(session, REWARDS)
+            .values(list(rows[start : start + INSERT_CHUNK]))
+            .on_conflict_do_nothing(index_elements=["referral_id", "rule_key", "part_index"])
+            .returning(REWARDS.c.id, REWARDS.c.amount)
+        )
+        inserted.extend((r.id, r.amount) for r in session.execute(statement))
     return inserted
 
 

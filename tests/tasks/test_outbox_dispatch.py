@@ -348,3 +348,37 @@ def test_a_failing_vendor_check_parks_or_retries_stranded_rows_without_stopping_
     }
     parked = dispatch_outbox(factory, permanent, T0, at_wall(T0 + timedelta(hours=2)))
     assert parked.in_doubt == {"email": 2}
+
+
+def test_payouts_a_crash_caught_mid_hand_over_are_handed_over_again_not_parked(factory):
+    """The finance queue has no answer to lose (a repeat queues the same row again), so
+    payouts a dead dispatcher had started are handed over again, never left for a person."""
+    from db.repositories.outbox import NewMessage
+    from integrations.deliverers import FulfilmentDeliverer
+    from integrations.finance_queue import FinanceQueue
+
+    payouts = [
+        NewMessage(
+            channel=OutboxChannel.FULFILMENT,
+            operation="queue_payout",
+            recipient=f"person{n}@client.example",
+            dedupe_key=f"payout:reward:{n}",
+            template="payout",
+            payload={"reward_id": n, "amount": "500.00", "currency": "USD"},
+        )
+        for n in range(1, 4)
+    ]
+    enqueue_messages(factory, payouts, T0)
+    with transaction(factory) as session:
+        claimed = repo.claim_due(session, T0, 100, "dead", [OutboxChannel.FULFILMENT])
+        repo.mark_started(session, "dead", [row.id for row in claimed], T0)
+
+    report = dispatch_outbox(
+        factory,
+        {OutboxChannel.FULFILMENT: FulfilmentDeliverer(FinanceQueue())},
+        T0,
+        at_wall(T0 + timedelta(hours=1)),
+    )
+
+    assert sum(report.in_doubt.values()) == 0 and report.sent == {"fulfilment": 3}
+    assert statuses(factory) == {"sent": 3}
