@@ -102,14 +102,13 @@ def detect_moments(factory: sessionmaker[Session], program: Program, now: dateti
             signals = repo.unchecked_signals(session, now, BATCH)
             if not signals:
                 break
-            states = repo.account_states(session, sorted({s.account_id or 0 for s in signals}))
+            facts = [(signal, repo.fact(signal)) for signal in signals]
+            fired = [(s, f, t) for s, f in facts if (t := trigger_of(f, program.triggers))]
+            report.not_a_moment += len(facts) - len(fired)
+            # Only accounts with a would-be moment need their guard history read.
+            states = repo.account_states(session, sorted({s.account_id or 0 for s, _, _ in fired}))
             moments, audits = [], []
-            for signal in signals:
-                fact = repo.fact(signal)
-                trigger = trigger_of(fact, program.triggers)
-                if trigger is None:
-                    report.not_a_moment += 1
-                    continue
+            for signal, fact, trigger in fired:
                 state = states[signal.account_id or 0]
                 reasons = guard_reasons(fact, state, program.guards, program.triggers, now)
                 if reasons:
