@@ -542,7 +542,7 @@ def main() -> None:
         print(f"{t['result']:4}  {t['target']:{width}}  {t['figure']}")
     out = ROOT / args.out
     failed = sum(1 for t in found if t["result"] == "FAIL")
-    print(f"\n{len(found)} targets: {failed} failed. Written {out.relative_to(ROOT)}")
+    print(f"\n{len(found)} targets: {failed} failed. Written {out}")
 
 
 if __name__ == "__main__":
