@@ -20,6 +20,7 @@ import json
 import os
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -27,10 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from core.settings import Settings
+from db.engine import engine_for, normalise_url, session_factory
 from integrations.wiring import build_adapters
 from simulation.book import generate_book
+from tasks.rewards.release import release_rewards
 from tests.conftest import _copy_database, is_postgres
+from tests.faults import concurrency_rewards as rewards_world
 from tests.faults.compare import DELIVERIES, duplicates, losses, snapshot
 from tests.faults.concurrency_runner import Outcome, Runner, overlap
 from tests.faults.driver import policy_for, program_day
@@ -147,7 +153,7 @@ def test_program_days_run_at_once_end_as_one_run(two_urls, tmp_path) -> None:
     assert [k for k, n in digests_per_csm_day(got).items() if n > 1] == []
     assert expected["slack"] and expected["emails"] and expected["crm tasks"]
     for part in ("referrals", "rewards", "ledger", "asks", "outbox", *DELIVERIES):
-        assert got[part] == expected[part], part
+        assert got[part] == expected[part], (part, _diff(expected[part], got[part]))
 
 
 def _report(name: str, figures: dict[str, Any]) -> None:
@@ -157,3 +163,66 @@ def _report(name: str, figures: dict[str, Any]) -> None:
         found = json.loads(report.read_text()) if report.exists() else {}
         found[name] = figures
         report.write_text(json.dumps(found, indent=1, default=str) + "\n")
+
+
+@pytest.fixture
+def race_urls(postgres, committed_url, tmp_path) -> Iterator[tuple[str, str]]:
+    """The reward world's database and, once it is built, a copy of it (same ids)."""
+    copies: list[str] = []
+
+    def copy() -> str:
+        engine_for(normalise_url(committed_url)).dispose()  # a template must have no sessions
+        name = f"referrals_race_{uuid.uuid4().hex[:10]}"
+        copies.append(name)
+        return postgres.create(name, template=make_url(committed_url).database)
+
+    yield committed_url, copy  # type: ignore[misc]
+    for name in copies:
+        postgres.drop(name)
+
+
+def test_two_release_rewards_runs_at_once_end_as_one_run(race_urls, tmp_path) -> None:
+    started = time.perf_counter()
+    url, copy = race_urls
+    factory = session_factory(url)
+    race = rewards_world.build(factory, url, tmp_path / "world")
+    before = rewards_world.state(factory)
+    copy_url = copy()  # type: ignore[operator]
+    settings = Settings(_env_file=None, **race.env)  # type: ignore[call-arg]
+    counts = dict(release_rewards(factory, race.program, settings, rewards_world.RACE_AT).counts)
+    with Runner({**race.env, "DATABASE_URL": copy_url}, 2) as runner:
+        outcomes = runner.run("release-rewards", rewards_world.RACE_AT, 2)
+    expected = rewards_world.state(factory)
+    copy_factory = session_factory(copy_url)
+    got = rewards_world.state(copy_factory)
+    engine_for(normalise_url(copy_url)).dispose()
+    both: Counter[str] = Counter()
+    for outcome in outcomes:
+        both.update(outcome.counts)
+    figures = {
+        "rewards": len(before["rewards"]),
+        "due at the race": sum(
+            1 for r in before["rewards"].values() if r[0] in {"holding", "approved"}
+        ),
+        "one run": {k: v for k, v in sorted(counts.items()) if v},
+        "two runs at once, together": {k: v for k, v in sorted(both.items()) if v},
+        "seconds overlapping": round(overlap(outcomes), 2),
+        "released twice": rewards_world.released_twice(got),
+        "over the yearly cap": rewards_world.over_cap(got),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _report("release-rewards", figures)
+    assert [o.error for o in outcomes if o.error] == []
+    assert counts["rewards released"] >= 10 and counts["rewards awaiting_approval"] >= 1, counts
+    assert counts["rewards netted"] >= 1, counts
+    assert rewards_world.released_twice(got) == {} and rewards_world.over_cap(got) == {}
+    assert rewards_world.over_cap(expected) == {}
+    for part in ("rewards", "ledger", "outbox"):
+        assert got[part] == expected[part], (part, _diff(expected[part], got[part]))
+
+
+def _diff(expected: Any, got: Any, most: int = 6) -> list[tuple[Any, Any, Any]]:
+    """A few keys whose values differ: (key, expected, got)."""
+    keys = sorted(set(expected) | set(got), key=str)
+    found = [(k, expected.get(k), got.get(k)) for k in keys if expected.get(k) != got.get(k)]
+    return found[:most]
