@@ -1,5 +1,6 @@
 """Hypothesis profiles: a few hundred cases per property on every `make test`, many more on
-demand with ``HYPOTHESIS_PROFILE=deep``."""
+demand: ``HYPOTHESIS_PROFILE=bench`` (×5: at least 1,000 cases for each bad-input suite)
+or ``HYPOTHESIS_PROFILE=deep`` (×20)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
-SCALE = {"default": 1, "deep": 20}.get(PROFILE, 1)
+SCALE = {"default": 1, "bench": 5, "deep": 20}.get(PROFILE, 1)
 
 
 def register() -> None:
@@ -26,10 +27,11 @@ def register() -> None:
         ],
     }
     settings.register_profile("default", max_examples=300, **common)
+    settings.register_profile("bench", max_examples=300 * 5, **common)
     settings.register_profile("deep", max_examples=300 * 20, **common)
-    settings.load_profile(PROFILE if PROFILE in ("default", "deep") else "default")
+    settings.load_profile(PROFILE if PROFILE in ("default", "bench", "deep") else "default")
 
 
 def scaled(examples: int) -> int:
-    """``examples`` on every run, twenty times as many under the deep profile."""
+    """``examples`` on every run, five times as many under bench, twenty under deep."""
     return examples * SCALE
