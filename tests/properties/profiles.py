@@ -1,6 +1,6 @@
 """Hypothesis profiles: a few hundred cases per property on every `make test`, many more on
-demand: ``HYPOTHESIS_PROFILE=bench`` (×5: at least 1,000 cases for each bad-input suite)
-or ``HYPOTHESIS_PROFILE=deep`` (×20)."""
+demand: ``HYPOTHESIS_PROFILE=bench`` (five times as many: at least 1,000 cases for each
+bad-input suite) or ``HYPOTHESIS_PROFILE=deep`` (twenty times)."""
 
 from __future__ import annotations
 
