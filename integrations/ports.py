@@ -248,10 +248,13 @@ class Crm(Protocol):
         after: str | None = None,
         limit: int = 200,
         known: Collection[str] = frozenset(),
+        associations: bool = True,
     ) -> CrmPage:
         """Records of ``object_type`` modified at or after ``since``, oldest first, a page at
         a time, with at least ``properties``. Deals also carry their company association,
-        except the ``known`` ids (already stored by the caller), which need no second look."""
+        except the ``known`` ids (already stored by the caller), which need no second look;
+        with ``associations=False`` an adapter that must ask for them separately does not
+        (the caller batches ``deal_companies`` itself)."""
         ...
 
     def changed_at(
@@ -261,9 +264,14 @@ class Crm(Protocol):
         properties: Sequence[str],
         after_id: str | None = None,
         limit: int = 200,
+        associations: bool = True,
     ) -> CrmPage:
         """Records modified exactly at ``at``, by ascending id after ``after_id``: drains a
         burst of records that share one modification time (bulk imports do that)."""
+        ...
+
+    def deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Company ids associated with each deal, in as few calls as the CRM allows."""
         ...
 
     def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:

@@ -14,8 +14,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,7 +237,7 @@ def sync_object_type(
         since = repo.get_watermark(session, key) or EPOCH
         model = MODELS.get(object_type)
         known = repo.ids_modified_at(session, model, since) if model is not None else set()
-    seen: set[str] = set()
+    pending = _Pending(crm, object_type)  # deals wait here for one association read per 1,000
     while True:
         page = _read(
             object_type,
@@ -246,31 +246,89 @@ def sync_object_type(
             object_type,
             since,
             properties,
-            known=known | seen,
+            known=known,
+            associations=False,
         )
-        _take(factory, context, object_type, key, page.records, seen, counts)
+        pending.add(page.records, known)
+        if pending.full or page.after is None:
+            _take(factory, context, object_type, key, pending.flush(since), counts)
         if page.after is None:
             break
         newest = max(r.updated_at for r in page.records)
         if newest > since:
-            seen = {r.crm_id for r in page.records if r.updated_at == newest}
             since, known = newest, set()
             continue
+        _take(factory, context, object_type, key, pending.flush(since), counts)
         after_id: str | None = None  # a full page of one instant: drain it by id
         while True:
             block = _read(
-                object_type, since, crm.changed_at, object_type, since, properties, after_id
+                object_type,
+                since,
+                crm.changed_at,
+                object_type,
+                since,
+                properties,
+                after_id,
+                associations=False,
             )
-            _take(factory, context, object_type, key, block.records, seen, counts)
+            pending.add(block.records, set())
+            _take(factory, context, object_type, key, pending.flush(since), counts)
             if block.after is None or not block.records:
                 break
             after_id = block.records[-1].crm_id
-        since, seen, known = since + timedelta(milliseconds=1), set(), set()
+        since, known = since + timedelta(milliseconds=1), set()
         with transaction(factory) as session:
             _advance(session, key, since)
     for rejection, _ in counts.quarantined:
         log.info("CRM record quarantined: %s", rejection)  # the report lists them too
     return counts
+
+
+# The most deals one association batch read takes (HubSpot's v4 batch read: 1,000).
+ASSOCIATION_BATCH = 1000
+
+
+class _Pending:
+    """Pages read but not applied yet. Deals wait until ``ASSOCIATION_BATCH`` of them need
+    their company (the CRM's batch size), read in one call instead of one per page of 200;
+    other object types pass straight through. Each version of a record (id and last-modified
+    time) is applied once per run: the keyset paging reads the records at its boundary time
+    again, while a record changed during the run comes back newer and is applied again."""
+
+    def __init__(self, crm: Crm, object_type: str) -> None:
+        self.crm = crm
+        self.deals = object_type == "deals"
+        self.records: list[CrmRecord] = []
+        self.versions: set[tuple[str, datetime]] = set()  # read in this run, pending or applied
+        self.to_read: list[str] = []  # deals whose company the CRM still has to tell
+
+    @property
+    def full(self) -> bool:
+        return not self.deals or len(self.to_read) >= ASSOCIATION_BATCH
+
+    def add(self, records: list[CrmRecord], known: Collection[str]) -> None:
+        for record in records:
+            version = (record.crm_id, record.updated_at)
+            if version in self.versions:
+                continue
+            self.versions.add(version)
+            self.records.append(record)
+            # A deal stored at the watermark keeps its stored link: no second look.
+            if self.deals and record.crm_id not in known and not record.associations:
+                self.to_read.append(record.crm_id)
+
+    def flush(self, since: datetime) -> list[CrmRecord]:
+        records, self.records = self.records, []
+        to_read, self.to_read = sorted(set(self.to_read)), []
+        if not to_read:
+            return records
+        companies = _read("deals", since, self.crm.deal_companies, to_read)
+        return [
+            replace(r, associations={"companies": companies[r.crm_id]})
+            if companies.get(r.crm_id)
+            else r
+            for r in records
+        ]
 
 
 def _read(
@@ -291,14 +349,11 @@ def _take(
     context: ApplyContext,
     object_type: str,
     key: str,
-    records: list[CrmRecord],
-    seen: set[str],
+    fresh: list[CrmRecord],
     counts: SyncCounts,
 ) -> None:
-    """Apply the records not seen yet in this run, their quarantine and the watermark, in one
-    transaction."""
-    fresh = [r for r in records if r.crm_id not in seen]
-    seen.update(r.crm_id for r in records)
+    """Apply records (each version once per run: see ``_Pending``), their quarantine and the
+    watermark, in one transaction."""
     if not fresh:
         return
     page = SyncCounts(fetched=len(fresh))  # boundary records fetched twice count once

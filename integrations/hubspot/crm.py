@@ -53,8 +53,11 @@ class HubSpotCrm:
         after: str | None = None,
         limit: int = SEARCH_PAGE,
         known: Collection[str] = frozenset(),
+        associations: bool = True,
     ) -> CrmPage:
-        return self._reads.changed_since(object_type, since, properties, after, limit, known)
+        return self._reads.changed_since(
+            object_type, since, properties, after, limit, known, associations
+        )
 
     def changed_at(
         self,
@@ -63,8 +66,12 @@ class HubSpotCrm:
         properties: Sequence[str],
         after_id: str | None = None,
         limit: int = SEARCH_PAGE,
+        associations: bool = True,
     ) -> CrmPage:
-        return self._reads.changed_at(object_type, at, properties, after_id, limit)
+        return self._reads.changed_at(object_type, at, properties, after_id, limit, associations)
+
+    def deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        return self._reads.apis.deal_companies(deal_ids)
 
     def push_referrals(self, pushes: Sequence[ReferralPush]) -> list[PushResult]:
         return self._push.push_referrals(pushes)

@@ -33,6 +33,7 @@ class HubSpotReads:
         after: str | None = None,
         limit: int = SEARCH_PAGE,
         known: Collection[str] = frozenset(),
+        associations: bool = True,
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
         filters = [Filter(property_name=last_modified, operator="GTE", value=ms(since))]
@@ -44,6 +45,7 @@ class HubSpotReads:
             after,
             limit,
             known,
+            associations,
             next_after=lambda page: ((page.get("paging") or {}).get("next") or {}).get("after"),
         )
 
@@ -54,6 +56,7 @@ class HubSpotReads:
         properties: Sequence[str],
         after_id: str | None = None,
         limit: int = SEARCH_PAGE,
+        associations: bool = True,
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
         filters = [Filter(property_name=last_modified, operator="EQ", value=ms(at))]
@@ -67,6 +70,7 @@ class HubSpotReads:
             None,
             limit,
             frozenset(),
+            associations,
             next_after=lambda page: (
                 str(page["results"][-1]["id"])
                 if (page.get("paging") or {}).get("next") and page.get("results")
@@ -83,6 +87,7 @@ class HubSpotReads:
         after: str | None,
         limit: int,
         known: Collection[str],
+        associations: bool,
         next_after: Callable[[Any], str | None],
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
@@ -105,7 +110,8 @@ class HubSpotReads:
         # Deals the caller already stored need no second association read: a quiet sync then
         # costs one search call per object type.
         fresh = [str(r["id"]) for r in results if str(r["id"]) not in known]
-        companies = self.apis.deal_companies(fresh) if object_type == "deals" and fresh else {}
+        wanted = object_type == "deals" and associations and fresh
+        companies = self.apis.deal_companies(fresh) if wanted else {}
         records = []
         for result in results:
             crm_id = str(result["id"])

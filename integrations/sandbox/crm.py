@@ -135,6 +135,7 @@ class SandboxCrm:
         after: str | None = None,
         limit: int = 200,
         known: Collection[str] = frozenset(),
+        associations: bool = True,  # the sandbox has them at hand: always given
     ) -> CrmPage:
         model = self._model(object_type)
         self.calls[f"search {object_type}"] += 1
@@ -156,6 +157,7 @@ class SandboxCrm:
         properties: Sequence[str] = (),
         after_id: str | None = None,
         limit: int = 200,
+        associations: bool = True,
     ) -> CrmPage:
         model = self._model(object_type)
         self.calls[f"search {object_type}"] += 1
@@ -165,6 +167,16 @@ class SandboxCrm:
             query = query.where(numeric_id > int(after_id))
         records, more = self._page(object_type, query.order_by(numeric_id).limit(limit + 1), limit)
         return CrmPage(records, records[-1].crm_id if more else None)
+
+    def deal_companies(self, deal_ids: Sequence[str]) -> dict[str, list[str]]:
+        self.calls["read deal companies"] += 1
+        with self.factory() as session:
+            rows = session.execute(
+                select(SandboxDeal.id, SandboxDeal.company_id).where(
+                    SandboxDeal.id.in_(list(deal_ids)), SandboxDeal.company_id.is_not(None)
+                )
+            ).all()
+        return {deal_id: [company_id] for deal_id, company_id in rows}
 
     @staticmethod
     def _model(object_type: str) -> Any:

@@ -72,6 +72,33 @@ def test_sync_pages_through_changes_with_one_search_per_200_records(backend, fac
     assert deal.account_id is not None and deal.program_stage is ProgramStage.SALES_ACCEPTED
 
 
+def test_deals_companies_are_read_once_per_thousand_deals_not_once_per_page(backend, factory):
+    """Five pages of 200 deals share one association batch read (HubSpot takes 1,000 ids);
+    every deal still gets its company, and deals read again at a page boundary once."""
+    companies = [backend.add_company(T0, f"Client {i}", f"client{i}.example") for i in range(3)]
+    for i in range(1100):
+        backend.add_deal(
+            T0 + timedelta(seconds=i // 2), f"Deal {i}", "appointmentscheduled", companies[i % 3]
+        )
+
+    report = sync_crm(factory, backend.crm, PROGRAM)
+
+    rows = {r["object"]: r for r in report.rows()}
+    assert (rows["deals"]["fetched"], rows["deals"]["created"]) == (1100, 1100)
+    if backend.name == "hubspot":
+        calls = report.api_calls
+        assert calls["POST /crm/v4/associations/deals/companies/batch/read"] == 2
+        assert calls["POST /crm/v3/objects/deals/search"] == 6
+    with factory() as session:
+        unlinked = session.scalar(
+            select(func.count()).select_from(Deal).where(Deal.account_id.is_(None))
+        )
+        by_name = dict(session.execute(select(Deal.name, Deal.account_id)).all())
+        account_of = dict(session.execute(select(AccountModel.id, AccountModel.crm_id)).all())
+    assert unlinked == 0
+    assert account_of[by_name["Deal 1000"]] == companies[1000 % 3]
+
+
 def test_a_second_sync_without_changes_searches_once_per_type_and_writes_nothing(backend, factory):
     company = backend.add_company(T0, "Client", "client.example")
     backend.add_contact(T0, "a@client.example", company)
