@@ -114,6 +114,9 @@ class CrmDeliverer:
     reference ``company|contact|deal`` ids)."""
 
     channel = OutboxChannel.CRM
+    # One CRM batch call's worth (HubSpot's batch writes take 100): the dispatcher's first
+    # chunk, sent before it has measured the pace, is one call rather than one row.
+    batch_size = 100
 
     def __init__(self, crm: Crm) -> None:
         self.crm = crm

@@ -229,10 +229,10 @@ class _Pace:
         self.budget = policy.lease.total_seconds() * policy.chunk_share
         self.per_item: dict[OutboxChannel, float] = {}
 
-    def chunk_size(self, channel: OutboxChannel, remaining: int) -> int:
+    def chunk_size(self, channel: OutboxChannel, remaining: int, first: int = 1) -> int:
         per_item = self.per_item.get(channel)
-        if per_item is None:  # no measure yet: one item shows the pace
-            return 1
+        if per_item is None:  # no measure yet: one vendor call (its batch, or one item)
+            return max(1, min(remaining, first))
         fits = math.floor(self.budget / per_item) if per_item > 0 else remaining
         return max(1, min(remaining, fits))
 
@@ -279,7 +279,9 @@ class _Run:
                     remaining = [c for c in remaining if c.id in ours]
                     if not remaining:
                         return
-                size = self.pace.chunk_size(channel, len(remaining))
+                size = self.pace.chunk_size(
+                    channel, len(remaining), getattr(deliverer, "batch_size", 1)
+                )
                 chunk, remaining = remaining[:size], remaining[size:]
                 if not one_by_one:  # committed before the call: see _recover_stale
                     ids = [c.id for c in chunk]

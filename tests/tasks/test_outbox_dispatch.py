@@ -382,3 +382,36 @@ def test_payouts_a_crash_caught_mid_hand_over_are_handed_over_again_not_parked(f
 
     assert sum(report.in_doubt.values()) == 0 and report.sent == {"fulfilment": 3}
     assert statuses(factory) == {"sent": 3}
+
+
+def test_the_first_chunk_of_crm_writes_is_one_batch_call_not_one_row(factory):
+    """Before the dispatcher has measured a channel's pace it sends one vendor call's worth:
+    a CRM batch of 100, not a single row (which would cost HubSpot an extra call)."""
+    from db.repositories.outbox import NewMessage
+    from integrations.deliverers import CrmDeliverer
+
+    class RecordingCrm:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def create_tasks(self, tasks):
+            self.batches.append(len(tasks))
+            return [DeliveryResult(t.dedupe_key, provider_id=t.dedupe_key) for t in tasks]
+
+    tasks = [
+        NewMessage(
+            channel=OutboxChannel.CRM,
+            operation="create_task",
+            recipient="owner-1",
+            dedupe_key=f"crm-task:ask:{n}",
+            payload={"subject": "Ask", "body": "...", "due_at": T0.isoformat()},
+        )
+        for n in range(250)
+    ]
+    enqueue_messages(factory, tasks, T0)
+    crm = RecordingCrm()
+
+    dispatch_outbox(factory, {OutboxChannel.CRM: CrmDeliverer(crm)}, T0)
+
+    assert crm.batches[0] == 100 and sum(crm.batches) == 250
+    assert statuses(factory) == {"sent": 250}
