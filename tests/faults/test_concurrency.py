@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.settings import Settings
@@ -38,6 +39,7 @@ from tasks.rewards.release import release_rewards
 from tests.conftest import _copy_database, is_postgres
 from tests.faults import concurrency_rewards as rewards_world
 from tests.faults.compare import DELIVERIES, duplicates, losses, snapshot
+from tests.faults.concurrency_prefect import PrefectStack
 from tests.faults.concurrency_runner import Outcome, Runner, overlap
 from tests.faults.driver import policy_for, program_day
 from tests.faults.world import World, day_at
@@ -226,3 +228,83 @@ def _diff(expected: Any, got: Any, most: int = 6) -> list[tuple[Any, Any, Any]]:
     keys = sorted(set(expected) | set(got), key=str)
     found = [(k, expected.get(k), got.get(k)) for k in keys if expected.get(k) != got.get(k)]
     return found[:most]
+
+
+WORKERS_KNOB = "REFERRALS_WORKERS_TEST"
+WORKER_RUNS = 3  # daily-cycle runs of the same day at once, on two workers
+WARM_UP = 4  # days lived before, in process, so that the day has work in every flow
+
+
+@pytest.mark.skipif(
+    os.environ.get(WORKERS_KNOB) != "1",
+    reason=f"a Prefect server, two workers, four flow-run processes (~1 min): {WORKERS_KNOB}=1",
+)
+def test_several_prefect_workers_on_one_pool_end_as_one_run(postgres, two_urls, tmp_path) -> None:
+    started = time.perf_counter()
+    book = generate_book(seed=SEED, accounts=ACCOUNTS, days=WARM_UP + 1)
+    single = World(two_urls[0], tmp_path / "single", book, SEED)
+    together = World(two_urls[1], tmp_path / "together", book, SEED)
+    prefect_db = f"prefect_{uuid.uuid4().hex[:10]}"
+    prefect_url = make_url(postgres.create(prefect_db)).set(drivername="postgresql+asyncpg")
+    engine = create_engine(postgres.base.set(database=prefect_db), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:  # Prefect's server needs it (PREFECT-NOTES)
+        connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    engine.dispose()
+    stack = PrefectStack(tmp_path / "prefect", prefect_url.render_as_string(hide_password=False))
+    try:
+        for world in (single, together):
+            world.set_up()
+            for offset in range(WARM_UP):
+                _live_day(world, day_at(book.start, offset), _in_process(world, []))
+        day = day_at(book.start, WARM_UP)
+        while day.weekday() >= 5:  # a weekday: prompt-csms runs too
+            day += timedelta(days=1)
+        for world in (single, together):
+            world.clock[0] = day + timedelta(hours=9)
+            world.people_act(day)
+            world.clock[0] = day + timedelta(hours=10)
+        stack.start("referrals-test", workers=2, limit=2)
+        at = (day + timedelta(hours=10)).isoformat()
+        runs = [{"deployment": "daily-cycle", "parameters": {"at": at}, "env": single.env()}]
+        runs += [
+            {"deployment": "daily-cycle", "parameters": {"at": at}, "env": together.env()}
+        ] * WORKER_RUNS
+        states = stack.run(
+            {
+                "pool": "referrals-test",
+                "deployments": {"daily-cycle": "flows/daily_cycle.py:daily_cycle_flow"},
+                "runs": runs,
+            }
+        )
+        expected, got = snapshot(single), snapshot(together)
+    finally:
+        stack.close()
+        single.close()
+        together.close()
+        postgres.drop(prefect_db)
+    logs = {name: stack.tail(name, 200) for name in ("worker-0", "worker-1")}
+    together_runs = states[1:]
+    spans = [(s["start"], s["end"]) for s in together_runs if s["start"] and s["end"]]
+    figures = {
+        "flow runs": len(states),
+        "at once on one world": WORKER_RUNS,
+        "flow runs by worker": stack.runs_by_worker([s["id"] for s in states]),
+        "states": Counter(s["state"] for s in states),
+        "seconds per run": [s["seconds"] and round(s["seconds"], 1) for s in states],
+        "seconds overlapping": round(
+            sum(
+                max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+                for i, a in enumerate(spans)
+                for b in spans[i + 1 :]
+            ),
+            1,
+        ),
+        "duplicates": duplicates(got),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _report("prefect workers", figures)
+    assert [s for s in states if s["state"] != "COMPLETED"] == [], (states, logs)
+    assert duplicates(got) == {}, "delivered twice"
+    assert [k for k, n in digests_per_csm_day(got).items() if n > 1] == []
+    for part in ("referrals", "rewards", "ledger", "asks", "outbox", *DELIVERIES):
+        assert got[part] == expected[part], (part, _diff(expected[part], got[part]))
