@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.models import Ask, Moment, ReferralLink
+from db.repositories import locks
 from db.repositories import moments as repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
@@ -96,6 +97,14 @@ def referrer_type_for_clients(program: Program) -> str:
 
 
 def detect_moments(factory: sessionmaker[Session], program: Program, now: datetime) -> MomentReport:
+    # Shared with other detections; prompt-csms waits for it (see db/repositories/locks.py).
+    with locks.detecting(factory):
+        return _detect_moments(factory, program, now)
+
+
+def _detect_moments(
+    factory: sessionmaker[Session], program: Program, now: datetime
+) -> MomentReport:
     report = MomentReport()
     while True:
         with transaction(factory) as session:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.models import TeamMember
 from db.repositories import asks as repo
+from db.repositories import locks
 from db.repositories.moments import account_states
 from db.repositories.outbox import NewMessage, enqueue
 from domain.champions import week_key
@@ -112,6 +113,8 @@ def prompt_csms(
         members = repo.csms_with_promptable_asks(session, now, this_week)
     _resolve_slack_users(factory, chat, members, now)
     with transaction(factory) as session:
+        # Not while another run is still making asks: one digest a day with all of them.
+        locks.no_detection_in_flight(session)
         resurfaced, report.expired = repo.resurface_and_expire(
             session, now, rules.due_days, rules.resurface_once, rules.expire_after_days
         )

@@ -19,22 +19,32 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from core.settings import Settings
 from db.engine import engine_for, normalise_url, session_factory
+from db.models import OutboxMessage
+from db.repositories import moments as moments_repo
+from domain.program import load_preset
+from domain.signals import SignalKind
+from domain.statuses import OutboxChannel
+from integrations.deliverers import ChatDeliverer
+from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.wiring import build_adapters
 from simulation.book import generate_book
+from tasks.detect_moments import detect_moments
+from tasks.prompt_csms import prompt_csms
 from tasks.rewards.release import release_rewards
 from tests.conftest import _copy_database, is_postgres
 from tests.faults import concurrency_rewards as rewards_world
@@ -43,6 +53,7 @@ from tests.faults.concurrency_prefect import PrefectStack
 from tests.faults.concurrency_runner import Outcome, Runner, overlap
 from tests.faults.driver import policy_for, program_day
 from tests.faults.world import World, day_at
+from tests.scenario import World as Scenario
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -308,3 +319,59 @@ def test_several_prefect_workers_on_one_pool_end_as_one_run(postgres, two_urls, 
     assert [k for k, n in digests_per_csm_day(got).items() if n > 1] == []
     for part in ("referrals", "rewards", "ledger", "asks", "outbox", *DELIVERIES):
         assert got[part] == expected[part], (part, _diff(expected[part], got[part]))
+
+
+def test_a_digest_waits_for_a_detection_another_run_has_in_flight(
+    committed_factory, tmp_path, monkeypatch
+) -> None:
+    """Two program days at once: run A's detect-moments holds its batch of signals (locked,
+    so B's detect-moments skips them) when run B reaches prompt-csms. B must not send the
+    CSM a digest of the weekend's ask now and A a second one once its own asks exist: one
+    digest a day with every ask, as one run would send."""
+    program = load_preset("saas")
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday
+    w = Scenario(committed_factory)
+    csm = w.csm()
+    for hours in (30, 3):  # an ask made at the weekend; a signal of this morning
+        account = w.account(csm)
+        w.person(account)
+        w.signal(account, SignalKind.FEEDBACK_POSITIVE, now - timedelta(hours=hours))
+        if hours == 30:
+            made = detect_moments(committed_factory, program, now - timedelta(days=1))
+            assert made.asks_created == 1
+    chat = ChatLogNotifier(tmp_path / "chat.log")
+    deliverers = {OutboxChannel.CHAT: ChatDeliverer(chat)}
+
+    # A stops inside its batch's transaction, its signal locked, until told to go on.
+    holding, go = threading.Event(), threading.Event()
+    states = moments_repo.account_states
+
+    def paused(session: Any, ids: Any) -> Any:
+        if threading.current_thread().name == "A":
+            holding.set()
+            assert go.wait(30)
+        return states(session, ids)
+
+    monkeypatch.setattr(moments_repo, "account_states", paused)
+    reports: dict[str, Any] = {}
+
+    def run(name: str, job: Any) -> threading.Thread:
+        thread = threading.Thread(target=lambda: reports.update({name: job()}), name=name)
+        thread.start()
+        return thread
+
+    a = run("A", lambda: detect_moments(committed_factory, program, now))
+    assert holding.wait(30)
+    assert detect_moments(committed_factory, program, now).asks_created == 0  # B: skipped
+    b = run("b_prompt", lambda: prompt_csms(committed_factory, program, chat, deliverers, now))
+    b.join(2)  # B may go ahead or wait for A's detection; either way, then A goes on
+    go.set()
+    a.join(30)
+    b.join(30)
+    reports["a_prompt"] = prompt_csms(committed_factory, program, chat, deliverers, now)
+    assert reports["A"].asks_created == 1
+    with committed_factory() as session:
+        digests = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.like("slack-digest:%"))
+        ).all()
+    assert [len(d.payload["ask_ids"]) for d in digests] == [2]
