@@ -44,8 +44,19 @@ TASK_RUN_CONSTANT = 5  # the "+ a constant" of ⌈records/1000⌉ + c
 GROWTH_SLACK = 1.1  # ten times the accounts may cost at most 11 times the time
 # The suites others write; run with the benchmark's larger knobs when they exist.
 SUITES = (
-    ("crash, vendor faults, concurrency", "tests/faults", {"REFERRALS_CRASH_KILLS": "100"}),
-    ("bad input", "tests/properties", {"HYPOTHESIS_PROFILE": "deep"}),
+    (
+        "crash, vendor faults, concurrency",
+        "tests/faults",
+        {
+            "REFERRALS_CRASH_KILLS": "100",
+            "REFERRALS_FAULT_ACCOUNTS": "200",
+            "REFERRALS_FAULT_ROUNDS": "6",
+        },
+    ),
+    # the bench profile: at least 1,000 cases per input (deep, twenty times the default,
+    # is there for a long night)
+    ("bad input", "tests/properties", {"HYPOTHESIS_PROFILE": "bench"}),
+    ("security", "tests/security", {"HYPOTHESIS_PROFILE": "bench"}),
 )
 
 
