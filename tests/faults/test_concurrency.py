@@ -1,17 +1,24 @@
-"""Concurrency on PostgreSQL: program days and release-rewards run by several processes at
-once end in the same state as one run.
+"""Concurrency on PostgreSQL: program days, release-rewards and Prefect workers run by
+several processes at once end in the same state as one run.
 
 Program days: two worlds from one generated book and seed (each its own database and its own
 local HubSpot, SendGrid and Slack servers, the real SDKs talking to them; see
 ``tests/faults/world.py``). People act the same way in both; then the reference world runs
 its program day once, in this process, while in the other world two or three processes
-(alternating by day) wait at a barrier and run the same day at the same moment. In the end
-both hold the same referrals, rewards, reward ledger, asks and outbox (by stable keys and
+(alternating by day, started together at a barrier or staggered) run the same day. In the
+end both hold the same referrals, rewards, reward ledger, asks and outbox (by stable keys and
 status), and their vendors the same emails, Slack messages and CRM records: one digest per
 CSM per day, nothing delivered twice, counted at the servers.
 
+Release-rewards: a world with many rewards due (``concurrency_rewards.py``) is copied; one
+run on the original, two processes at once on the copy: the same rewards, ledger and outbox.
+
+Prefect workers (only with ``REFERRALS_WORKERS_TEST=1``, about a minute): a server, a process
+work pool, two workers, several daily-cycle runs of one day at once (``concurrency_prefect.py``).
+
 Knobs for the benchmark: ``REFERRALS_CONCURRENCY_DAYS`` (default 12),
-``REFERRALS_CONCURRENCY_ACCOUNTS`` (default 40), ``REFERRALS_CONCURRENCY_REPORT=path.json``.
+``REFERRALS_CONCURRENCY_ACCOUNTS`` (default 40), ``REFERRALS_WORKERS_TEST=1``,
+``REFERRALS_CONCURRENCY_REPORT=path.json`` (the figures of each test, merged).
 """
 
 from __future__ import annotations
