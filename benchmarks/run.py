@@ -55,6 +55,18 @@ SUITES = (
     ),
     # the bench profile: at least 1,000 cases per input (deep, twenty times the default,
     # is there for a long night)
+    (
+        "concurrency (PostgreSQL)",
+        "tests/faults/test_concurrency.py",
+        {
+            "DATABASE_URL": os.environ.get(
+                "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+            ),
+            "REFERRALS_CONCURRENCY_DAYS": "24",
+            "REFERRALS_CONCURRENCY_ACCOUNTS": "200",
+            "REFERRALS_WORKERS_TEST": "1",
+        },
+    ),
     ("bad input", "tests/properties", {"HYPOTHESIS_PROFILE": "bench"}),
     ("security", "tests/security", {"HYPOTHESIS_PROFILE": "bench"}),
 )
@@ -179,7 +191,7 @@ def run_suites() -> list[dict[str, Any]]:
     results = []
     for name, folder, env in SUITES:
         path = ROOT / folder
-        tests = sorted(path.rglob("test_*.py")) if path.is_dir() else []
+        tests = sorted(path.rglob("test_*.py")) if path.is_dir() else [path] * path.is_file()
         if not tests:
             results.append({"suite": name, "path": folder, "status": "not run", "why": "absent"})
             continue
