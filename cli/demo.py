@@ -94,6 +94,8 @@ def demo_world(base: Settings, out: Path | None) -> World:
         url = url.update_query_dict({"options": f"-csearch_path={DEMO_SCHEMA}"})
         database_url = url.render_as_string(hide_password=False)
         env = f"REFERRALS_DATA_DIR={folder} DATABASE_URL='{url.render_as_string()}'"
+        if url.password:
+            env += "  (put your password back in place of ***)"
     else:
         database_url = f"sqlite:///{(folder / 'referrals.db').as_posix()}"
         env = f"REFERRALS_DATA_DIR={folder} DATABASE_URL="
@@ -112,15 +114,16 @@ def reset_world(base: Settings, world: World, chosen: bool) -> None:
             "choose a new folder",
             2,
         )
-    engine_for(world.settings.resolved_database_url).dispose()  # no pooled handle to old data
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     (folder / MARKER).write_text("made by `referrals demo`; it empties this folder\n")
     if world.settings.database_url and world.settings.database_url.startswith("postgresql"):
         assert base.database_url is not None
-        with engine_for(normalise_url(base.database_url)).begin() as connection:
+        engine = engine_for(normalise_url(base.database_url))
+        with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE"))
             connection.execute(text(f"CREATE SCHEMA {DEMO_SCHEMA}"))
+        engine.dispose()
 
 
 def run_demo(seed: int, accounts: int, days: int, out: Path | None = None) -> None:

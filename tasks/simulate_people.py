@@ -138,9 +138,11 @@ def finance_pays(factory: Factory, folder: Path, at: datetime) -> Counter[str]:
     path = folder / f"payouts-{at.date().isoformat()}.csv"
     export = export_released(factory, path, APPROVER_EMAIL, at)
     done: Counter[str] = Counter()
-    if export.batch is None:
-        path.unlink(missing_ok=True)  # nothing to pay: no empty file for finance
+    if export.batch is None and not export.to_recover:
+        path.unlink(missing_ok=True)  # nothing to pay or recover: no empty file for finance
         return done
+    if export.batch is None:
+        return done  # only amounts to recover: finance keeps the file, pays nothing
     with factory() as session:
         ids = list(session.scalars(select(Reward.id).where(Reward.export_batch == export.batch)))
     paid = mark_paid(

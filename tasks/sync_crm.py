@@ -249,7 +249,7 @@ def sync_object_type(
             known=known,
             associations=False,
         )
-        pending.add(page.records, known)
+        pending.add(page.records, known, since)
         if pending.full or page.after is None:
             _take(factory, context, object_type, key, pending.flush(since), counts)
         if page.after is None:
@@ -271,7 +271,7 @@ def sync_object_type(
                 after_id,
                 associations=False,
             )
-            pending.add(block.records, set())
+            pending.add(block.records, set(), since)
             _take(factory, context, object_type, key, pending.flush(since), counts)
             if block.after is None or not block.records:
                 break
@@ -304,17 +304,25 @@ class _Pending:
 
     @property
     def full(self) -> bool:
-        return not self.deals or len(self.to_read) >= ASSOCIATION_BATCH
+        # Also by size: with an adapter that gives companies at once nothing waits for a
+        # read, and a page must not grow into the whole sync.
+        return (
+            not self.deals
+            or len(self.to_read) >= ASSOCIATION_BATCH
+            or len(self.records) >= ASSOCIATION_BATCH
+        )
 
-    def add(self, records: list[CrmRecord], known: Collection[str]) -> None:
+    def add(self, records: list[CrmRecord], known: Collection[str], since: datetime) -> None:
         for record in records:
             version = (record.crm_id, record.updated_at)
             if version in self.versions:
                 continue
             self.versions.add(version)
             self.records.append(record)
-            # A deal stored at the watermark keeps its stored link: no second look.
-            if self.deals and record.crm_id not in known and not record.associations:
+            # A deal stored at the watermark and read again unchanged keeps its stored link:
+            # no second look. Changed since, it may have moved to another company.
+            stored = record.crm_id in known and record.updated_at == since
+            if self.deals and not stored and not record.associations:
                 self.to_read.append(record.crm_id)
 
     def flush(self, since: datetime) -> list[CrmRecord]:
@@ -359,7 +367,7 @@ def _take(
     page = SyncCounts(fetched=len(fresh))  # boundary records fetched twice count once
     try:
         with transaction(factory) as session:
-            _apply_page(session, context, object_type, fresh, page, one_by_one=False)
+            stored = _apply_page(session, context, object_type, fresh, page, one_by_one=False)
             _advance(session, key, max(r.updated_at for r in fresh))
     except CONNECTION_LOST:
         raise
@@ -367,9 +375,21 @@ def _take(
         log.warning("the database refused a page of %s (%s): one by one", object_type, _why(error))
         page = SyncCounts(fetched=len(fresh))
         with transaction(factory) as session:
-            _apply_page(session, context, object_type, fresh, page, one_by_one=True)
+            stored = _apply_page(session, context, object_type, fresh, page, one_by_one=True)
             _advance(session, key, max(r.updated_at for r in fresh))
     counts.merge(page)
+    if stored:
+        # Once more after the commit: a signal an ingest stored while this page was open was
+        # invisible to the page's own linking, and the ingest could not see the page's rows.
+        with transaction(factory) as session:
+            _link_signals(session, object_type, stored)
+
+
+def _link_signals(session: Session, object_type: str, stored: list[str]) -> None:
+    if object_type == "companies":
+        link_to_accounts(session, stored)
+    elif object_type == "contacts":
+        link_to_people(session, emails_of(session, stored))
 
 
 def _apply_page(
@@ -379,7 +399,7 @@ def _apply_page(
     records: list[CrmRecord],
     counts: SyncCounts,
     one_by_one: bool,
-) -> None:
+) -> list[str]:
     """Apply a page (or, after the database refused it, each record in its own savepoint, so
     the ones it refuses are quarantined with its reason, never the values) and its
     quarantine. A record still quarantined in the version read again is skipped."""
@@ -403,12 +423,10 @@ def _apply_page(
             counts.reject(Rejection(singular, record.crm_id, reason), record)
             continue
         counts.merge(one)
-    if object_type == "companies" and stored:
-        link_to_accounts(session, stored)
-    elif object_type == "contacts" and stored:
-        link_to_people(session, emails_of(session, stored))
+    _link_signals(session, object_type, stored)
     issues.quarantine(session, counts.quarantined, datetime.now(UTC))
     counts.released += issues.release(session, singular, stored)
+    return stored
 
 
 def _why(error: BaseException) -> str:

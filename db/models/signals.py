@@ -23,13 +23,13 @@ class Signal(Base):
     __tablename__ = "signals"
     __table_args__ = (
         Index("ix_signals_account_crm_id_occurred_at", "account_crm_id", "occurred_at"),
-        # detect-moments reads the oldest unchecked signals, batch after batch
+        # detect-moments reads the oldest unchecked signals with an account, batch by batch
         Index(
             "ix_signals_unchecked",
             "occurred_at",
             "id",
-            postgresql_where=text("moment_checked_at IS NULL"),
-            sqlite_where=text("moment_checked_at IS NULL"),
+            postgresql_where=text("moment_checked_at IS NULL AND account_id IS NOT NULL"),
+            sqlite_where=text("moment_checked_at IS NULL AND account_id IS NOT NULL"),
         ),
     )
 

@@ -125,10 +125,19 @@ class HubSpotCalls:
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
 
-    def json(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def json(
+        self,
+        endpoint: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        required: tuple[tuple[str, type], ...] = (),
+        **kwargs: Any,
+    ) -> Any:
         """Run one SDK call and return its answer as plain JSON, not the SDK's models: building
         a model parses every timestamp with dateutil, the larger part of a full sync's CPU. A
-        cut or unparsable body is an answer lost, as in ``__call__``."""
+        cut or unparsable body, or one without the ``required`` fields of their types (what
+        the SDK's model check caught: a 2xx ``{}`` is no empty page), is an answer lost, as
+        in ``__call__``."""
         write = not is_read(endpoint)
 
         def parsed(*call_args: Any, **call_kwargs: Any) -> Any:
@@ -139,7 +148,9 @@ class HubSpotCalls:
                 data = None
             finally:
                 response.release_conn()
-            if not isinstance(data, dict):
+            if not isinstance(data, dict) or not all(
+                isinstance(data.get(name), kind) for name, kind in required
+            ):
                 log.warning("%s answered 2xx with an unreadable body", endpoint)
                 raise _lost("HubSpot answered 2xx with an unreadable body", write)
             return data

@@ -105,8 +105,9 @@ class HubSpotReads:
             self.apis.search.do_search,
             object_type,
             public_object_search_request=request,
+            required=(("results", list),),
         )
-        results = page.get("results") or []
+        results = page["results"]
         # Deals the caller already stored need no second association read: a quiet sync then
         # costs one search call per object type.
         fresh = [str(r["id"]) for r in results if str(r["id"]) not in known]
