@@ -3,6 +3,7 @@ deployment of prefect.yaml served on its schedule, until Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,14 +28,24 @@ def _healthy(api: str) -> bool:
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
+    """Interrupt the process and everything it started (its own process group: the Prefect
+    server runs uvicorn in a child, a served deployment its flow runs), then kill what is
+    left: nothing outlives `referrals serve`."""
+    if process is None:
         return
-    process.send_signal(signal.SIGINT)  # Prefect pauses served schedules on an interrupt
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    group = process.pid  # started with process_group=0: the group is named after it
+    if process.poll() is None:
+        _signal_group(group, signal.SIGINT)  # Prefect pauses served schedules on an interrupt
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(20)
+    _signal_group(group, signal.SIGKILL)  # children the interrupt did not end
+    if process.poll() is None:
         process.wait()
+
+
+def _signal_group(group: int, signal_number: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group has ended
+        os.killpg(group, signal_number)
 
 
 def serve(
@@ -75,6 +86,7 @@ def serve(
                     str(port),
                 ],
                 env=env,
+                process_group=0,
             )
             deadline = time.monotonic() + STARTUP_SECONDS
             while not _healthy(api):
@@ -86,7 +98,9 @@ def serve(
                 time.sleep(0.5)
         typer.echo(f"serving every deployment (schedules in {timezone}); UI: http://{host}:{port}")
         served = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve", "--timezone", timezone], env=env
+            [sys.executable, "-m", "flows.serve", "--timezone", timezone],
+            env=env,
+            process_group=0,
         )
         served.wait()
     except KeyboardInterrupt:

@@ -171,10 +171,15 @@ def capture_in_session(
     _mark_asks(session, [row["ask_id"] for row in rows if row["ask_id"]], now)  # refused: none
     _acknowledge(session, program, settings, rows, ids, created, referrers, now)
     row_iter = iter(rows)
-    return [
-        r if r is not None else _result(next(row_iter)["external_id"], ids, created)
-        for r in results
-    ]
+    reported: set[str] = set()  # a second row with the same external id in one batch: known
+    found: list[Captured] = []
+    for result in results:
+        if result is None:
+            external_id = next(row_iter)["external_id"]
+            result = _result(external_id, ids, created, external_id in reported)
+            reported.add(external_id)
+        found.append(result)
+    return found
 
 
 def _existing_asks(session: Session, ask_ids: Sequence[int]) -> set[int]:
@@ -185,9 +190,9 @@ def _existing_asks(session: Session, ask_ids: Sequence[int]) -> set[int]:
     return set(session.scalars(select(Ask.id).where(Ask.id.in_(wanted))))
 
 
-def _result(external_id: str, ids: dict[str, int], created: set[int]) -> Captured:
+def _result(external_id: str, ids: dict[str, int], created: set[int], repeated: bool) -> Captured:
     referral_id = ids[external_id]
-    return Captured(referral_id, referral_id in created)
+    return Captured(referral_id, referral_id in created and not repeated)
 
 
 def _mark_asks(session: Session, ask_ids: Sequence[int], now: datetime) -> None:
