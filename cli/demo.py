@@ -114,6 +114,8 @@ def reset_world(base: Settings, world: World, chosen: bool) -> None:
             "choose a new folder",
             2,
         )
+    # engine_for caches engines per URL: a pooled connection would still see the old file
+    engine_for(world.settings.resolved_database_url).dispose()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     (folder / MARKER).write_text("made by `referrals demo`; it empties this folder\n")

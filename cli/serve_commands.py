@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -29,18 +30,39 @@ def _healthy(api: str) -> bool:
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
     """Interrupt the process and everything it started (its own process group: the Prefect
-    server runs uvicorn in a child, a served deployment its flow runs), then kill what is
-    left: nothing outlives `referrals serve`."""
+    server runs uvicorn in a child, a served deployment its flow runs, which may form groups
+    of their own), then kill what is left: nothing outlives `referrals serve`."""
     if process is None:
         return
     group = process.pid  # started with process_group=0: the group is named after it
+    family = _descendants(process.pid)
     if process.poll() is None:
         _signal_group(group, signal.SIGINT)  # Prefect pauses served schedules on an interrupt
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(20)
     _signal_group(group, signal.SIGKILL)  # children the interrupt did not end
+    for pid in family | _descendants(process.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     if process.poll() is None:
         process.wait()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc; elsewhere none: the group kill remains)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def _signal_group(group: int, signal_number: int) -> None:

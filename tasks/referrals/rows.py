@@ -63,9 +63,8 @@ def import_referrals(
     """Good rows are captured (one transaction), bad ones named by line and field."""
     report = ReferralImport()
     types = ", ".join(t.key for t in program.referrer_types)
-    inputs = [
-        (line, capture_input(row)) for line, row in parse_rows(rows, parse_referral_row, report)
-    ]
+    parsed = _first_of_each_id(list(parse_rows(rows, parse_referral_row, report)), report)
+    inputs = [(line, capture_input(row)) for line, row in parsed]
     results = capture_referrals(factory, program, settings, [i for _, i in inputs], now)
     for (line, _), result in zip(inputs, results, strict=True):
         if result.problem:
@@ -78,3 +77,24 @@ def import_referrals(
         else:
             report.unchanged += 1
     return report
+
+
+def _first_of_each_id(
+    rows: list[tuple[int, ReferralRow]], report: ReferralImport
+) -> list[tuple[int, ReferralRow]]:
+    """A row repeating an external id given earlier in the same file is refused by field, as
+    signal files do: which of two different intros the id means cannot be told. (Rows with
+    no id of their own get one from their content: the same intro twice is simply known.)"""
+    first_line: dict[str, int] = {}
+    kept = []
+    for line, item in rows:
+        first = first_line.setdefault(item.external_id, line) if item.external_id else line
+        if first != line:
+            report.rejected += 1
+            report.errors.append(
+                f"line {line}, field 'external_id': repeats line {first} "
+                "(each referral needs its own id)"
+            )
+            continue
+        kept.append((line, item))
+    return kept

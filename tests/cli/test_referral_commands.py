@@ -88,20 +88,24 @@ def test_import_referrals_keeps_good_rows_names_bad_ones_and_a_reimport_changes_
     assert missing.exit_code == 2 and missing.output.startswith("problem: ")
 
 
-def test_two_rows_with_one_external_id_in_one_file_count_one_new(
+def test_a_row_repeating_an_external_id_of_the_same_file_is_refused_by_field(
     runner, cli_env, referrer, committed_factory
 ):
     """Found by the CSV property suite: the second row of a repeated external id was counted
-    new although the first one's referral is the one kept."""
+    new although the first one's referral is the one kept. It is refused, as in signal
+    files; the same intro twice without ids is simply known."""
     email, _ = referrer
     path = cli_env / "twice.csv"
     path.write_text(
         "referrer_email,company,external_id\n"
-        f"{email},Acme,crm-7\n{email},Globex,\n{email},Acme again,crm-7\n",
+        f"{email},Acme,crm-7\n{email},Globex,\n{email},Acme again,crm-7\n{email},Globex,\n",
         encoding="utf-8",
     )
     done = json.loads(runner.invoke(app, ["import", "referrals", str(path), "--json"]).output)
-    assert (done["new"], done["unchanged"], done["rejected"]) == (2, 1, 0)
+    assert (done["new"], done["unchanged"], done["rejected"]) == (2, 1, 1)
+    assert done["errors"] == [
+        "line 4, field 'external_id': repeats line 2 (each referral needs its own id)"
+    ]
     with committed_factory() as session:
         companies = sorted(session.scalars(select(Referral.referred_company_name)))
     assert companies == ["Acme", "Globex"]
