@@ -35,13 +35,18 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is None:
         return
     group = process.pid  # started with process_group=0: the group is named after it
+    # Children are looked for all along: one started while stopping (a flow run due just
+    # then) is orphaned, out of reach, once its parent has gone.
     family = _descendants(process.pid)
     if process.poll() is None:
         _signal_group(group, signal.SIGINT)  # Prefect pauses served schedules on an interrupt
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(20)
+        deadline = time.monotonic() + 20
+        while process.poll() is None and time.monotonic() < deadline:
+            family |= _descendants(process.pid)
+            time.sleep(0.2)
+    family |= _descendants(process.pid)
     _signal_group(group, signal.SIGKILL)  # children the interrupt did not end
-    for pid in family | _descendants(process.pid):
+    for pid in family:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     if process.poll() is None:

@@ -4,6 +4,7 @@ API completes, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,4 +124,15 @@ def test_serve_lists_every_deployment_and_a_triggered_run_completes(
     deadline = time.monotonic() + 15
     while leftover() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert leftover() == "", "serve left processes behind"
+    left = leftover()
+    if left:
+        listing = subprocess.run(
+            ["ps", "-o", "pid,ppid,pgid,stat,args", "-p", ",".join(left.split())],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        for pid in left.split():  # leave nothing for the next tests, then say what it was
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        raise AssertionError(f"serve left processes behind:\n{listing}")
