@@ -54,6 +54,23 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         process.wait()
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C stops serve even when it was started with interrupts ignored (a background job
+    of a script inherits that), and so does a process manager's SIGTERM."""
+
+    def interrupt(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _interruptible() -> None:
+    """In the child, before it starts: interrupts back to their default, so the Prefect
+    server and the served deployments stop cleanly on the interrupt they are sent."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (Linux /proc; elsewhere none: the group kill remains)."""
     children: dict[int, list[int]] = {}
@@ -92,6 +109,7 @@ def serve(
         raise typer.BadParameter(
             "is not a time zone (an IANA name such as Europe/Paris)", param_hint="--timezone"
         ) from None
+    _stop_on_signals()
     api = f"http://{host}:{port}/api"
     env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     server: subprocess.Popen[bytes] | None = None
@@ -115,6 +133,7 @@ def serve(
                 ],
                 env=env,
                 process_group=0,
+                preexec_fn=_interruptible,
             )
             deadline = time.monotonic() + STARTUP_SECONDS
             while not _healthy(api):
@@ -129,6 +148,7 @@ def serve(
             [sys.executable, "-m", "flows.serve", "--timezone", timezone],
             env=env,
             process_group=0,
+            preexec_fn=_interruptible,
         )
         served.wait()
     except KeyboardInterrupt:
