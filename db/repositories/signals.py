@@ -62,37 +62,29 @@ def link_to_accounts(session: Session, account_crm_ids: Sequence[str]) -> int:
     """Link the signals of these (just stored) accounts that were waiting for them. Only their
     signals are touched: a signal whose account never comes is not rescanned page after
     page."""
-    linked = 0
-    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id).scalar_subquery()
-    for start in range(0, len(account_crm_ids), CHUNK):
-        chunk = list(account_crm_ids[start : start + CHUNK])
-        linked += (
-            session.execute(
-                update(Signal)
-                .where(Signal.account_crm_id.in_(chunk), Signal.account_id.is_(None))
-                .values(account_id=account_id)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            or 0
-        )
-    return linked
+    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id)
+    return _link(session, Signal.account_crm_id, "account_id", account_id, account_crm_ids)
 
 
 def link_to_people(session: Session, emails: Sequence[str]) -> int:
     """Link the signals naming these people's (just stored) emails that were waiting."""
+    person_id = select(Person.id).where(Person.email == Signal.person_email)
+    return _link(session, Signal.person_email, "person_id", person_id, emails)
+
+
+def _link(session: Session, key: Any, target: str, found: Any, values: Sequence[str]) -> int:
+    """Set ``target`` where it is still empty on the signals whose ``key`` is in ``values``,
+    from the correlated ``found`` query; in chunks of ``CHUNK`` values."""
     linked = 0
-    person_id = select(Person.id).where(Person.email == Signal.person_email).scalar_subquery()
-    for start in range(0, len(emails), CHUNK):
-        chunk = list(emails[start : start + CHUNK])
-        linked += (
-            session.execute(
-                update(Signal)
-                .where(Signal.person_email.in_(chunk), Signal.person_id.is_(None))
-                .values(person_id=person_id)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            or 0
+    column = getattr(Signal, target)
+    for start in range(0, len(values), CHUNK):
+        statement = (
+            update(Signal)
+            .where(key.in_(list(values[start : start + CHUNK])), column.is_(None))
+            .values({target: found.scalar_subquery()})
+            .execution_options(synchronize_session=False)
         )
+        linked += session.execute(statement).rowcount or 0
     return linked
 
 
