@@ -132,7 +132,7 @@ class Meter:
     def run(self, day: str, name: str, fn: Callable[[], Any], flow: bool = True) -> Any:
         before = self.vendors.ask("counts")
         exact_peak = _reset_peak_rss()
-        profiler = cProfile.Profile() if self.profile_dir and flow else None
+        profiler = cProfile.Profile() if self.profile_dir else None
         wall0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
         if profiler:
             profiler.enable()
@@ -173,6 +173,7 @@ class Meter:
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
             path = self.profile_dir / f"{day}-{name}.txt"
             path.write_text(out.getvalue())
+            profiler.dump_stats(path.with_suffix(".prof"))  # to sort another way later
             phase["profile"] = str(path)
         self.phases.append(phase)
         print(f"  {day:6} {name:22} wall {wall:7.2f} s  cpu {cpu:7.2f} s", file=sys.stderr)

@@ -1,0 +1,101 @@
+"""Batch inserts and upserts: on PostgreSQL a batch goes as one array per column, so these
+check that every column type arrives as it would through a VALUES list, that an over-long
+value is refused (never cut), and that conflicts behave the same on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, StatementError
+
+from db.engine import transaction
+from db.models import Deal, Signal
+from db.repositories.upsert import UNNEST_FROM, insert_ignoring_conflicts, upsert
+from domain.signals import SignalKind, SignalSource
+from domain.stages import ProgramStage
+from tests.conftest import is_postgres
+
+T = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+SIZES = [2, UNNEST_FROM, 40]  # a VALUES list, and the array path from its first size
+
+
+def _deals(count: int, amount: Decimal) -> list[dict]:
+    return [
+        {
+            "crm_id": f"d{i}",
+            "name": f"Deal <{i}> ünïcode",
+            "pipeline_id": "default",
+            "crm_stage_id": "s1",
+            "program_stage": ProgramStage.DISCOVERY if i % 2 else None,
+            "amount": amount + i if i % 3 else None,
+            "currency": "EUR",
+            "crm_created_at": T + timedelta(minutes=i),
+            "closed_at": None,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_an_upsert_stores_each_type_and_updates_only_the_named_columns(factory, count):
+    with transaction(factory) as session:
+        upsert(session, Deal.__table__, _deals(count, Decimal("10.25")), ["crm_id"], ["amount"])
+    changed = [{**row, "name": "renamed"} for row in _deals(count, Decimal("99.50"))]
+    with transaction(factory) as session:
+        upsert(session, Deal.__table__, changed, ["crm_id"], ["amount"])
+
+    with factory() as session:
+        deals = {d.crm_id: d for d in session.scalars(select(Deal))}
+    assert len(deals) == count
+    for i in range(count):
+        deal = deals[f"d{i}"]
+        assert deal.name == f"Deal <{i}> ünïcode"  # not an update column: kept
+        assert deal.amount == (Decimal("99.50") + i if i % 3 else None)
+        assert deal.program_stage == (ProgramStage.DISCOVERY if i % 2 else None)
+        assert deal.crm_created_at == T + timedelta(minutes=i)
+        assert deal.closed_at is None
+        assert deal.currency == "EUR"
+        assert deal.created_at is not None  # the model's own default, given by none of the rows
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_an_insert_skips_what_is_stored_and_counts_what_it_added(factory, count):
+    rows = [
+        {
+            "external_id": f"s{i}",
+            "kind": SignalKind.NPS,
+            "source": SignalSource.FILE,
+            "account_crm_id": "c1",
+            "person_email": None,
+            "value": Decimal(i % 11),
+            "text": "line one\nline two" if i == 0 else None,
+            "occurred_at": T,
+            "ingested_at": T,
+        }
+        for i in range(count)
+    ]
+    with transaction(factory) as session:
+        assert insert_ignoring_conflicts(session, Signal.__table__, rows[:1], ["external_id"]) == 1
+    with transaction(factory) as session:
+        added = insert_ignoring_conflicts(session, Signal.__table__, rows, ["external_id"])
+    assert added == count - 1
+    with factory() as session:
+        stored = session.scalars(select(Signal).order_by(Signal.id)).all()
+    assert [(s.external_id, s.kind, s.value) for s in stored] == [
+        (f"s{i}", SignalKind.NPS, Decimal(i % 11)) for i in range(count)
+    ]
+    assert stored[0].text == "line one\nline two"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite does not enforce a VARCHAR's length")
+@pytest.mark.parametrize("count", SIZES)
+def test_an_over_long_value_is_refused_not_cut(factory, count):
+    rows = _deals(count, Decimal("1"))
+    rows[-1]["currency"] = "EURO"  # the column holds three characters
+    with pytest.raises((DataError, StatementError)), transaction(factory) as session:
+        upsert(session, Deal.__table__, rows, ["crm_id"], ["currency"])
+    with factory() as session:
+        assert session.scalars(select(Deal)).all() == []
