@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, CrmIssue, Deal, QuarantinedRecord, TeamMember
+from db.repositories.arrays import one_of
 from db.repositories.upsert import dialect_insert, upsert
 from domain.crm_records import Rejection
 from domain.statuses import ASKING_ROLES
@@ -61,7 +62,7 @@ def release(session: Session, object_type: str, crm_ids: Sequence[str]) -> int:
     result = session.execute(
         delete(QuarantinedRecord).where(
             QuarantinedRecord.object_type == object_type,
-            QuarantinedRecord.crm_id.in_(list(crm_ids)),
+            one_of(session, QuarantinedRecord.crm_id, crm_ids),
         )
     )
     return result.rowcount or 0
@@ -77,7 +78,7 @@ def still_quarantined(
     rows = session.execute(
         select(QuarantinedRecord.crm_id, QuarantinedRecord.crm_updated_at).where(
             QuarantinedRecord.object_type == object_type,
-            QuarantinedRecord.crm_id.in_(list(versions)),
+            one_of(session, QuarantinedRecord.crm_id, versions),
         )
     ).all()
     return {crm_id for crm_id, at in rows if at is not None and at == versions[crm_id]}

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Ask, Deal, Person, Referral, StageEvent, Watermark
+from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts, upsert
 from domain.stages import ProgramStage
 from domain.statuses import AskStatus
@@ -79,7 +80,9 @@ def account_ids(session: Session, crm_ids: Iterable[str]) -> dict[str, int]:
     wanted = {c for c in crm_ids if c}
     if not wanted:
         return {}
-    rows = session.execute(select(Account.crm_id, Account.id).where(Account.crm_id.in_(wanted)))
+    rows = session.execute(
+        select(Account.crm_id, Account.id).where(one_of(session, Account.crm_id, wanted))
+    )
     return {crm: account_id for crm, account_id in rows}
 
 
@@ -90,7 +93,11 @@ def stored_rows(
     if not values:
         return {}
     table = model.__table__
-    rows = session.execute(select(table).where(table.c[column].in_(values))).mappings().all()
+    rows = (
+        session.execute(select(table).where(one_of(session, table.c[column], values)))
+        .mappings()
+        .all()
+    )
     return {row[column]: dict(row) for row in rows}
 
 
@@ -122,7 +129,9 @@ def accounts_of_deals(
 
 
 def deal_ids(session: Session, crm_ids: Sequence[str]) -> dict[str, int]:
-    rows = session.execute(select(Deal.crm_id, Deal.id).where(Deal.crm_id.in_(crm_ids)))
+    rows = session.execute(
+        select(Deal.crm_id, Deal.id).where(one_of(session, Deal.crm_id, crm_ids))
+    )
     return {crm: deal_id for crm, deal_id in rows}
 
 
@@ -132,7 +141,7 @@ def stage_history(session: Session, deal_ids: Sequence[int]) -> dict[int, list[S
         return history
     for event in session.scalars(
         select(StageEvent)
-        .where(StageEvent.deal_id.in_(deal_ids))
+        .where(one_of(session, StageEvent.deal_id, deal_ids))
         .order_by(StageEvent.entered_at, StageEvent.id)
     ):
         history.setdefault(event.deal_id, []).append(event)
@@ -151,7 +160,7 @@ def link_referrals_to_deals(session: Session, deal_crm_ids: Sequence[str]) -> No
         return
     deals = (
         select(Deal.id, Deal.crm_id, Deal.program_stage, Deal.referral_key)
-        .where(Deal.crm_id.in_(deal_crm_ids))
+        .where(one_of(session, Deal.crm_id, deal_crm_ids))
         .subquery()
     )
     by_key = select(deals.c.id).where(deals.c.referral_key == Referral.external_id)
@@ -168,7 +177,7 @@ def link_referrals_to_deals(session: Session, deal_crm_ids: Sequence[str]) -> No
     )
     session.execute(
         update(Referral)
-        .where(Referral.crm_deal_id.in_(deal_crm_ids))
+        .where(one_of(session, Referral.crm_deal_id, deal_crm_ids))
         .values(
             program_stage=select(Deal.program_stage)
             .where(Deal.crm_id == Referral.crm_deal_id)

@@ -21,6 +21,7 @@ from db.models import (
     Signal,
     TeamMember,
 )
+from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts
 from domain.champions import Candidate
 from domain.moments import AccountState, SignalFact
@@ -83,19 +84,19 @@ def account_states(session: Session, account_ids: Sequence[int]) -> dict[int, Ac
             Account.churn_risk,
         )
         .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
-        .where(Account.id.in_(account_ids))
+        .where(one_of(session, Account.id, account_ids))
     ).all()
     history: dict[int, list[SignalFact]] = defaultdict(list)
     for signal in session.execute(
         select(*SIGNAL_COLUMNS)
-        .where(Signal.account_id.in_(account_ids), Signal.kind.in_(GUARD_KINDS))
+        .where(one_of(session, Signal.account_id, account_ids), Signal.kind.in_(GUARD_KINDS))
         .order_by(Signal.id)
     ):
         history[signal.account_id or 0].append(fact(signal))
     last_asks = dict(
         session.execute(
             select(Ask.account_id, func.max(Ask.created_for))
-            .where(Ask.account_id.in_(account_ids))
+            .where(one_of(session, Ask.account_id, account_ids))
             .group_by(Ask.account_id)
         ).all()
     )
@@ -122,7 +123,7 @@ def insert_moments(session: Session, rows: Sequence[dict[str, Any]]) -> int:
 def mark_checked(session: Session, signal_ids: Sequence[int], now: datetime) -> None:
     session.execute(
         update(Signal)
-        .where(Signal.id.in_(signal_ids))
+        .where(one_of(session, Signal.id, signal_ids))
         .values(moment_checked_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Person, Signal
+from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts
 from domain.signal_rows import SignalRow
 
@@ -17,7 +18,9 @@ CHUNK = 500  # values per IN list: well under SQLite's and PostgreSQL's paramete
 
 
 def existing_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, Signal]:
-    rows = session.scalars(select(Signal).where(Signal.external_id.in_(external_ids))).all()
+    rows = session.scalars(
+        select(Signal).where(one_of(session, Signal.external_id, external_ids))
+    ).all()
     return {row.external_id: row for row in rows}
 
 
@@ -54,7 +57,9 @@ def _ids_by(session: Session, key: Any, ident: Any, values: set[Any]) -> dict[An
     found: dict[Any, int] = {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        found.update(session.execute(select(key, ident).where(key.in_(chunk))).tuples().all())
+        found.update(
+            session.execute(select(key, ident).where(one_of(session, key, chunk))).tuples().all()
+        )
     return found
 
 
@@ -80,7 +85,7 @@ def _link(session: Session, key: Any, target: str, found: Any, values: Sequence[
     for start in range(0, len(values), CHUNK):
         statement = (
             update(Signal)
-            .where(key.in_(list(values[start : start + CHUNK])), column.is_(None))
+            .where(one_of(session, key, values[start : start + CHUNK]), column.is_(None))
             .values({target: found.scalar_subquery()})
             .execution_options(synchronize_session=False)
         )

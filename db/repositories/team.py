@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Deal, TeamMember
+from db.repositories.arrays import one_of
 from domain.crm_records import Rejection
 from domain.statuses import TeamRole
 from domain.team import OwnerFields, TeamRow
@@ -162,6 +163,8 @@ def owner_ids(session: Session, crm_owner_ids: Sequence[str]) -> dict[str, int]:
     if not wanted:
         return {}
     rows = session.execute(
-        select(TeamMember.crm_owner_id, TeamMember.id).where(TeamMember.crm_owner_id.in_(wanted))
+        select(TeamMember.crm_owner_id, TeamMember.id).where(
+            one_of(session, TeamMember.crm_owner_id, wanted)
+        )
     ).all()
     return {str(crm): member_id for crm, member_id in rows}

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, StatementError
 
 from db.engine import transaction
 from db.models import Deal, Signal
+from db.repositories.arrays import one_of
 from db.repositories.upsert import UNNEST_FROM, insert_ignoring_conflicts, upsert
 from domain.signals import SignalKind, SignalSource
 from domain.stages import ProgramStage
@@ -99,3 +100,21 @@ def test_an_over_long_value_is_refused_not_cut(factory, count):
         upsert(session, Deal.__table__, rows, ["crm_id"], ["currency"])
     with factory() as session:
         assert session.scalars(select(Deal)).all() == []
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_one_of_finds_exactly_the_values_listed(factory, count):
+    with transaction(factory) as session:
+        upsert(session, Deal.__table__, _deals(50, Decimal("1")), ["crm_id"], ["amount"])
+    wanted = [f"d{i}" for i in range(0, 2 * count, 2)] + ["missing", "d1'); --"]
+    with factory() as session:
+        by_text = session.scalars(select(Deal.crm_id).where(one_of(session, Deal.crm_id, wanted)))
+        ids = session.scalars(select(Deal.id).where(Deal.crm_id.in_(wanted[:count]))).all()
+        by_int = session.scalars(select(Deal.crm_id).where(one_of(session, Deal.id, ids)))
+        times = [T + timedelta(minutes=i) for i in range(count)]
+        by_time = session.scalars(
+            select(Deal.crm_id).where(one_of(session, Deal.crm_created_at, times))
+        )
+        found = sorted(by_text), sorted(by_int), sorted(by_time)
+    expected = sorted(f"d{i}" for i in range(0, 2 * count, 2) if i < 50)
+    assert found == (expected, expected, sorted(f"d{i}" for i in range(count)))
