@@ -20,7 +20,7 @@ from db.repositories import locks
 from db.repositories import moments as repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
-from domain.moments import guard_reasons, trigger_of, window_key
+from domain.moments import AccountState, guard_reasons, trigger_of, window_key
 from domain.program import Program
 from domain.referral_codes import new_code
 from domain.statuses import MomentStatus
@@ -106,6 +106,10 @@ def _detect_moments(
     factory: sessionmaker[Session], program: Program, now: datetime
 ) -> MomentReport:
     report = MomentReport()
+    # Account states read once per run: signals come in time order, so an account turns up
+    # in many batches, and nothing here changes a guard's facts (asks come after the loop).
+    # A guard signal ingested during the run counts from the next run, as if it came later.
+    states: dict[int, AccountState] = {}
     while True:
         with transaction(factory) as session:
             signals = repo.unchecked_signals(session, now, BATCH)
@@ -115,7 +119,8 @@ def _detect_moments(
             fired = [(s, f, t) for s, f in facts if (t := trigger_of(f, program.triggers))]
             report.not_a_moment += len(facts) - len(fired)
             # Only accounts with a would-be moment need their guard history read.
-            states = repo.account_states(session, sorted({s.account_id or 0 for s, _, _ in fired}))
+            unread = {s.account_id or 0 for s, _, _ in fired} - states.keys()
+            states.update(repo.account_states(session, sorted(unread)))
             moments, audits = [], []
             for signal, fact, trigger in fired:
                 state = states[signal.account_id or 0]
