@@ -13,16 +13,11 @@ from hubspot.crm.associations.v4 import (
     PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.objects import (
-    AssociationSpec,
-    BatchInputSimplePublicObjectBatchInputForCreate,
     BatchReadInputSimplePublicObjectId,
     Filter,
     FilterGroup,
-    PublicAssociationsForObject,
-    PublicObjectId,
     PublicObjectSearchRequest,
     SimplePublicObjectId,
-    SimplePublicObjectInputForCreate,
 )
 
 from integrations.errors import UncertainError
@@ -140,34 +135,37 @@ class HubSpotApis:
         all-or-nothing."""
         ids: dict[str, str] = {}
         for chunk in chunks(list(items), BATCH):
+            # Plain JSON both ways, as HubSpot's API takes and gives it: the SDK's request and
+            # answer models cost more CPU than the rest of a referral push together.
             inputs = [
-                SimplePublicObjectInputForCreate(
-                    properties=props,
-                    associations=[
-                        PublicAssociationsForObject(
-                            to=PublicObjectId(id=to_id),
-                            types=[
-                                AssociationSpec(
-                                    association_category="HUBSPOT_DEFINED",
-                                    association_type_id=type_id,
-                                )
+                {
+                    "properties": props,
+                    "associations": [
+                        {
+                            "to": {"id": to_id},
+                            "types": [
+                                {
+                                    "associationCategory": "HUBSPOT_DEFINED",
+                                    "associationTypeId": type_id,
+                                }
                             ],
-                        )
+                        }
                         for to_id, type_id in associations
                         if to_id
                     ],
-                )
+                }
                 for props, associations in chunk
             ]
-            response = self.calls(
+            response = self.calls.json(
                 f"POST /crm/v3/objects/{object_type}/batch/create",
                 self.batch.create,
                 object_type,
-                batch_input_simple_public_object_batch_input_for_create=(
-                    BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
-                ),
+                required=(("results", list),),
+                batch_input_simple_public_object_batch_input_for_create={"inputs": inputs},
             )
-            ids |= {key_of(dict(r.properties or {})): str(r.id) for r in response.results}
+            for result in response["results"]:
+                if isinstance(result, dict) and result.get("id") is not None:
+                    ids[key_of(dict(result.get("properties") or {}))] = str(result["id"])
             missing = [key_of(props) for props, _ in chunk if key_of(props) not in ids]
             if missing:  # an answer we cannot read for those records: they may exist
                 raise UncertainError(
@@ -179,17 +177,27 @@ class HubSpotApis:
         """Company ids associated with each deal (v4 batch read, 1000 ids per call)."""
         found: dict[str, list[str]] = {}
         for chunk in chunks(list(deal_ids), ASSOCIATION_BATCH):
-            response = self.calls(
+            # Plain JSON, not the SDK's models: a model per association (each with its own
+            # SDK Configuration and loggers) was a tenth of a first sync's CPU.
+            response = self.calls.json(
                 "POST /crm/v4/associations/deals/companies/batch/read",
                 self.associations.get_page,
                 "deals",
                 "companies",
+                required=(("results", list),),
                 batch_input_public_fetch_associations_batch_request=(
                     BatchInputPublicFetchAssociationsBatchRequest(
                         inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
                     )
                 ),
             )
-            for result in response.results or []:
-                found[str(result._from.id)] = [str(t.to_object_id) for t in result.to or []]
+            for result in response["results"]:
+                source = result.get("from") if isinstance(result, dict) else None
+                if not isinstance(source, dict) or source.get("id") is None:
+                    continue  # an entry that names no deal tells nothing
+                found[str(source["id"])] = [
+                    str(t["toObjectId"])
+                    for t in result.get("to") or []
+                    if isinstance(t, dict) and t.get("toObjectId") is not None
+                ]
         return found
