@@ -197,6 +197,9 @@ class IndexedStore(HubSpotStore):
             and after_text.isdigit()
             and int(after_text) < MAX_SEARCH_RESULTS
         )
+        keyset = self._keyset_page(object_type, body) if valid_page else None
+        if keyset is not None:
+            return keyset
         candidates = self._candidates(object_type, body) if valid_page else None
         if candidates is None:
             return super().search(object_type, body)  # the fake's scan, and its 400s
@@ -225,6 +228,63 @@ class IndexedStore(HubSpotStore):
             "results": [self.object_json(o, body.get("properties")) for o in page],
         }
         if limit and after + limit < len(matches):
+            next_after = str(after + limit)
+            link = f"{self.base_url}/crm/v3/objects/{object_type}/search?after={next_after}"
+            result["paging"] = {"next": {"after": next_after, "link": link}}
+        return result
+
+    def _keyset_page(self, object_type: str, body: Mapping[str, Any]) -> JsonDict | None:
+        """A sync's page (``P >= t`` sorted by ``P`` ascending, a new ``t`` each page), walked
+        along the range index from ``t`` up to the page's end instead of filtering and sorting
+        every later record per page (quadratic over a full sync: hours at 100k). The same
+        answer as the fake's; None when the request has another shape."""
+        groups, sorts = body.get("filterGroups") or [], body.get("sorts") or []
+        if len(groups) != 1 or body.get("query") or len(sorts) != 1:
+            return None
+        sort, filters = sorts[0], (groups[0] or {}).get("filters") or []
+        if not isinstance(sort, dict) or sort.get("direction", "ASCENDING") != "ASCENDING":
+            return None
+        name = sort.get("propertyName")
+        defs = self.definitions(object_type)
+        ranges = [
+            f
+            for f in filters
+            if isinstance(f, dict)
+            and f.get("propertyName") == name
+            and f.get("operator") in {"GT", "GTE"}
+        ]
+        if name not in defs or len(ranges) != 1 or not all(isinstance(f, dict) for f in filters):
+            return None
+        try:
+            for flt in filters:
+                self._check_filter(object_type, defs, flt)  # the fake's 400s, per filter
+            target = self._typed(defs[name], str(ranges[0]["value"]))
+        except Exception:  # a value the fake will refuse: let it
+            return None
+        ranged = self._range_index(object_type, name)
+        strict = ranges[0]["operator"] == "GT"
+        low = (bisect.bisect_right if strict else bisect.bisect_left)(
+            ranged, (target, sys.maxsize if strict else -1)
+        )
+        only = len(filters) == 1  # then every record from ``low`` on matches
+        after, limit = int(str(body.get("after") or "0")), body.get("limit", 10)
+        end = min(after + limit, MAX_SEARCH_RESULTS)
+        objects, page, count = self._objects[object_type], [], 0
+        for position in range(low, len(ranged)):
+            obj = objects[str(ranged[position][1])]
+            if not only and not self._group_matches(obj, groups[0], defs):
+                continue
+            if after <= count < end:
+                page.append(obj)
+            count += 1
+            if only and count >= end:
+                break
+        total = len(ranged) - low if only else count
+        result: JsonDict = {
+            "total": total,
+            "results": [self.object_json(o, body.get("properties")) for o in page],
+        }
+        if limit and after + limit < total:
             next_after = str(after + limit)
             link = f"{self.base_url}/crm/v3/objects/{object_type}/search?after={next_after}"
             result["paging"] = {"next": {"after": next_after, "link": link}}

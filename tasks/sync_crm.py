@@ -258,7 +258,6 @@ def sync_object_type(
         if newest > since:
             since, known = newest, set()
             continue
-        _take(factory, context, object_type, key, pending.flush(since), counts)
         after_id: str | None = None  # a full page of one instant: drain it by id
         while True:
             block = _read(
@@ -272,10 +271,12 @@ def sync_object_type(
                 associations=False,
             )
             pending.add(block.records, set(), since)
-            _take(factory, context, object_type, key, pending.flush(since), counts)
             if block.after is None or not block.records:
                 break
+            if pending.full:  # the watermark stays at this instant until it is drained
+                _take(factory, context, object_type, key, pending.flush(since), counts)
             after_id = block.records[-1].crm_id
+        _take(factory, context, object_type, key, pending.flush(since), counts)
         since, known = since + timedelta(milliseconds=1), set()
         with transaction(factory) as session:
             _advance(session, key, since)
