@@ -50,19 +50,25 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElemen
 def column_arrays(
     dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """One bound array per column, values already through the column type's own conversion;
-    None when the rows differ in their keys or a column has no plain array type (JSON)."""
+    """One bound array per column, values through the column type's own conversion; None
+    when the rows differ in their keys or a column has no array type here."""
     keys = rows[0].keys()
     if any(row.keys() != keys for row in rows):
         return None
     arrays: dict[str, Any] = {}
     for name in keys:
         column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        impl = column_type.dialect_impl(dialect)
+        if isinstance(impl, postgresql.JSONB):
+            # The array's own element processing wraps each value for psycopg (None is
+            # JSON null, as in a VALUES list).
+            arrays[name] = bindparam(f"u_{name}", values, type_=postgresql.ARRAY(impl))
+            continue
         element = array_element(column_type)
         if element is None:
             return None
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        values = [row[name] for row in rows]
+        process = impl.bind_processor(dialect)
         if process is not None:
             values = [process(v) for v in values]
         arrays[name] = bindparam(f"u_{name}", values, type_=postgresql.ARRAY(element))
@@ -70,8 +76,9 @@ def column_arrays(
 
 
 def array_element(column_type: TypeEngine[Any]) -> TypeEngine[Any] | None:
-    """The element type to send values as. Strings go as unbounded text so that an over-long
-    value is refused by the column (an explicit cast to VARCHAR(n) would cut it silently)."""
+    """The element type to send values as, once converted by the column's own type. Strings
+    go as unbounded text so that an over-long value is refused by the column (an explicit
+    cast to VARCHAR(n) would cut it silently)."""
     base = column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
     if isinstance(base, String):  # Enum included: stored as its value
         return Text()

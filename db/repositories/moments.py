@@ -22,7 +22,7 @@ from db.models import (
     TeamMember,
 )
 from db.repositories.arrays import one_of
-from db.repositories.upsert import insert_ignoring_conflicts
+from db.repositories.upsert import insert_ignoring_conflicts, insert_rows
 from domain.champions import Candidate
 from domain.moments import AccountState, SignalFact
 from domain.signals import SignalKind
@@ -131,7 +131,7 @@ def mark_checked(session: Session, signal_ids: Sequence[int], now: datetime) -> 
 
 def audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(AuditEntry.__table__.insert(), list(rows))
+        insert_rows(session, AuditEntry.__table__, rows)
 
 
 def _without_ask() -> Any:

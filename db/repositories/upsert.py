@@ -42,6 +42,13 @@ def insert_ignoring_conflicts(
     return len(result.all())
 
 
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (no conflict expected), one statement per batch."""
+    if rows:
+        insert, params = _insert_of(session, table, rows)
+        session.execute(insert, params)
+
+
 def upsert(
     session: Session,
     table: Table,

@@ -8,10 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hubspot import HubSpot
-from hubspot.crm.associations.v4 import (
-    BatchInputPublicFetchAssociationsBatchRequest,
-    PublicFetchAssociationsBatchRequest,
-)
 from hubspot.crm.objects import (
     BatchReadInputSimplePublicObjectId,
     Filter,
@@ -177,19 +173,17 @@ class HubSpotApis:
         """Company ids associated with each deal (v4 batch read, 1000 ids per call)."""
         found: dict[str, list[str]] = {}
         for chunk in chunks(list(deal_ids), ASSOCIATION_BATCH):
-            # Plain JSON, not the SDK's models: a model per association (each with its own
-            # SDK Configuration and loggers) was a tenth of a first sync's CPU.
+            # Plain JSON both ways, not the SDK's models: a model per deal and association
+            # (each with its own SDK Configuration and loggers) was a tenth of a sync's CPU.
             response = self.calls.json(
                 "POST /crm/v4/associations/deals/companies/batch/read",
                 self.associations.get_page,
                 "deals",
                 "companies",
                 required=(("results", list),),
-                batch_input_public_fetch_associations_batch_request=(
-                    BatchInputPublicFetchAssociationsBatchRequest(
-                        inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
-                    )
-                ),
+                batch_input_public_fetch_associations_batch_request={
+                    "inputs": [{"id": i} for i in chunk]
+                },
             )
             for result in response["results"]:
                 source = result.get("from") if isinstance(result, dict) else None

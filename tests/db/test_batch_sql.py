@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, StatementError
 
 from db.engine import transaction
-from db.models import Deal, Signal
+from db.models import AuditEntry, Deal, Signal
 from db.repositories.arrays import one_of
-from db.repositories.upsert import UNNEST_FROM, insert_ignoring_conflicts, upsert
+from db.repositories.upsert import UNNEST_FROM, insert_ignoring_conflicts, insert_rows, upsert
 from domain.signals import SignalKind, SignalSource
 from domain.stages import ProgramStage
 from tests.conftest import is_postgres
@@ -118,3 +118,26 @@ def test_one_of_finds_exactly_the_values_listed(factory, count):
         found = sorted(by_text), sorted(by_int), sorted(by_time)
     expected = sorted(f"d{i}" for i in range(0, 2 * count, 2) if i < 50)
     assert found == (expected, expected, sorted(f"d{i}" for i in range(count)))
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_json_values_arrive_as_given(factory, count):
+    details = [{"reasons": ["a", f"b{i}"], "quote": "it's \"fine\"\n"} for i in range(count)]
+    rows = [
+        {
+            "occurred_at": T,
+            "actor": "test",
+            "action": "checked",
+            "entity_type": "signal",
+            "entity_id": str(i),
+            "details": details[i],
+        }
+        for i in range(count)
+    ]
+    with transaction(factory) as session:
+        insert_rows(session, AuditEntry.__table__, rows)
+    with factory() as session:
+        stored = session.execute(
+            select(AuditEntry.entity_id, AuditEntry.details).order_by(AuditEntry.id)
+        ).all()
+    assert [(e, d) for e, d in stored] == [(str(i), details[i]) for i in range(count)]
