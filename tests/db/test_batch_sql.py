@@ -122,7 +122,7 @@ def test_one_of_finds_exactly_the_values_listed(factory, count):
 
 @pytest.mark.parametrize("count", SIZES)
 def test_json_values_arrive_as_given(factory, count):
-    details = [{"reasons": ["a", f"b{i}"], "quote": "it's \"fine\"\n"} for i in range(count)]
+    details = [{"reasons": ["a", f"b{i}"], "quote": 'it\'s "fine"\n'} for i in range(count)]
     rows = [
         {
             "occurred_at": T,
