@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import (
@@ -44,10 +45,17 @@ from domain.crm_records import (
 from domain.pipelines import CrmPipeline
 from domain.program import Program
 from domain.team import OwnerFields, map_owner
-from integrations.errors import TransientError
-from integrations.ports import Crm, CrmPage, CrmRecord
+from integrations.ports import Crm, CrmRecord
 from tasks.crm_apply import ApplyContext, SyncCounts, apply_records
 from tasks.summary import Failure, Summary, SummaryRow, track
+from tasks.sync_pages import (
+    Drained,
+    Event,
+    Pending,
+    Records,
+    keyset_events,
+    read_ahead,
+)
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,10 +68,6 @@ STAGE_MAP_KEY = "stage_map"
 # instead (the watermark stays, the next run starts from the same place).
 REFUSALS = (SQLAlchemyError, ValueError, OverflowError)
 CONNECTION_LOST = (OperationalError, InterfaceError, DisconnectionError)
-
-
-class SyncError(Exception):
-    """The CRM kept failing for one page: the run stops, its watermark stays where it was."""
 
 
 @dataclass
@@ -226,10 +230,8 @@ def _properties(context: ApplyContext, object_type: str) -> list[str]:
 def sync_object_type(
     factory: sessionmaker[Session], crm: Crm, context: ApplyContext, object_type: str
 ) -> SyncCounts:
-    """Keyset paging on last-modified time: each page asks again from the newest time seen, so
-    a record edited while we page (which moves to the end of an offset-paged result) can never
-    shift another one out of sight. Records at the boundary time come twice and are skipped by
-    id; a page that is all one time is drained by id before moving past that time."""
+    """Every record of ``object_type`` changed since its watermark (see ``tasks.sync_pages``
+    for the paging), applied in blocks of up to ``ASSOCIATION_BATCH``."""
     counts = SyncCounts()
     key = f"crm:{object_type}"
     properties = _properties(context, object_type)
@@ -237,117 +239,25 @@ def sync_object_type(
         since = repo.get_watermark(session, key) or EPOCH
         model = MODELS.get(object_type)
         known = repo.ids_modified_at(session, model, since) if model is not None else set()
-    pending = _Pending(crm, object_type)  # deals wait here for one association read per 1,000
-    while True:
-        page = _read(
-            object_type,
-            since,
-            crm.changed_since,
-            object_type,
-            since,
-            properties,
-            known=known,
-            associations=False,
-        )
-        pending.add(page.records, known, since)
-        if pending.full or page.after is None:
-            _take(factory, context, object_type, key, pending.flush(since), counts)
-        if page.after is None:
-            break
-        newest = max(r.updated_at for r in page.records)
-        if newest > since:
-            since, known = newest, set()
-            continue
-        after_id: str | None = None  # a full page of one instant: drain it by id
-        while True:
-            block = _read(
-                object_type,
-                since,
-                crm.changed_at,
-                object_type,
-                since,
-                properties,
-                after_id,
-                associations=False,
-            )
-            pending.add(block.records, set(), since)
-            if block.after is None or not block.records:
-                break
-            if pending.full:  # the watermark stays at this instant until it is drained
-                _take(factory, context, object_type, key, pending.flush(since), counts)
-            after_id = block.records[-1].crm_id
-        _take(factory, context, object_type, key, pending.flush(since), counts)
-        since, known = since + timedelta(milliseconds=1), set()
-        with transaction(factory) as session:
-            _advance(session, key, since)
+    pending = Pending(crm, object_type)  # deals wait here for one association read per 1,000
+
+    def events(stop: threading.Event | None) -> Iterator[Event]:
+        return keyset_events(crm, object_type, since, known, properties, stop)
+
+    for event in read_ahead(crm, events):
+        if isinstance(event, Records):
+            pending.add(event.records, event.known, event.since)
+            if pending.full:
+                _take(factory, context, object_type, key, pending.flush(event.since), counts)
+        elif isinstance(event, Drained):
+            _take(factory, context, object_type, key, pending.flush(event.at), counts)
+            with transaction(factory) as session:
+                _advance(session, key, event.next_since)
+        else:
+            _take(factory, context, object_type, key, pending.flush(event.since), counts)
     for rejection, _ in counts.quarantined:
         log.info("CRM record quarantined: %s", rejection)  # the report lists them too
     return counts
-
-
-# The most deals one association batch read takes (HubSpot's v4 batch read: 1,000).
-ASSOCIATION_BATCH = 1000
-
-
-class _Pending:
-    """Pages read but not applied yet, up to ``ASSOCIATION_BATCH`` records. Deals wait until
-    that many need their company (the CRM's batch size), read in one call instead of one
-    per page of 200. Each version of a record (id and last-modified
-    time) is applied once per run: the keyset paging reads the records at its boundary time
-    again, while a record changed during the run comes back newer and is applied again."""
-
-    def __init__(self, crm: Crm, object_type: str) -> None:
-        self.crm = crm
-        self.deals = object_type == "deals"
-        self.records: list[CrmRecord] = []
-        self.versions: set[tuple[str, datetime]] = set()  # read in this run, pending or applied
-        self.to_read: list[str] = []  # deals whose company the CRM still has to tell
-
-    @property
-    def full(self) -> bool:
-        # Every type is applied in blocks of up to ASSOCIATION_BATCH records, not per page of
-        # 200: the statements of an apply cost about the same for 200 records as for 1,000.
-        # A crash loses only reads (the watermark moves with each applied block).
-        return len(self.to_read) >= ASSOCIATION_BATCH or len(self.records) >= ASSOCIATION_BATCH
-
-    def add(self, records: list[CrmRecord], known: Collection[str], since: datetime) -> None:
-        for record in records:
-            version = (record.crm_id, record.updated_at)
-            if version in self.versions:
-                continue
-            self.versions.add(version)
-            self.records.append(record)
-            # A deal stored at the watermark and read again unchanged keeps its stored link:
-            # no second look. Changed since, it may have moved to another company.
-            stored = record.crm_id in known and record.updated_at == since
-            if self.deals and not stored and not record.associations:
-                self.to_read.append(record.crm_id)
-
-    def flush(self, since: datetime) -> list[CrmRecord]:
-        records, self.records = self.records, []
-        to_read, self.to_read = sorted(set(self.to_read)), []
-        if not to_read:
-            return records
-        companies = _read("deals", since, self.crm.deal_companies, to_read)
-        return [
-            replace(r, associations={"companies": companies[r.crm_id]})
-            if companies.get(r.crm_id)
-            else r
-            for r in records
-        ]
-
-
-def _read(
-    object_type: str, since: datetime, call: Callable[..., CrmPage], *args: Any, **kwargs: Any
-) -> CrmPage:
-    """One page from the CRM; after the adapter's own retries, a failure names the page."""
-    try:
-        return call(*args, **kwargs)
-    except TransientError as error:
-        raise SyncError(
-            f"could not read {object_type} changed since {since.isoformat()}: {error}; "
-            "the next run starts from the same place"
-        ) from error
 
 
 def _take(

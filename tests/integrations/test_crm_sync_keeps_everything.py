@@ -286,7 +286,7 @@ def test_people_are_linked_to_their_account_whatever_the_order(backend, factory)
 
 
 def test_a_malformed_answer_is_retried_and_one_that_stays_malformed_names_the_page(factory):
-    from tasks.sync_crm import SyncError
+    from tasks.sync_pages import SyncError
 
     for backend, slept in hubspot_backend([T0]):
         backend.add_company(T0, "Client", "client.example")
