@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from domain.program_referrers import Eligibility as Rules
 from domain.referrals.domains import company_domain, registrable_domain, registrable_set
@@ -200,7 +201,7 @@ def decide(
 
 
 def _domains(facts: ReferralFacts, rules: Rules, program_domains: tuple[str, ...]) -> _Domains:
-    personal = frozenset(filter(None, map(company_domain, rules.personal_email_domains)))
+    personal = _personal_domains(tuple(rules.personal_email_domains))
 
     def is_personal(value: str | None) -> bool:
         return bool({company_domain(value), registrable_domain(value)} & personal)
@@ -214,6 +215,12 @@ def _domains(facts: ReferralFacts, rules: Rules, program_domains: tuple[str, ...
         referred_personal=is_personal(facts.referred_email),
         program=registrable_set(program_domains),
     )
+
+
+@lru_cache(maxsize=32)
+def _personal_domains(listed: tuple[str, ...]) -> frozenset[str]:
+    """The free-mailbox list as registrable domains: the same for every referral of a type."""
+    return frozenset(filter(None, map(company_domain, listed)))
 
 
 def _company_of(values: Iterable[str | None], is_personal: _Predicate) -> str | None:
