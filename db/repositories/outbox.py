@@ -189,24 +189,27 @@ def renew_claims(session: Session, token: str, wall_now: datetime) -> set[int]:
     return set(renewed)
 
 
+# Built once: the one-by-one send path runs it for every email.
+_MARK_STARTED = (
+    update(OUTBOX)
+    .where(
+        OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)),
+        OUTBOX.c.claim_token == bindparam("b_token"),
+        OUTBOX.c.status == OutboxStatus.SENDING,
+    )
+    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(OUTBOX.c.id)
+)
+
+
 def mark_started(session: Session, token: str, ids: Sequence[int], wall_now: datetime) -> set[int]:
     """Record that these claimed rows are about to be handed to the vendor (the caller
     commits before the call); returns the ids still claimed by ``token``, the only ones to
     send. After a crash, rows claimed without this mark were never sent."""
     if not ids:
         return set()
-    started = session.scalars(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(list(ids)),
-            OutboxMessage.claim_token == token,
-            OutboxMessage.status == OutboxStatus.SENDING,
-        )
-        .values(send_started_at=wall_now)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(started)
+    params = {"b_ids": list(ids), "b_token": token, "b_now": wall_now}
+    return set(session.scalars(_MARK_STARTED, params))
 
 
 @dataclass(frozen=True)
@@ -223,32 +226,36 @@ class Outcome:
     verify_first: bool = False
 
 
+# Built once, as _MARK_STARTED: the one-by-one send path records every email's outcome.
+_RECORD_OUTCOME = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.claim_token == bindparam("b_token"))
+    .values(
+        status=bindparam("b_status"),
+        provider_id=func.coalesce(bindparam("b_provider_id"), OUTBOX.c.provider_id),
+        last_error=func.coalesce(bindparam("b_last_error"), OUTBOX.c.last_error),
+        # typed binds: inside coalesce() the column's UTC type would not apply
+        next_attempt_at=func.coalesce(
+            bindparam("b_next", type_=UTCDateTime()), OUTBOX.c.next_attempt_at
+        ),
+        sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
+        verify_first=bindparam("b_verify_first"),
+        claim_token=None,
+        send_started_at=None,
+    )
+)
+
+
 def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -> None:
     """Write every outcome in one executemany; only rows still claimed by ``token`` change."""
     if not outcomes:
         return
-    statement = (
-        update(OUTBOX)
-        .where(OUTBOX.c.id == bindparam("b_id"), OUTBOX.c.claim_token == token)
-        .values(
-            status=bindparam("b_status"),
-            provider_id=func.coalesce(bindparam("b_provider_id"), OUTBOX.c.provider_id),
-            last_error=func.coalesce(bindparam("b_last_error"), OUTBOX.c.last_error),
-            # typed binds: inside coalesce() the column's UTC type would not apply
-            next_attempt_at=func.coalesce(
-                bindparam("b_next", type_=UTCDateTime()), OUTBOX.c.next_attempt_at
-            ),
-            sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
-            verify_first=bindparam("b_verify_first"),
-            claim_token=None,
-            send_started_at=None,
-        )
-    )
     session.connection().execute(
-        statement,
+        _RECORD_OUTCOME,
         [
             {
                 "b_id": o.id,
+                "b_token": token,
                 "b_status": o.status,
                 "b_provider_id": o.provider_id,
                 "b_last_error": o.last_error,
