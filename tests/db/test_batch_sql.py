@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DataError, StatementError
 
 from db.engine import transaction
@@ -141,3 +141,9 @@ def test_json_values_arrive_as_given(factory, count):
             select(AuditEntry.entity_id, AuditEntry.details).order_by(AuditEntry.id)
         ).all()
     assert [(e, d) for e, d in stored] == [(str(i), details[i]) for i in range(count)]
+
+
+@pytest.mark.skipif(not is_postgres(), reason="a PostgreSQL setting")
+def test_postgresql_plans_each_batch_for_its_own_values(factory):
+    with factory() as session:
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
