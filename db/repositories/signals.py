@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Person, Signal
@@ -91,6 +91,13 @@ def _link(session: Session, key: Any, target: str, found: Any, values: Sequence[
         )
         linked += session.execute(statement).rowcount or 0
     return linked
+
+
+def analyze(session: Session) -> None:
+    """Refresh PostgreSQL's statistics of the signals table (a bulk ingest changes its shape
+    faster than autovacuum notices); nothing to do on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE signals"))
 
 
 def emails_of(session: Session, person_crm_ids: Sequence[str]) -> list[str]:

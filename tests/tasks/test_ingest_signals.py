@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from db.models import Signal
 from domain.signals import SignalKind
@@ -425,3 +425,19 @@ def test_the_sync_links_waiting_signals_when_their_account_and_person_arrive(fac
     crm.add_contact(later, "lee@late.example", "late")
     sync_crm(factory, SandboxCrm(factory), load_preset("saas"))
     assert links() == {"e-1": (True, True), "l-1": (True, True), "n-1": (False, False)}
+
+
+@pytest.mark.skipif(not is_postgres(), reason="PostgreSQL's planner statistics")
+def test_a_big_file_refreshes_the_planners_statistics_before_linking(
+    factory, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ingest_signals, "ANALYZE_FROM", 3)
+    counted = text("SELECT reltuples FROM pg_class WHERE relname = 'signals'")
+    with factory() as session:
+        before = session.execute(counted).scalar()
+
+    report = ingest_rows(factory, read_rows(write_jsonl(tmp_path / "s.jsonl", GOOD)), T0)
+
+    with factory() as session:
+        after = session.execute(counted).scalar()
+    assert report.new == 3 and before != 3 and after == 3  # what ANALYZE writes, at once
