@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from benchmarks.vendors import IndexedStore
+from benchmarks.hubspot_index import IndexedStore
 from tests.fakes.hubspot_store import HubSpotStore, iso
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
