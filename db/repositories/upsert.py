@@ -18,8 +18,6 @@ from sqlalchemy.orm import Session
 
 from db.repositories.arrays import ARRAYS_FROM, column_arrays
 
-UNNEST_FROM = ARRAYS_FROM
-
 
 def dialect_insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
@@ -71,7 +69,7 @@ def _insert_of(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
     """The INSERT for these rows and the parameters to execute it with."""
     insert = dialect_insert(session, table)
     dialect = session.get_bind().dialect
-    if dialect.name == "postgresql" and len(rows) >= UNNEST_FROM:
+    if dialect.name == "postgresql" and len(rows) >= ARRAYS_FROM:
         arrays = column_arrays(dialect, table, rows)
         if arrays is not None:
             source = select(literal_column("*")).select_from(func.unnest(*arrays.values()))

@@ -13,14 +13,14 @@ from sqlalchemy.exc import DataError, StatementError
 
 from db.engine import transaction
 from db.models import AuditEntry, Deal, Signal
-from db.repositories.arrays import one_of
-from db.repositories.upsert import UNNEST_FROM, insert_ignoring_conflicts, insert_rows, upsert
+from db.repositories.arrays import ARRAYS_FROM, one_of
+from db.repositories.upsert import insert_ignoring_conflicts, insert_rows, upsert
 from domain.signals import SignalKind, SignalSource
 from domain.stages import ProgramStage
 from tests.conftest import is_postgres
 
 T = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-SIZES = [2, UNNEST_FROM, 40]  # a VALUES list, and the array path from its first size
+SIZES = [2, ARRAYS_FROM, 40]  # a VALUES list, and the array path from its first size
 
 
 def _deals(count: int, amount: Decimal) -> list[dict]:
