@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from pydantic import Field, model_validator
 
@@ -49,6 +49,7 @@ def _seniority_matcher(pairs: tuple[tuple[str, str], ...]) -> Callable[[str], st
         r"(?=(?<![\w-])(" + "|".join(map(re.escape, alternatives)) + r")(?![\w-]))"
     )
 
+    @lru_cache(maxsize=8192)  # titles repeat: "Account Manager" thousands of times
     def match(text: str) -> str | None:
         found = [m.group(1) for m in pattern.finditer(text)]
         if not found:
@@ -69,8 +70,13 @@ class SeniorityKeywords(ProgramModel):
 
     def level_of(self, title: str | None) -> str | None:
         """The seniority level of a job title ("Vice President, Sales" -> vp), or None."""
+        return self._matcher((title or "").lower())
+
+    @cached_property
+    def _matcher(self) -> Callable[[str], str | None]:
+        # Built once per loaded program: a sync asks for every contact's title.
         pairs = tuple((kw, level) for level in SENIORITY_LEVELS for kw in getattr(self, level))
-        return _seniority_matcher(pairs)((title or "").lower())
+        return _seniority_matcher(pairs)
 
     @model_validator(mode="after")
     def _one_level_per_keyword(self) -> SeniorityKeywords:

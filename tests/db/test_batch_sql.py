@@ -143,7 +143,55 @@ def test_json_values_arrive_as_given(factory, count):
     assert [(e, d) for e, d in stored] == [(str(i), details[i]) for i in range(count)]
 
 
+AWKWARD = [
+    "",
+    " padded ",
+    "NULL",
+    "null",
+    '"',
+    "\\",
+    '\\"',
+    "a,b",
+    "{x}",
+    "{}",
+    "tab\tand\nline",
+    "'); DROP TABLE deals; --",
+    "ünïcode ✓ 𝄞",
+]
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_every_string_arrives_as_written(factory, count):
+    """The array path writes each element itself: quotes, backslashes, braces, commas, the
+    word NULL and blanks must arrive as they were, in their own rows."""
+    names = [AWKWARD[i % len(AWKWARD)] + ("" if i < len(AWKWARD) else str(i)) for i in range(count)]
+    rows = [{**row, "name": names[i]} for i, row in enumerate(_deals(count, Decimal("1")))]
+    with transaction(factory) as session:
+        upsert(session, Deal.__table__, rows, ["crm_id"], ["name"])
+    with factory() as session:
+        stored = dict(session.execute(select(Deal.crm_id, Deal.name)).tuples().all())
+        found = sorted(
+            session.scalars(select(Deal.crm_id).where(one_of(session, Deal.name, names)))
+        )
+    assert stored == {f"d{i}": names[i] for i in range(count)}
+    assert found == sorted(f"d{i}" for i in range(count))
+
+
 @pytest.mark.skipif(not is_postgres(), reason="a PostgreSQL setting")
 def test_postgresql_plans_each_batch_for_its_own_values(factory):
     with factory() as session:
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="PostgreSQL's planner")
+def test_postgresql_plans_an_array_as_the_constant_it_is(factory):
+    """The array must reach the planner as a constant: as an expression (a cast of text) it
+    is guessed at ten values, and a lookup of a thousand plans as a full scan."""
+    with factory() as session:
+        query = select(Deal.id).where(one_of(session, Deal.crm_id, [f"d{i}" for i in range(50)]))
+        compiled = query.compile(session.get_bind())
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute(f"EXPLAIN {compiled}", compiled.params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ANY ('{d0,d1,d2," in plan
+    assert "cstring" not in plan
