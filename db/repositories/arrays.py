@@ -124,9 +124,25 @@ def _element(value: Any) -> str:
     return _quoted(value)
 
 
-def array_literal(values: Iterable[Any]) -> str:
+def array_literal(values: Sequence[Any]) -> str:
     """PostgreSQL's text form of a one-dimensional array: ``{1,"a \\"b\\"",NULL}``."""
-    return "{" + ",".join("NULL" if v is None else _element(v) for v in values) + "}"
+    nones = values.count(None)
+    marked = [_NULL if v is None else v for v in values] if nones else values
+    try:
+        joined = _SEPARATOR.join(marked)  # strings only: anything else raises TypeError
+    except TypeError:
+        return "{" + ",".join("NULL" if v is None else _element(v) for v in values) + "}"
+    if joined.count(_SEPARATOR) != len(values) - 1 or joined.count(_NULL) != nones:
+        # A value holds a marker itself: element by element (PostgreSQL refuses NUL anyway).
+        return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
+    # All strings: escaped and quoted in a few passes over one string, not one per value.
+    escaped = joined.replace("\\", "\\\\").replace('"', '\\"').replace(_SEPARATOR, '","')
+    return ('{"' + escaped + '"}').replace(_QUOTED_NULL, "NULL")
+
+
+_SEPARATOR = "\x00"
+_NULL = "\x01"
+_QUOTED_NULL = '"\x01"'
 
 
 def array_element(column_type: TypeEngine[Any]) -> TypeEngine[Any] | None:

@@ -24,7 +24,7 @@ from db.models import (
     TaxForm,
     TeamMember,
 )
-from db.repositories.upsert import dialect_insert
+from db.repositories.upsert import insert_new, insert_rows
 from domain.rewards.lifecycle import OPEN, OUT, DealNow, Step
 from domain.stages import MILESTONE_PREFIX, ProgramStage
 from domain.statuses import Eligibility, LedgerEntry, RewardStatus
@@ -75,26 +75,12 @@ def earners(session: Session, referrer_types: Sequence[str], limit: int) -> list
     return [Earner(*row) for row in rows]
 
 
-INSERT_CHUNK = 100
-
-
 def insert_rewards(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, Decimal]]:
     """New reward rows; one whose (referral, rule, part) exists is left as it is. Returns the
     ids and amounts actually inserted, so only they get an ``accrued`` ledger row."""
-    if not rows:
-        return []
-    inserted: list[tuple[int, Decimal]] = []
-    # One multi-row INSERT ... RETURNING per chunk (RETURNING with executemany is not
-    # portable); chunks keep the bound parameters under SQLite's limit.
-    for start in range(0, len(rows), INSERT_CHUNK):
-        statement = (
-            dialect_insert(session, REWARDS)
-            .values(list(rows[start : start + INSERT_CHUNK]))
-            .on_conflict_do_nothing(index_elements=["referral_id", "rule_key", "part_index"])
-            .returning(REWARDS.c.id, REWARDS.c.amount)
-        )
-        inserted.extend((r.id, r.amount) for r in session.execute(statement))
-    return inserted
+    conflict = ["referral_id", "rule_key", "part_index"]
+    inserted = insert_new(session, REWARDS, rows, conflict, ["id", "amount"])
+    return [(r.id, r.amount) for r in inserted]
 
 
 def add_ledger(
@@ -116,8 +102,7 @@ def add_ledger(
         }
         for reward_id, entry, amount, note in rows
     ]
-    if values:
-        session.execute(LEDGER.insert(), values)
+    insert_rows(session, LEDGER, values)
     return len(values)
 
 

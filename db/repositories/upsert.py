@@ -32,12 +32,24 @@ def insert_ignoring_conflicts(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], conflict_columns: Sequence[str]
 ) -> int:
     """Insert rows, skipping any whose ``conflict_columns`` already exist. Returns rows inserted."""
+    return len(insert_new(session, table, rows, conflict_columns, conflict_columns[:1]))
+
+
+def insert_new(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: Sequence[str],
+) -> list[Any]:
+    """Insert rows, skipping any whose ``conflict_columns`` already exist; returns the
+    ``returning`` columns of the rows actually inserted, in no particular order."""
     if not rows:
-        return 0
+        return []
     insert, params = _insert_of(session, table, rows)
     statement = insert.on_conflict_do_nothing(index_elements=conflict_columns)
-    result = session.execute(statement.returning(table.c[conflict_columns[0]]), params)
-    return len(result.all())
+    columns = [table.c[name] for name in returning]
+    return list(session.execute(statement.returning(*columns), params).all())
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.exc import DataError, StatementError
 
 from db.engine import transaction
 from db.models import AuditEntry, Deal, Signal
-from db.repositories.arrays import ARRAYS_FROM, one_of
+from db.repositories.arrays import ARRAYS_FROM, array_literal, one_of
 from db.repositories.upsert import insert_ignoring_conflicts, insert_rows, upsert
 from domain.signals import SignalKind, SignalSource
 from domain.stages import ProgramStage
@@ -157,6 +159,7 @@ AWKWARD = [
     "tab\tand\nline",
     "'); DROP TABLE deals; --",
     "ünïcode ✓ 𝄞",
+    "\x01 a control character",
 ]
 
 
@@ -195,3 +198,15 @@ def test_postgresql_plans_an_array_as_the_constant_it_is(factory):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "ANY ('{d0,d1,d2," in plan
     assert "cstring" not in plan
+
+
+@example([None, "\x01", "a\x00b", "", "NULL"])
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from('ab",\\{} \x00\x01NUL')))))
+def test_an_array_of_strings_is_written_as_element_by_element(values):
+    """The string path escapes the joined values in one go; it must give what quoting each
+    value on its own gives, also when a value holds the separator or the NULL marker."""
+    one_by_one = ",".join(
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    assert array_literal(values) == "{" + one_by_one + "}"
