@@ -110,11 +110,15 @@ def _detect_moments(
     # in many batches, and nothing here changes a guard's facts (asks come after the loop).
     # A guard signal ingested during the run counts from the next run, as if it came later.
     states: dict[int, AccountState] = {}
+    # Where the last batch ended. A signal skipped here (another run holds it, or it was
+    # ingested behind the cursor during the run) is still unchecked: the next run takes it.
+    after: tuple[datetime, int] | None = None
     while True:
         with transaction(factory) as session:
-            signals = repo.unchecked_signals(session, now, BATCH)
+            signals = repo.unchecked_signals(session, now, BATCH, after)
             if not signals:
                 break
+            after = (signals[-1].occurred_at, signals[-1].id)
             facts = [(signal, repo.fact(signal)) for signal in signals]
             fired = [(s, f, t) for s, f in facts if (t := trigger_of(f, program.triggers))]
             report.not_a_moment += len(facts) - len(fired)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -56,18 +56,26 @@ def fact(signal: Any) -> SignalFact:
     )
 
 
-def unchecked_signals(session: Session, now: datetime, limit: int) -> list[Any]:
+def unchecked_signals(
+    session: Session, now: datetime, limit: int, after: tuple[datetime, int] | None = None
+) -> list[Any]:
     """Signals that happened by ``now``, belong to a known account, and were not looked at
-    (rows of ``SIGNAL_COLUMNS``)."""
+    (rows of ``SIGNAL_COLUMNS``), in time order from just after ``after`` (the last one a
+    run took). Starting there, not at the first, matters: each checked signal leaves an
+    index entry behind until vacuum, and a scan from the start would step over all of them
+    again on every batch."""
+    query = select(*SIGNAL_COLUMNS).where(
+        Signal.moment_checked_at.is_(None),
+        Signal.occurred_at <= now,
+        Signal.account_id.is_not(None),
+    )
+    if after is not None:
+        at, last_id = after  # bound as the columns' own types (SQLite compares text)
+        bound = tuple_(literal(at, Signal.occurred_at.type), literal(last_id, Signal.id.type))
+        query = query.where(tuple_(Signal.occurred_at, Signal.id) > bound)
     return list(
         session.execute(
-            select(*SIGNAL_COLUMNS)
-            .where(
-                Signal.moment_checked_at.is_(None),
-                Signal.occurred_at <= now,
-                Signal.account_id.is_not(None),
-            )
-            .order_by(Signal.occurred_at, Signal.id)
+            query.order_by(Signal.occurred_at, Signal.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # two runs at once take different signals
         )

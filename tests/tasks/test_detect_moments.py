@@ -119,6 +119,32 @@ def test_the_weekly_cap_defers_overflow_to_next_week_without_dropping_it(factory
     assert weeks == {"2026-W10": PROGRAM.asks.per_csm_per_week, "2026-W11": 2}
 
 
+def test_batches_take_every_signal_once_also_when_many_share_a_time(factory, monkeypatch):
+    """Each batch starts after the last one (time, then id): signals at the very same time
+    across a batch boundary are all checked, none twice."""
+    import tasks.detect_moments as detect
+
+    monkeypatch.setattr(detect, "BATCH", 3)
+    w = World(factory)
+    csm = w.csm()
+    same_time = NOW - timedelta(days=3)
+    for _ in range(4):
+        account = w.account(csm)
+        w.person(account)
+        for kind in (K.ESCALATION_OPENED, K.FEEDBACK_NEGATIVE, K.CSAT):
+            w.signal(account, kind, same_time, 1 if kind is K.CSAT else None)
+    w.signal(account, K.RENEWAL_SIGNED, same_time - timedelta(days=1))
+
+    report = detect_moments(factory, PROGRAM, NOW)
+
+    assert report.signals_checked == 13
+    with factory() as session:
+        unchecked = session.scalar(
+            select(func.count()).select_from(Signal).where(Signal.moment_checked_at.is_(None))
+        )
+    assert unchecked == 0
+
+
 def test_signals_in_the_future_wait_for_their_day(factory):
     w = World(factory)
     account = w.account(w.csm())
