@@ -113,12 +113,18 @@ def _detect_moments(
     # Where the last batch ended. A signal skipped here (another run holds it, or it was
     # ingested behind the cursor during the run) is still unchecked: the next run takes it.
     after: tuple[datetime, int] | None = None
+    firing = repo.fires(program.triggers)
     while True:
         with transaction(factory) as session:
-            signals = repo.unchecked_signals(session, now, BATCH, after)
+            signals = repo.unchecked_signals(session, now, BATCH, after, firing)
+            upto = (signals[-1].occurred_at, signals[-1].id) if signals else None
+            # The signals in between that fire no trigger: checked in the database.
+            quiet = repo.check_quiet_signals(session, now, after, upto, firing)
+            report.signals_checked += quiet
+            report.not_a_moment += quiet
             if not signals:
                 break
-            after = (signals[-1].occurred_at, signals[-1].id)
+            after = upto
             facts = [(signal, repo.fact(signal)) for signal in signals]
             fired = [(s, f, t) for s, f in facts if (t := trigger_of(f, program.triggers))]
             report.not_a_moment += len(facts) - len(fired)

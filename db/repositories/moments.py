@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -25,6 +25,7 @@ from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts, insert_rows
 from domain.champions import Candidate
 from domain.moments import AccountState, SignalFact
+from domain.program_moments import TRIGGER_SIGNALS, Triggers
 from domain.signals import SignalKind
 from domain.statuses import ASKING_ROLES, AskStatus, MomentStatus
 
@@ -56,30 +57,87 @@ def fact(signal: Any) -> SignalFact:
     )
 
 
-def unchecked_signals(
-    session: Session, now: datetime, limit: int, after: tuple[datetime, int] | None = None
-) -> list[Any]:
-    """Signals that happened by ``now``, belong to a known account, and were not looked at
-    (rows of ``SIGNAL_COLUMNS``), in time order from just after ``after`` (the last one a
-    run took). Starting there, not at the first, matters: each checked signal leaves an
-    index entry behind until vacuum, and a scan from the start would step over all of them
-    again on every batch."""
-    query = select(*SIGNAL_COLUMNS).where(
+def fires(triggers: Triggers) -> ColumnElement[bool]:
+    """``domain.moments.trigger_of`` in SQL: the signals that can be a moment. Asked of the
+    database, so the others (about half) are marked checked there, never read."""
+    simple = [
+        kind
+        for name, kind in TRIGGER_SIGNALS.items()
+        if kind not in (SignalKind.NPS, SignalKind.CSAT) and getattr(triggers, name).enabled
+    ]
+    parts: list[ColumnElement[bool]] = [Signal.kind.in_(simple)] if simple else []
+    for kind, trigger in ((SignalKind.NPS, triggers.nps), (SignalKind.CSAT, triggers.csat)):
+        if trigger.enabled:
+            parts.append(and_(Signal.kind == kind, Signal.value >= trigger.min_score))
+    # NULL (a score without a value) is no moment: coalesced, so its negation is true.
+    return func.coalesce(or_(*parts), false()) if parts else false()
+
+
+def _unchecked(now: datetime, after: tuple[datetime, int] | None) -> list[ColumnElement[bool]]:
+    where = [
         Signal.moment_checked_at.is_(None),
         Signal.occurred_at <= now,
         Signal.account_id.is_not(None),
-    )
+    ]
     if after is not None:
-        at, last_id = after  # bound as the columns' own types (SQLite compares text)
-        bound = tuple_(literal(at, Signal.occurred_at.type), literal(last_id, Signal.id.type))
-        query = query.where(tuple_(Signal.occurred_at, Signal.id) > bound)
+        where.append(_position() > _bound(after))
+    return where
+
+
+def _position() -> Any:
+    return tuple_(Signal.occurred_at, Signal.id)
+
+
+def _bound(at: tuple[datetime, int]) -> Any:
+    # Bound as the columns' own types: SQLite compares times as text.
+    return tuple_(literal(at[0], Signal.occurred_at.type), literal(at[1], Signal.id.type))
+
+
+def unchecked_signals(
+    session: Session,
+    now: datetime,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    firing: ColumnElement[bool],
+) -> list[Any]:
+    """Unchecked signals that happened by ``now``, belong to a known account and match
+    ``firing`` (rows of ``SIGNAL_COLUMNS``), in time order from just after ``after`` (where
+    the run's last batch ended). Starting there, not at the first, matters: each checked
+    signal leaves an index entry behind until vacuum, and a scan from the start would step
+    over all of them again on every batch."""
     return list(
         session.execute(
-            query.order_by(Signal.occurred_at, Signal.id)
+            select(*SIGNAL_COLUMNS)
+            .where(*_unchecked(now, after), firing)
+            .order_by(Signal.occurred_at, Signal.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # two runs at once take different signals
         )
     )
+
+
+def check_quiet_signals(
+    session: Session,
+    now: datetime,
+    after: tuple[datetime, int] | None,
+    upto: tuple[datetime, int] | None,
+    firing: ColumnElement[bool],
+) -> int:
+    """Mark checked, in one statement, the unchecked signals after ``after`` up to ``upto``
+    (no end when None) that do not match ``firing``: they can be no moment. Returns how
+    many."""
+    where = [*_unchecked(now, after), ~firing]
+    if upto is not None:
+        where.append(_position() <= _bound(upto))
+    # Rows another run holds are left to it, as unchecked_signals leaves them.
+    quiet = select(Signal.id).where(*where).with_for_update(skip_locked=True)
+    result = session.execute(
+        update(Signal)
+        .where(Signal.id.in_(quiet.scalar_subquery()))
+        .values(moment_checked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def account_states(session: Session, account_ids: Sequence[int]) -> dict[int, AccountState]:

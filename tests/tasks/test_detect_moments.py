@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from db.models import Ask, AuditEntry, Moment, ReferralLink, Signal
+from db.repositories import moments as repo
 from domain.moments import guard_reasons, trigger_of
 from domain.program import load_preset
 from domain.signals import SignalKind as K
@@ -121,28 +122,60 @@ def test_the_weekly_cap_defers_overflow_to_next_week_without_dropping_it(factory
 
 def test_batches_take_every_signal_once_also_when_many_share_a_time(factory, monkeypatch):
     """Each batch starts after the last one (time, then id): signals at the very same time
-    across a batch boundary are all checked, none twice."""
+    across a batch boundary are all checked, none twice; those that fire no trigger are
+    checked in the database between the batches."""
     import tasks.detect_moments as detect
 
     monkeypatch.setattr(detect, "BATCH", 3)
     w = World(factory)
     csm = w.csm()
     same_time = NOW - timedelta(days=3)
+    firing = (K.ROI_MILESTONE, K.FEEDBACK_POSITIVE, K.ONBOARDING_COMPLETED)
     for _ in range(4):
         account = w.account(csm)
         w.person(account)
-        for kind in (K.ESCALATION_OPENED, K.FEEDBACK_NEGATIVE, K.CSAT):
-            w.signal(account, kind, same_time, 1 if kind is K.CSAT else None)
+        for kind in (*firing, K.ESCALATION_CLOSED):
+            w.signal(account, kind, same_time)
     w.signal(account, K.RENEWAL_SIGNED, same_time - timedelta(days=1))
 
     report = detect_moments(factory, PROGRAM, NOW)
 
-    assert report.signals_checked == 13
+    assert (report.signals_checked, report.not_a_moment) == (17, 4)
+    assert report.moments_detected + report.duplicate_in_window == 13
     with factory() as session:
         unchecked = session.scalar(
             select(func.count()).select_from(Signal).where(Signal.moment_checked_at.is_(None))
         )
     assert unchecked == 0
+
+
+def test_the_database_picks_exactly_the_signals_the_rules_call_moments(factory):
+    """``fires`` (SQL) must agree with ``trigger_of`` (the pure rule) for every kind, value
+    and trigger setting, or signals would be checked without being looked at."""
+    w = World(factory)
+    account = w.account(w.csm())
+    for kind in K:
+        for value in (None, 0, 1, 3, 5, 6, 8, 9, 10):
+            w.signal(account, kind, NOW - timedelta(days=1), value)
+    variants = [
+        PROGRAM.triggers,
+        PROGRAM.triggers.model_copy(
+            update={
+                "nps": PROGRAM.triggers.nps.model_copy(update={"min_score": 6}),
+                "csat": PROGRAM.triggers.csat.model_copy(update={"enabled": False}),
+                "first_roi": PROGRAM.triggers.first_roi.model_copy(update={"enabled": False}),
+            }
+        ),
+    ]
+    with factory() as session:
+        rows = session.execute(select(*repo.SIGNAL_COLUMNS)).all()
+        for triggers in variants:
+            by_sql = set(session.scalars(select(Signal.id).where(repo.fires(triggers))))
+            quiet = set(session.scalars(select(Signal.id).where(~repo.fires(triggers))))
+            by_rule = {r.id for r in rows if trigger_of(repo.fact(r), triggers)}
+            assert by_sql == by_rule
+            assert quiet == {r.id for r in rows} - by_rule  # a NULL score included
+            assert 0 < len(by_rule) < len(rows)
 
 
 def test_signals_in_the_future_wait_for_their_day(factory):
