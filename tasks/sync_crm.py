@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,9 +50,11 @@ from tasks.crm_apply import ApplyContext, SyncCounts, apply_records
 from tasks.summary import Failure, Summary, SummaryRow, track
 from tasks.sync_pages import (
     Drained,
+    Event,
     Pending,
     Records,
     keyset_events,
+    read_ahead,
 )
 
 log = logging.getLogger(__name__)
@@ -238,7 +241,10 @@ def sync_object_type(
         known = repo.ids_modified_at(session, model, since) if model is not None else set()
     pending = Pending(crm, object_type)  # deals wait here for one association read per 1,000
 
-    for event in keyset_events(crm, object_type, since, known, properties):
+    def events(stop: threading.Event | None) -> Iterator[Event]:
+        return keyset_events(crm, object_type, since, known, properties, stop)
+
+    for event in read_ahead(crm, events):
         if isinstance(event, Records):
             pending.add(event.records, event.known, event.since)
             if pending.full:

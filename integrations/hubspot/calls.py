@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -124,6 +125,7 @@ class HubSpotCalls:
         self.request_timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
 
     def json(
         self,
@@ -167,11 +169,13 @@ class HubSpotCalls:
             nonlocal attempt
             attempt += 1
             if attempt > 1:
-                self.retries[endpoint] += 1
+                with self._count_lock:
+                    self.retries[endpoint] += 1
             if is_search:
                 self.search.acquire()
             self.general.acquire()
-            self.counts[endpoint] += 1
+            with self._count_lock:  # the sync reads ahead in a thread of its own
+                self.counts[endpoint] += 1
             try:
                 result = fn(*args, _request_timeout=self.request_timeout, **kwargs)
             except Exception as error:

@@ -33,6 +33,10 @@ from integrations.ports import (
 
 
 class HubSpotCrm:
+    # Reads may run in a thread of their own next to the caller's (the sync reads its next
+    # page while it applies the last): the SDK's pool, the limiters and the counts allow it.
+    concurrent_reads = True
+
     def __init__(self, client: HubSpot, calls: HubSpotCalls):
         self.calls = calls
         apis = HubSpotApis(client, calls)

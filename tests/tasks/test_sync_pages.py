@@ -1,0 +1,74 @@
+"""Reading ahead: the sync's pages come in the order they were read, a failed read raises
+where the sequential read would have, and a sync that stops early leaves no reader behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tasks.sync_pages import End, Event, Records, SyncError, read_ahead
+
+T = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Concurrent:
+    concurrent_reads = True
+
+
+class Sequential:
+    pass
+
+
+def _pages(count: int, fail_at: int | None = None, reads: list[int] | None = None):
+    def make(stop: threading.Event | None) -> Iterator[Event]:
+        for i in range(count):
+            if stop is not None and stop.is_set():
+                return
+            if i == fail_at:
+                raise SyncError(f"could not read page {i}")
+            if reads is not None:
+                reads.append(i)
+            yield Records([], T, frozenset({str(i)}))
+        yield End(T)
+
+    return make
+
+
+@pytest.mark.parametrize("crm", [Concurrent(), Sequential()])
+def test_events_come_in_the_order_read(crm):
+    events = list(read_ahead(crm, _pages(50)))
+    assert [sorted(e.known) for e in events[:-1]] == [[str(i)] for i in range(50)]
+    assert isinstance(events[-1], End)
+
+
+@pytest.mark.parametrize("crm", [Concurrent(), Sequential()])
+def test_a_failed_read_raises_after_the_pages_before_it(crm):
+    seen = []
+    with pytest.raises(SyncError, match="page 7"):
+        for event in read_ahead(crm, _pages(20, fail_at=7)):
+            seen.append(event)
+    assert len(seen) == 7
+
+
+def test_a_caller_that_stops_early_stops_the_reader():
+    reads: list[int] = []
+    events = read_ahead(Concurrent(), _pages(10_000, reads=reads))
+    next(events)
+    events.close()  # what a failing apply does to the loop over the events
+    assert not any(t.name == "crm-read-ahead" for t in threading.enumerate())
+    done = len(reads)
+    time.sleep(0.2)
+    assert len(reads) == done < 100  # a few pages ahead at most, and no more after the stop
+
+
+def test_reading_runs_ahead_of_a_slow_apply():
+    reads: list[int] = []
+    events = read_ahead(Concurrent(), _pages(10, reads=reads))
+    next(events)
+    time.sleep(0.3)  # the apply of the first page
+    assert len(reads) > 1
+    assert len(list(events)) == 10  # the other nine pages and the end
