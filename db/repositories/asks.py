@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import Account, Ask, OutboxMessage, Person, ReferralLink, TeamMember
+from db.repositories.arrays import one_of
 from domain.statuses import AskStatus, OutboxStatus
 
 OPEN = (AskStatus.PENDING, AskStatus.PROMPTED, AskStatus.SNOOZED)
@@ -97,13 +98,13 @@ def mark_prompted(session: Session, ids: Sequence[int], now: datetime, due_days:
         return
     session.execute(
         update(Ask)
-        .where(Ask.id.in_(ids), Ask.status.in_((AskStatus.PENDING, AskStatus.SNOOZED)))
+        .where(one_of(session, Ask.id, ids), Ask.status.in_((AskStatus.PENDING, AskStatus.SNOOZED)))
         .values(due_at=now + timedelta(days=due_days))
         .execution_options(synchronize_session=False)
     )
     session.execute(
         update(Ask)
-        .where(Ask.id.in_(ids), Ask.status.in_(OPEN))
+        .where(one_of(session, Ask.id, ids), Ask.status.in_(OPEN))
         .values(status=AskStatus.PROMPTED, prompted_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -113,7 +114,7 @@ def mark_in_digest(session: Session, ids: Sequence[int], recipient: str) -> None
     if ids:
         session.execute(
             update(Ask)
-            .where(Ask.id.in_(ids))
+            .where(one_of(session, Ask.id, ids))
             .values(slack_channel=recipient)
             .execution_options(synchronize_session=False)
         )

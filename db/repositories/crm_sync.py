@@ -123,7 +123,7 @@ def accounts_of_deals(
     rows = session.execute(
         select(Deal.crm_id, Account.name, Account.domain)
         .join(Account, Account.id == Deal.account_id)
-        .where(Deal.crm_id.in_(list(deal_crm_ids)))
+        .where(one_of(session, Deal.crm_id, list(deal_crm_ids)))
     ).all()
     return {crm_id: (name, domain) for crm_id, name, domain in rows}
 

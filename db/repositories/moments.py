@@ -257,7 +257,9 @@ def moments_waiting_for_owner(session: Session) -> int:
 
 def candidates(session: Session, account_ids: Sequence[int]) -> dict[int, list[Candidate]]:
     """Everyone on these accounts with what scoring needs: latest scores, history."""
-    people = session.scalars(select(Person).where(Person.account_id.in_(account_ids))).all()
+    people = session.scalars(
+        select(Person).where(one_of(session, Person.account_id, account_ids))
+    ).all()
     ids = [p.id for p in people]
     latest: dict[tuple[int, SignalKind], float] = {}
     for person_id, kind, value in session.execute(
@@ -270,7 +272,7 @@ def candidates(session: Session, account_ids: Sequence[int]) -> dict[int, list[C
     intros = dict(
         session.execute(
             select(Referral.referrer_person_id, func.count())
-            .where(Referral.referrer_person_id.in_(ids))
+            .where(one_of(session, Referral.referrer_person_id, ids))
             .group_by(Referral.referrer_person_id)
         ).all()
     )
@@ -283,7 +285,7 @@ def candidates(session: Session, account_ids: Sequence[int]) -> dict[int, list[C
                 func.count().filter(Ask.status == AskStatus.DECLINED),
                 func.max(Ask.outcome_at).filter(Ask.status == AskStatus.DECLINED),
             )
-            .where(Ask.champion_id.in_(ids))
+            .where(one_of(session, Ask.champion_id, ids))
             .group_by(Ask.champion_id)
         )
     }
@@ -312,7 +314,7 @@ def candidates(session: Session, account_ids: Sequence[int]) -> dict[int, list[C
 def account_nps(session: Session, account_ids: Sequence[int]) -> dict[int, float]:
     rows = session.execute(
         select(Signal.account_id, func.avg(Signal.value))
-        .where(Signal.account_id.in_(account_ids), Signal.kind == SignalKind.NPS)
+        .where(one_of(session, Signal.account_id, account_ids), Signal.kind == SignalKind.NPS)
         .group_by(Signal.account_id)
     ).all()
     return {account_id: float(avg) for account_id, avg in rows if avg is not None}
@@ -321,7 +323,7 @@ def account_nps(session: Session, account_ids: Sequence[int]) -> dict[int, float
 def asks_per_csm_week(session: Session, csm_ids: Sequence[int]) -> dict[tuple[int, str], int]:
     rows = session.execute(
         select(Ask.csm_id, Ask.week_key, func.count())
-        .where(Ask.csm_id.in_(csm_ids), Ask.status != AskStatus.EXPIRED)
+        .where(one_of(session, Ask.csm_id, csm_ids), Ask.status != AskStatus.EXPIRED)
         .group_by(Ask.csm_id, Ask.week_key)
     ).all()
     return {(csm, week): n for csm, week, n in rows}
@@ -332,7 +334,8 @@ def links_for(
 ) -> dict[int, ReferralLink]:
     rows = session.scalars(
         select(ReferralLink).where(
-            ReferralLink.person_id.in_(person_ids), ReferralLink.referrer_type_key == referrer_type
+            one_of(session, ReferralLink.person_id, person_ids),
+            ReferralLink.referrer_type_key == referrer_type,
         )
     )
     return {link.person_id: link for link in rows}
@@ -344,7 +347,7 @@ def latest_results(session: Session, account_ids: Sequence[int], now: datetime) 
     for account_id, text in session.execute(
         select(Signal.account_id, Signal.text)
         .where(
-            Signal.account_id.in_(account_ids),
+            one_of(session, Signal.account_id, account_ids),
             Signal.kind == SignalKind.ROI_MILESTONE,
             Signal.text.is_not(None),
             Signal.occurred_at <= now,
@@ -363,7 +366,7 @@ def latest_renewals(
     rows = session.execute(
         select(Signal.account_id, func.max(Signal.occurred_at))
         .where(
-            Signal.account_id.in_(account_ids),
+            one_of(session, Signal.account_id, account_ids),
             Signal.kind == SignalKind.RENEWAL_SIGNED,
             Signal.occurred_at >= since,
             Signal.occurred_at <= now,
@@ -379,7 +382,7 @@ def set_moment_status(
     if ids:
         session.execute(
             update(Moment)
-            .where(Moment.id.in_(ids))
+            .where(one_of(session, Moment.id, ids))
             .values(status=status, suppressed_reason=reason)
             .execution_options(synchronize_session=False)
         )
@@ -388,16 +391,23 @@ def set_moment_status(
 def people_and_accounts(
     session: Session, person_ids: Sequence[int], account_ids: Sequence[int]
 ) -> tuple[dict[int, Person], dict[int, Account]]:
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    people = {
+        p.id: p
+        for p in session.scalars(select(Person).where(one_of(session, Person.id, person_ids)))
+    }
     accounts = {
-        a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+        a.id: a
+        for a in session.scalars(select(Account).where(one_of(session, Account.id, account_ids)))
     }
     return people, accounts
 
 
 def team_members(session: Session, ids: Sequence[int]) -> dict[int, TeamMember]:
-    return {m.id: m for m in session.scalars(select(TeamMember).where(TeamMember.id.in_(ids)))}
+    return {
+        m.id: m
+        for m in session.scalars(select(TeamMember).where(one_of(session, TeamMember.id, ids)))
+    }
 
 
 def signals_by_id(session: Session, ids: Sequence[int]) -> dict[int, Signal]:
-    return {s.id: s for s in session.scalars(select(Signal).where(Signal.id.in_(ids)))}
+    return {s.id: s for s in session.scalars(select(Signal).where(one_of(session, Signal.id, ids)))}

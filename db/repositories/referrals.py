@@ -20,6 +20,7 @@ from db.models import (
     ReferralLink,
     TeamMember,
 )
+from db.repositories.arrays import one_of
 from db.repositories.upsert import dialect_insert, insert_ignoring_conflicts
 from domain.statuses import Eligibility, OutboxStatus
 
@@ -42,7 +43,7 @@ def referrers_by_code(session: Session, codes: Sequence[str]) -> dict[str, Refer
         .join(Person, Person.id == ReferralLink.person_id)
         .outerjoin(Account, Account.id == Person.account_id)
         .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
-        .where(ReferralLink.code.in_(list(codes)))
+        .where(one_of(session, ReferralLink.code, list(codes)))
     ).all()
     return {
         link.code: Referrer(person, link.referrer_type_key, link, account, owner)
@@ -57,7 +58,7 @@ def people_by_email(
         select(Person, Account, TeamMember)
         .outerjoin(Account, Account.id == Person.account_id)
         .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
-        .where(Person.email.in_(list(emails)))
+        .where(one_of(session, Person.email, list(emails)))
     ).all()
     return {person.email: (person, account, owner) for person, account, owner in rows}
 
@@ -96,7 +97,7 @@ def insert_referrals(
     created = set(session.scalars(statement.returning(table.c.external_id), list(rows)))
     ids = [row["external_id"] for row in rows]
     found = session.execute(
-        select(Referral.external_id, Referral.id).where(Referral.external_id.in_(ids))
+        select(Referral.external_id, Referral.id).where(one_of(session, Referral.external_id, ids))
     ).all()
     return dict(found), created
 
@@ -107,7 +108,8 @@ def referrals_since(
     """When each of these referrers referred, from ``since`` on (for velocity)."""
     rows = session.execute(
         select(Referral.referrer_person_id, Referral.submitted_at).where(
-            Referral.referrer_person_id.in_(list(person_ids)), Referral.submitted_at >= since
+            one_of(session, Referral.referrer_person_id, list(person_ids)),
+            Referral.submitted_at >= since,
         )
     ).all()
     found: dict[int, list[datetime]] = {}
@@ -141,17 +143,23 @@ def account_domains(session: Session, person_ids: Sequence[int]) -> dict[int, st
     rows = session.execute(
         select(Person.id, Account.domain)
         .outerjoin(Account, Account.id == Person.account_id)
-        .where(Person.id.in_(list(person_ids)))
+        .where(one_of(session, Person.id, list(person_ids)))
     ).all()
     return dict(rows)
 
 
 def team_emails(session: Session, emails: Sequence[str]) -> set[str]:
-    return set(session.scalars(select(TeamMember.email).where(TeamMember.email.in_(list(emails)))))
+    return set(
+        session.scalars(
+            select(TeamMember.email).where(one_of(session, TeamMember.email, list(emails)))
+        )
+    )
 
 
 def person_ids_by_email(session: Session, emails: Sequence[str]) -> dict[str, int]:
-    rows = session.execute(select(Person.email, Person.id).where(Person.email.in_(list(emails))))
+    rows = session.execute(
+        select(Person.email, Person.id).where(one_of(session, Person.email, list(emails)))
+    )
     return dict(rows.all())
 
 
@@ -162,7 +170,7 @@ def known_companies(
     deals named in ``own_deals`` (a rep's deal that carries the referral itself)."""
     accounts = session.execute(
         select(Account.id, Account.domain, Account.lifecycle).where(
-            Account.domain.in_(list(domains))
+            one_of(session, Account.domain, list(domains))
         )
     ).all()
     if not accounts:
@@ -170,7 +178,7 @@ def known_companies(
     open_deals = set(
         session.scalars(
             select(Deal.account_id).where(
-                Deal.account_id.in_([a.id for a in accounts]),
+                one_of(session, Deal.account_id, [a.id for a in accounts]),
                 Deal.closed_at.is_(None),
                 Deal.crm_id.not_in(list(own_deals) or [""]),
             )
@@ -196,7 +204,7 @@ def claim_domains(
     )
     rows = session.execute(
         select(DomainClaim.domain, DomainClaim.referral_id).where(
-            DomainClaim.domain.in_([d for d, _ in claims])
+            one_of(session, DomainClaim.domain, [d for d, _ in claims])
         )
     ).all()
     return dict(rows)
@@ -295,7 +303,7 @@ def templates_sent(session: Session, referral_ids: Sequence[int]) -> dict[int, s
     rows = session.execute(
         select(OutboxMessage.subject_id, OutboxMessage.template).where(
             OutboxMessage.subject_type == "referral",
-            OutboxMessage.subject_id.in_(list(referral_ids)),
+            one_of(session, OutboxMessage.subject_id, list(referral_ids)),
         )
     ).all()
     found: dict[int, set[str]] = {}

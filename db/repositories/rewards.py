@@ -24,6 +24,7 @@ from db.models import (
     TaxForm,
     TeamMember,
 )
+from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_new, insert_rows
 from domain.rewards.lifecycle import OPEN, OUT, DealNow, Step
 from domain.stages import MILESTONE_PREFIX, ProgramStage
@@ -144,7 +145,7 @@ def deals_of(session: Session, referral_ids: Sequence[int]) -> dict[int, DealNow
     deals = session.execute(
         select(Referral.id, Deal.id, Deal.program_stage, Deal.amount)
         .join(Deal, Deal.id == Referral.deal_id)
-        .where(Referral.id.in_(list(referral_ids)))
+        .where(one_of(session, Referral.id, list(referral_ids)))
     ).all()
     entries: dict[int, list[tuple[ProgramStage, datetime]]] = {}
     milestones: dict[int, list[tuple[ProgramStage, datetime]]] = {}
@@ -156,7 +157,7 @@ def deals_of(session: Session, referral_ids: Sequence[int]) -> dict[int, DealNow
             StageEvent.program_stage,
             StageEvent.entered_at,
         )
-        .where(StageEvent.deal_id.in_(deal_ids), StageEvent.program_stage.is_not(None))
+        .where(one_of(session, StageEvent.deal_id, deal_ids), StageEvent.program_stage.is_not(None))
         .order_by(StageEvent.entered_at, StageEvent.id)
     ):
         into = milestones if crm_stage_id.startswith(MILESTONE_PREFIX) else entries
@@ -274,7 +275,7 @@ def due_rewards(session: Session, recipients: Sequence[str], now: datetime) -> l
     return list(
         session.scalars(
             select(Reward)
-            .where(_due(now), _recipient().in_(list(recipients)))
+            .where(_due(now), one_of(session, _recipient(), list(recipients)))
             .order_by(Reward.recipient_email, Reward.release_after, Reward.id)
             .with_for_update(skip_locked=True)
         )
@@ -289,7 +290,7 @@ def year_so_far(
     rows = session.execute(
         select(email, Reward.reward_type, func.sum(Reward.amount))
         .where(
-            email.in_(list(recipients)),
+            one_of(session, email, list(recipients)),
             Reward.status.in_(list(OUT)),
             Reward.released_at >= datetime(now.year, 1, 1, tzinfo=UTC),
             Reward.released_at < datetime(now.year + 1, 1, 1, tzinfo=UTC),
@@ -308,7 +309,11 @@ def year_so_far(
 
 
 def tax_forms(session: Session, recipients: Sequence[str]) -> set[str]:
-    return set(session.scalars(select(TaxForm.email).where(TaxForm.email.in_(list(recipients)))))
+    return set(
+        session.scalars(
+            select(TaxForm.email).where(one_of(session, TaxForm.email, list(recipients)))
+        )
+    )
 
 
 def debts(session: Session, recipients: Sequence[str]) -> dict[str, list[tuple[int, Decimal]]]:
@@ -320,7 +325,7 @@ def debts(session: Session, recipients: Sequence[str]) -> dict[str, list[tuple[i
         select(email, Reward.id, balance)
         .join(RewardLedgerEntry, RewardLedgerEntry.reward_id == Reward.id)
         .where(
-            email.in_(list(recipients)),
+            one_of(session, email, list(recipients)),
             RewardLedgerEntry.entry.in_([LedgerEntry.CLAWED_BACK, LedgerEntry.RECOVERED]),
         )
         .group_by(email, Reward.id)
@@ -360,7 +365,7 @@ def contexts(session: Session, reward_ids: Sequence[int]) -> list[Context]:
         .outerjoin(Account, Account.id == Person.account_id)
         .outerjoin(TeamMember, TeamMember.id == Account.owner_id)
         .outerjoin(Deal, Deal.id == Referral.deal_id)
-        .where(Reward.id.in_(list(reward_ids)))
+        .where(one_of(session, Reward.id, list(reward_ids)))
         .order_by(Reward.id)
         .execution_options(populate_existing=True)  # the guarded updates bypassed the ORM
     ).all()
