@@ -26,6 +26,19 @@ def company_domain(value: object) -> str | None:
     Lower case, ``www.`` stripped, internationalised names in their ASCII (IDNA) form:
     ``Jane@Acme.io``, ``https://www.acme.io/about`` and ``ACME.io`` all give ``acme.io``.
     """
+    if type(value) is str:
+        return _company_domain_of(value)
+    return _company_domain(value)
+
+
+# A referral batch asks for the same few domains again and again (the referrer's, the free
+# mailboxes, the company's), a dozen times per referral.
+@lru_cache(maxsize=16384)
+def _company_domain_of(value: str) -> str | None:
+    return _company_domain(value)
+
+
+def _company_domain(value: object) -> str | None:
     text = clean_text(value, 400)
     if text[:7].lower() == "mailto:":
         text = text[7:]
