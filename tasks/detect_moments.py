@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.collector import batch_pacing
 from db.engine import transaction
 from db.models import Ask, Moment, ReferralLink
 from db.repositories import locks
@@ -98,7 +99,7 @@ def referrer_type_for_clients(program: Program) -> str:
 
 def detect_moments(factory: sessionmaker[Session], program: Program, now: datetime) -> MomentReport:
     # Shared with other detections; prompt-csms waits for it (see db/repositories/locks.py).
-    with locks.detecting(factory):
+    with locks.detecting(factory), batch_pacing():
         return _detect_moments(factory, program, now)
 
 

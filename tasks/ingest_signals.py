@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.collector import batch_pacing
 from db.engine import transaction
 from db.repositories import signals as repo
 from domain.signal_rows import COMPARED, FIELDS, RowProblem, SignalRow, parse_signal_row
@@ -96,6 +97,7 @@ class _Stored:
 Numbered = tuple[int, SignalRow]
 
 
+@batch_pacing()
 def ingest_rows(
     factory: sessionmaker[Session],
     rows: Iterable[RawRow],

@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.collector import batch_pacing
 from core.settings import Settings, get_settings
 from db.engine import transaction
 from db.models import Account, Deal, Person
@@ -110,6 +111,7 @@ class SyncReport:
         return [str(r) for counts in self.by_type.values() for r, _ in counts.quarantined]
 
 
+@batch_pacing()
 def sync_crm(
     factory: sessionmaker[Session],
     crm: Crm,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.collector import batch_pacing
 from core.settings import Settings
 from db.engine import transaction
 from db.repositories import referrals as repo
@@ -75,6 +76,7 @@ class TrackReport:
         return Summary(rows)
 
 
+@batch_pacing()
 def track_referrals(
     factory: sessionmaker[Session],
     program: Program,

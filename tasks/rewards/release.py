@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.collector import batch_pacing
 from core.settings import Settings
 from db.engine import transaction
 from db.models import Referral, Reward
@@ -97,6 +98,7 @@ class RewardReport:
         return Summary(rows)
 
 
+@batch_pacing()
 def release_rewards(
     factory: sessionmaker[Session], program: Program, settings: Settings, now: datetime
 ) -> RewardReport:
