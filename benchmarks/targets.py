@@ -1,0 +1,219 @@
+"""The benchmark's targets (issue 13) read from its runs: the fewest API calls for the same
+work, day totals, the call rate against HubSpot's limit, Prefect's share, and each target
+with its figure and pass/fail."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from benchmarks.day import HUBSPOT_CALLS_PER_10S
+
+TARGET_CPU_S = 60.0  # our own work for a 100k program day on PostgreSQL
+TARGET_CALL_RATIO = 1.05
+TARGET_RATE_SHARE = 0.90
+TARGET_PREFECT_SHARE = 0.05
+TASK_RUN_CONSTANT = 5  # the "+ a constant" of ⌈records/1000⌉ + c
+GROWTH_SLACK = 1.1  # ten times the accounts may cost at most 11 times the time
+# Below this much CPU at the smaller size a ratio measures the clock and fixed costs, not
+# growth (a flow with nothing to do takes 0.00-0.04 s): shown, not judged.
+GROWTH_FLOOR_S = 0.1
+
+
+def minimum_calls(phase: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """endpoint -> actual calls (429s included) and the fewest that do the same work:
+    HubSpot search pages of 200 (at least one per search made), look-ups of 100 values,
+    batch writes and reads of 100, association reads of 1,000, owners pages of 500; Slack one
+    message per CSM (prompt-csms, track-referrals); SendGrid one request per email."""
+    out: dict[str, dict[str, int]] = {}
+    hub = phase["hubspot"]
+    for endpoint, calls in hub["calls"].items():
+        items = hub["items"].get(endpoint, 0)
+        actual = calls + hub["rejected_429"].get(endpoint, 0)
+        if endpoint.endswith("(lookup)"):
+            least = math.ceil(items / 100)
+        elif endpoint.endswith("/search"):
+            least = max(1, math.ceil(items / 200))
+        elif "/crm/v4/associations/" in endpoint and endpoint.endswith("/batch/read"):
+            least = math.ceil(items / 1000)
+        elif "/batch/" in endpoint:
+            least = math.ceil(items / 100)
+        elif endpoint.startswith("GET /crm/v3/owners"):
+            least = max(1, math.ceil(items / 500))
+        else:
+            least = calls  # single reads and setup calls: not judged
+        out[f"hubspot {endpoint}"] = {"calls": actual, "minimum": least}
+    sendgrid = phase["sendgrid"]
+    for endpoint, calls in sendgrid["calls"].items():
+        out[f"sendgrid {endpoint}"] = {"calls": calls, "minimum": sendgrid["accepted"]}
+    slack = phase["slack"]
+    for method, calls in slack["calls"].items():
+        least = calls
+        if method == "chat.postMessage" and phase["name"] in {"prompt-csms", "track-referrals"}:
+            least = len(slack["post_channels"])
+        out[f"slack {method}"] = {"calls": calls, "minimum": least}
+    return out
+
+
+def day_totals(run: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per day: the flows' wall, CPU and peak memory added up (memory: the highest)."""
+    totals: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0}
+    )
+    for p in run.get("phases", []):
+        if p["flow"]:
+            t = totals[p["day"]]
+            t["wall_s"] += p["wall_s"]
+            t["cpu_s"] += p["cpu_s"]
+            t["peak_rss_mb"] = max(t["peak_rss_mb"], p["peak_rss_mb"])
+    return {day: {k: round(v, 2) for k, v in t.items()} for day, t in totals.items()}
+
+
+def _phase(run: dict[str, Any], day: str, name: str) -> dict[str, Any] | None:
+    return next((p for p in run.get("phases", []) if p["day"] == day and p["name"] == name), None)
+
+
+def targets(
+    runs: list[dict[str, Any]], prefect: dict[str, Any] | None, suites: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each target of issue 13 with its figure and pass/fail ("n/a" when not measured)."""
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, figure: str, ok: bool | None) -> None:
+        found.append({"target": name, "figure": figure, "result": _verdict(ok)})
+
+    plain = [r for r in runs if r.get("mode") == "plain" and "phases" in r]
+    largest = max((r["accounts"] for r in plain), default=0)
+    for r in plain:
+        if r["accounts"] != largest:
+            continue
+        for day, t in day_totals(r).items():
+            judged = r["database"] == "postgresql" and r["accounts"] >= 100_000
+            add(
+                f"{day} day at {r['accounts']:,} on {r['database']}: "
+                f"our CPU <= {TARGET_CPU_S:.0f} s",
+                f"{t['cpu_s']:.1f} s CPU ({t['wall_s']:.1f} s wall)",
+                (t["cpu_s"] <= TARGET_CPU_S) if judged else None,
+            )
+    for r in plain:
+        for p in r["phases"]:
+            if not p["flow"]:
+                continue
+            calls = minimum_calls(p)
+            actual = sum(v["calls"] for v in calls.values())
+            least = sum(v["minimum"] for v in calls.values())
+            if actual:
+                ratio = actual / least if least else math.inf
+                add(
+                    f"API calls <= {TARGET_CALL_RATIO} x minimum: {p['day']} {p['name']} "
+                    f"({r['accounts']:,}, {r['database']})",
+                    f"{actual} / {least} = {ratio:.2f}",
+                    ratio <= TARGET_CALL_RATIO,
+                )
+        rejected = sum(sum(p["hubspot"]["rejected_429"].values()) for p in r["phases"])
+        add(f"zero HubSpot 429s ({r['accounts']:,}, {r['database']})", str(rejected), rejected == 0)
+        sync = _phase(r, "first", "sync-crm")
+        if sync:
+            share = rate_share(sync)
+            add(
+                f"HubSpot limit used while syncing >= {TARGET_RATE_SHARE:.0%} "
+                f"({r['accounts']:,}, {r['database']})",
+                f"{share['mean']:.0%} mean, {share['peak']:.0%} peak 10 s window",
+                share["mean"] >= TARGET_RATE_SHARE,
+            )
+    by_key = {(r["accounts"], r["database"]): r for r in plain}
+    for (size, database), big in sorted(by_key.items()):
+        small = by_key.get((size // 10, database))
+        if small is None:
+            continue
+        for p in big["phases"]:
+            q = _phase(small, p["day"], p["name"])
+            if not p["flow"] or q is None:
+                continue
+            growth = p["cpu_s"] / q["cpu_s"] if q["cpu_s"] > 0 else math.inf
+            judged = q["cpu_s"] >= GROWTH_FLOOR_S
+            add(
+                f"growth {size:,}/{size // 10:,} <= {10 * GROWTH_SLACK:.0f}x: {p['day']} "
+                f"{p['name']} ({database})",
+                f"{p['cpu_s']:.2f} / {q['cpu_s']:.2f} s CPU = {growth:.1f}x"
+                + ("" if judged else f" (under {GROWTH_FLOOR_S} s at {size // 10:,})"),
+                growth <= 10 * GROWTH_SLACK if judged else None,
+            )
+    if prefect is None:
+        add("Prefect share of the program day <= 5%", "not measured", None)
+    elif "error" in prefect:
+        add("Prefect share of the program day <= 5%", prefect["error"], False)
+    else:
+        add(
+            f"Prefect share of the program day <= {TARGET_PREFECT_SHARE:.0%} "
+            f"({prefect['accounts']:,}, {prefect['database']})",
+            f"{prefect['cpu_share']:.1%} of our CPU ({prefect['wall_share']:.1%} of wall)",
+            prefect["cpu_share"] <= TARGET_PREFECT_SHARE,
+        )
+        for row in prefect["flow_runs"]:
+            bound = row["bound"]
+            add(
+                f"task runs <= ceil(records/1000) + {TASK_RUN_CONSTANT}: {row['day']} "
+                f"{row['flow']}",
+                f"{row['task_runs']} for {row['records']} records (bound {bound})",
+                row["task_runs"] <= bound if bound is not None else None,
+            )
+    for s in suites:
+        figure = (
+            f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"
+            if s["status"] != "not run"
+            else f"not run ({s.get('why', '')})"
+        )
+        ok = None if s["status"] == "not run" else s["status"] == "pass"
+        add(f"suite: {s['suite']} (zero duplicates, losses, crashes)", figure, ok)
+    return found
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("pass" if ok else "FAIL")
+
+
+def rate_share(phase: dict[str, Any]) -> dict[str, float]:
+    calls = sum(phase["hubspot"]["calls"].values())
+    limit_per_s = HUBSPOT_CALLS_PER_10S / 10
+    mean = calls / phase["wall_s"] / limit_per_s if phase["wall_s"] else 0.0
+    return {"mean": mean, "peak": phase["hubspot"]["peak_calls_in_10s"] / HUBSPOT_CALLS_PER_10S}
+
+
+def prefect_share(plain: dict[str, Any], flows: dict[str, Any], server: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """Prefect's cost: the flows' day minus the plain functions' day, as a share of the
+    flows' day; and task runs per flow run against ⌈records/1000⌉ + c."""
+    if "phases" not in flows:
+        return {"accounts": flows["accounts"], "database": flows["database"], "error": "failed"}
+    a, b = day_totals(plain), day_totals(flows)
+    cpu_plain = sum(t["cpu_s"] for t in a.values())
+    cpu_flows = sum(t["cpu_s"] for t in b.values())
+    wall_plain = sum(t["wall_s"] for t in a.values())
+    wall_flows = sum(t["wall_s"] for t in b.values())
+    seen: dict[str, int] = defaultdict(int)
+    rows = []
+    for run in server:
+        name = run["flow"]
+        day = ("first", "steady")[min(seen[name], 1)]
+        seen[name] += 1
+        phase = _phase(plain, day, name)
+        records = phase.get("records") if phase else None
+        bound = math.ceil(records / 1000) + TASK_RUN_CONSTANT if records is not None else None
+        rows.append({**run, "day": day, "records": records, "bound": bound})
+    return {
+        "accounts": flows["accounts"],
+        "database": flows["database"],
+        "cpu_plain_s": round(cpu_plain, 2),
+        "cpu_flows_s": round(cpu_flows, 2),
+        "wall_plain_s": round(wall_plain, 2),
+        "wall_flows_s": round(wall_flows, 2),
+        "cpu_share": max(0.0, (cpu_flows - cpu_plain) / cpu_flows) if cpu_flows else 0.0,
+        "wall_share": max(0.0, (wall_flows - wall_plain) / wall_flows) if wall_flows else 0.0,
+        "by_flow": {
+            f"{p['day']} {p['name']}": {"wall_s": p["wall_s"], "cpu_s": p["cpu_s"]}
+            for p in flows["phases"]
+            if p["flow"]
+        },
+        "flow_runs": rows,
+    }
