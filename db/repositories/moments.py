@@ -25,7 +25,7 @@ from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts, insert_rows
 from domain.champions import Candidate
 from domain.moments import AccountState, SignalFact
-from domain.program_moments import TRIGGER_SIGNALS, Triggers
+from domain.program_moments import Triggers
 from domain.signals import SignalKind
 from domain.statuses import ASKING_ROLES, AskStatus, MomentStatus
 
@@ -60,11 +60,7 @@ def fact(signal: Any) -> SignalFact:
 def fires(triggers: Triggers) -> ColumnElement[bool]:
     """``domain.moments.trigger_of`` in SQL: the signals that can be a moment. Asked of the
     database, so the others (about half) are marked checked there, never read."""
-    simple = [
-        kind
-        for name, kind in TRIGGER_SIGNALS.items()
-        if kind not in (SignalKind.NPS, SignalKind.CSAT) and getattr(triggers, name).enabled
-    ]
+    simple = sorted(triggers.enabled_signal_kinds() - {SignalKind.NPS, SignalKind.CSAT})
     parts: list[ColumnElement[bool]] = [Signal.kind.in_(simple)] if simple else []
     for kind, trigger in ((SignalKind.NPS, triggers.nps), (SignalKind.CSAT, triggers.csat)):
         if trigger.enabled:
