@@ -18,6 +18,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import urllib3
@@ -171,13 +172,11 @@ class HubSpotCalls:
             if attempt > 1:
                 with self._count_lock:
                     self.retries[endpoint] += 1
-            if is_search:
-                self.search.acquire()
-            self.general.acquire()
             with self._count_lock:  # the sync reads ahead in a thread of its own
                 self.counts[endpoint] += 1
             try:
-                result = fn(*args, _request_timeout=self.request_timeout, **kwargs)
+                with self.search.call() if is_search else nullcontext(), self.general.call():
+                    result = fn(*args, _request_timeout=self.request_timeout, **kwargs)
             except Exception as error:
                 classified = classify(error, write)
                 if classified is error:
