@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import transaction
+from db.engine import one_connection, transaction
 from db.models import OutboxMessage
 from db.repositories import outbox as repo
 from db.repositories import suppressions
@@ -159,21 +159,22 @@ def dispatch_outbox(
 ) -> DispatchReport:
     """Recover rows stranded by a crash, then deliver due rows batch by batch."""
     report = DispatchReport()
-    _recover_stale(factory, deliverers, now, policy, report)
-    pace = _Pace(policy)
-    for _ in range(policy.max_batches):
-        token = uuid.uuid4().hex
-        with transaction(factory) as session:
-            claimed = repo.claim_due(
-                session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
-            )
-            items = _with_suppressions(session, [_item(row) for row in claimed])
-        if not items:
-            break
-        report.batches += 1
-        run = _Run(factory, token, now, policy, report, rng, pace)
-        for channel, batch in _by_channel(items).items():
-            run.deliver(deliverers[channel], batch)
+    with one_connection(factory) as factory:
+        _recover_stale(factory, deliverers, now, policy, report)
+        pace = _Pace(policy)
+        for _ in range(policy.max_batches):
+            token = uuid.uuid4().hex
+            with transaction(factory) as session:
+                claimed = repo.claim_due(
+                    session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
+                )
+                items = _with_suppressions(session, [_item(row) for row in claimed])
+            if not items:
+                break
+            report.batches += 1
+            run = _Run(factory, token, now, policy, report, rng, pace)
+            for channel, batch in _by_channel(items).items():
+                run.deliver(deliverers[channel], batch)
     return report
 
 
