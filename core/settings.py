@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     slack_signing_secret_block: str | None = Field(None, alias="SLACK_SIGNING_SECRET_BLOCK")
 
     hubspot_calls_per_10s: int = Field(100, ge=1, alias="HUBSPOT_CALLS_PER_10S")
-    hubspot_searches_per_second: int = Field(5, ge=1, alias="HUBSPOT_SEARCHES_PER_SECOND")
+    hubspot_searches_per_second: int = Field(4, ge=1, alias="HUBSPOT_SEARCHES_PER_SECOND")
     # How long to wait for a vendor's answer; an answer lost to it is checked before resending.
     hubspot_timeout_seconds: float = Field(30.0, gt=0, alias="HUBSPOT_TIMEOUT_SECONDS")
     slack_timeout_seconds: float = Field(30.0, gt=0, alias="SLACK_TIMEOUT_SECONDS")

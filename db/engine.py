@@ -85,7 +85,9 @@ def one_connection(factory: sessionmaker[Session]) -> Iterator[sessionmaker[Sess
     """A factory like ``factory`` whose sessions all run on one connection, checked out once:
     for a run of many small transactions (the outbox's email after email), where checking a
     connection out of the pool for each would add the pool's liveness ping, a round trip to
-    the database, to every one of them. Each ``transaction`` still commits on its own."""
+    the database, to every one of them. Each ``transaction`` still commits on its own; do not
+    nest them (an inner one would join the outer). Keep the run short: the pinned connection
+    is not pinged again, so one dropped while idle fails the next transaction."""
     bind = factory.kw.get("bind")
     if not isinstance(bind, Engine):  # already on one connection (or none to take)
         yield factory

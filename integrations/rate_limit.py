@@ -8,7 +8,8 @@ vendor could count in any of its windows was still holding a slot when the lates
 sent, and the vendor can never count more than ``max_calls`` in one window, however unevenly
 requests travel. Counting from the send instead needs a margin on the window as long as the
 worst delay, paid on every call (a 1 s margin capped the sync at 91% of HubSpot's limit);
-counting from the answer costs one round trip per window.
+counting from the answer costs one round trip per window. (A call that timed out is taken to
+have arrived by the time we gave up on it; and the limiter knows only this process's calls.)
 """
 
 from __future__ import annotations

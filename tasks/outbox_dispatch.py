@@ -159,22 +159,21 @@ def dispatch_outbox(
 ) -> DispatchReport:
     """Recover rows stranded by a crash, then deliver due rows batch by batch."""
     report = DispatchReport()
-    with one_connection(factory) as factory:
-        _recover_stale(factory, deliverers, now, policy, report)
-        pace = _Pace(policy)
-        for _ in range(policy.max_batches):
-            token = uuid.uuid4().hex
-            with transaction(factory) as session:
-                claimed = repo.claim_due(
-                    session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
-                )
-                items = _with_suppressions(session, [_item(row) for row in claimed])
-            if not items:
-                break
-            report.batches += 1
-            run = _Run(factory, token, now, policy, report, rng, pace)
-            for channel, batch in _by_channel(items).items():
-                run.deliver(deliverers[channel], batch)
+    _recover_stale(factory, deliverers, now, policy, report)
+    pace = _Pace(policy)
+    for _ in range(policy.max_batches):
+        token = uuid.uuid4().hex
+        with transaction(factory) as session:
+            claimed = repo.claim_due(
+                session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
+            )
+            items = _with_suppressions(session, [_item(row) for row in claimed])
+        if not items:
+            break
+        report.batches += 1
+        run = _Run(factory, token, now, policy, report, rng, pace)
+        for channel, batch in _by_channel(items).items():
+            run.deliver(deliverers[channel], batch)
     return report
 
 
@@ -289,7 +288,11 @@ class _Run:
                     repo.mark_started(session, self.token, ids, self.policy.wall_clock())
             started = time.monotonic()
             if one_by_one:
-                outcomes = self._one_by_one(deliverer, chunk)
+                # One connection for the chunk's email-by-email transactions: taking one from
+                # the pool for each paid its liveness ping every time. It stays idle at most
+                # one request long, so the pool's check at checkout still covers long waits.
+                with one_connection(self.factory) as pinned:
+                    outcomes = self._one_by_one(deliverer, chunk, pinned)
             else:
                 results = _deliver(deliverer, chunk)
                 outcomes = _outcomes(
@@ -298,7 +301,9 @@ class _Run:
             self.pace.measured(channel, len(chunk), time.monotonic() - started)
             self._record(outcomes)
 
-    def _one_by_one(self, deliverer: Deliverer, chunk: Sequence[_Claimed]) -> list[repo.Outcome]:
+    def _one_by_one(
+        self, deliverer: Deliverer, chunk: Sequence[_Claimed], factory: sessionmaker[Session]
+    ) -> list[repo.Outcome]:
         """For a vendor that cannot be asked what it has: each row is marked started in the
         commit that records the previous row's outcome, right before its own request, so a
         crash leaves at most one row whose fate only the vendor knows. Returns the outcomes
@@ -306,7 +311,7 @@ class _Run:
         channel = deliverer.channel
         unrecorded: list[repo.Outcome] = []
         for position, claimed in enumerate(chunk):
-            with transaction(self.factory) as session:
+            with transaction(factory) as session:
                 repo.record_outcomes(session, self.token, unrecorded)
                 unrecorded = []
                 wall = self.policy.wall_clock()

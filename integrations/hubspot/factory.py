@@ -21,12 +21,13 @@ def build_hubspot_crm(
     token: str,
     base_url: str,
     calls_per_10s: int = 100,
-    searches_per_second: int = 5,
+    searches_per_second: int = 4,
     sleep: Callable[[float], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> HubSpotCrm:
     """HubSpot's documented limits are 100 (or 190) calls per 10 s per app and 5 searches per
-    second; the defaults are the lower of them, which the limiter keeps to exactly. ``sleep``
+    second. A limiter holds for this process only, while HubSpot counts per app and account
+    (other flow runs and apps share it), so the search default keeps one of five spare. ``sleep``
     is injectable so tests need not wait; ``timeout`` is how long (seconds) to wait for an
     answer."""
     pause = {"sleep": sleep} if sleep else {}
