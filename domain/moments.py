@@ -7,10 +7,12 @@ a recent detractor score, an open escalation or churn risk, a recent ask, outsid
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from domain.program_moments import Guards, Triggers
 from domain.signals import SignalKind
@@ -39,6 +41,19 @@ class AccountState:
     churn_risk: bool = False
     history: Sequence[SignalFact] = field(default_factory=tuple)  # nps/escalation/churn signals
     last_ask_at: datetime | None = None
+
+    # Built on first use (the dataclass is frozen; cached_property writes the instance dict).
+    @cached_property
+    def escalations(self) -> _Toggle:
+        return _Toggle(self.history, SignalKind.ESCALATION_OPENED, SignalKind.ESCALATION_CLOSED)
+
+    @cached_property
+    def churn_risks(self) -> _Toggle:
+        return _Toggle(self.history, SignalKind.CHURN_RISK_FLAGGED, SignalKind.CHURN_RISK_CLEARED)
+
+    @cached_property
+    def scores(self) -> _Scores:
+        return _Scores(self.history)
 
 
 def trigger_of(signal: SignalFact, triggers: Triggers) -> str | None:
@@ -74,18 +89,52 @@ def window_key(at: datetime, window_days: int) -> str:
     return f"{window_days}d-{(at.date() - EPOCH).days // window_days}"
 
 
-def _open_at(
-    history: Sequence[SignalFact], at: datetime, opened: SignalKind, closed: SignalKind
-) -> bool:
-    state = False
-    for fact in sorted(history, key=lambda f: f.occurred_at):
-        if fact.occurred_at > at:
-            break
-        if fact.kind is opened:
-            state = True
-        elif fact.kind is closed:
-            state = False
-    return state
+class _Toggle:
+    """One guard's opened/closed events in time order, searched by bisection: a batch asks
+    about the same account for each of its signals, so the history is sorted once."""
+
+    def __init__(self, history: Sequence[SignalFact], opened: SignalKind, closed: SignalKind):
+        # Stable sort: at equal times the later signal (history is in id order) wins.
+        events = sorted(
+            (f for f in history if f.kind is opened or f.kind is closed),
+            key=lambda f: f.occurred_at,
+        )
+        self.times = [f.occurred_at for f in events]
+        self.opens = [f.kind is opened for f in events]
+        self.opened_times = [f.occurred_at for f in events if f.kind is opened]
+
+    def open_at(self, at: datetime) -> bool:
+        """Open by the last event at or before ``at``."""
+        i = bisect_right(self.times, at)
+        return i > 0 and self.opens[i - 1]
+
+    def open_between(self, since: datetime, now: datetime) -> bool:
+        """Open at some point from ``since`` to ``now``: at either end, or opened between
+        (``since`` may come after ``now``: an ask scheduled for a later week)."""
+        if self.open_at(since) or self.open_at(now):
+            return True
+        i = bisect_left(self.opened_times, since)
+        return i < len(self.opened_times) and self.opened_times[i] <= now
+
+
+class _Scores:
+    """An account's NPS scores in time order."""
+
+    def __init__(self, history: Sequence[SignalFact]) -> None:
+        scores = sorted(
+            (
+                (f.occurred_at, f.value)
+                for f in history
+                if f.kind is SignalKind.NPS and f.value is not None
+            ),
+            key=lambda pair: pair[0],
+        )
+        self.times = [at for at, _ in scores]
+        self.values = [value for _, value in scores]
+
+    def any_at_most(self, limit: Decimal | float, since: datetime, now: datetime) -> bool:
+        start, end = bisect_left(self.times, since), bisect_right(self.times, now)
+        return any(value <= limit for value in self.values[start:end])
 
 
 def guard_reasons(
@@ -107,33 +156,14 @@ def standing_guards(
     moment or since, a detractor score from the window before the moment up to now, a recent
     ask. Used when the moment is detected and again when its ask is about to be sent."""
     reasons = []
-
-    def open_between(opened: SignalKind, closed: SignalKind) -> bool:
-        events = [f for f in state.history if f.kind in (opened, closed)]
-        return (
-            _open_at(events, since, opened, closed)
-            or _open_at(events, now, opened, closed)
-            or (any(f.kind is opened and since <= f.occurred_at <= now for f in events))
-        )
-
     if guards.skip_open_escalation and (
-        state.escalation_open
-        or open_between(SignalKind.ESCALATION_OPENED, SignalKind.ESCALATION_CLOSED)
+        state.escalation_open or state.escalations.open_between(since, now)
     ):
         reasons.append("open_escalation")
-    if guards.skip_churn_risk and (
-        state.churn_risk
-        or open_between(SignalKind.CHURN_RISK_FLAGGED, SignalKind.CHURN_RISK_CLEARED)
-    ):
+    if guards.skip_churn_risk and (state.churn_risk or state.churn_risks.open_between(since, now)):
         reasons.append("churn_risk")
     window = timedelta(days=guards.detractor_window_days)
-    if any(
-        f.kind is SignalKind.NPS
-        and f.value is not None
-        and f.value <= guards.detractor_max_nps
-        and since - window <= f.occurred_at <= now
-        for f in state.history
-    ):
+    if state.scores.any_at_most(guards.detractor_max_nps, since - window, now):
         reasons.append("recent_detractor")
     if state.last_ask_at is not None and now - state.last_ask_at < timedelta(
         days=guards.account_cooldown_days

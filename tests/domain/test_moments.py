@@ -6,8 +6,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from domain.moments import AccountState, SignalFact, guard_reasons, trigger_of, window_key
+from domain.moments import (
+    AccountState,
+    SignalFact,
+    guard_reasons,
+    standing_guards,
+    trigger_of,
+    window_key,
+)
 from domain.program import load_preset
 from domain.signals import SignalKind as K
 
@@ -132,3 +141,85 @@ def test_trouble_after_the_good_moment_also_stops_the_ask():
     detractor = sig(K.NPS, 2, days_ago=1, id=3)
     assert reasons(AccountState(1, history=(escalated,)), good) == ["open_escalation"]
     assert reasons(AccountState(1, history=(detractor,)), good) == ["recent_detractor"]
+
+
+# The guards as first written: every history read in full for each question. The rules
+# above search a sorted history instead; they must answer exactly as these do.
+def _open_at_reference(history, at, opened, closed) -> bool:
+    state = False
+    for f in sorted(history, key=lambda f: f.occurred_at):
+        if f.occurred_at > at:
+            break
+        if f.kind is opened:
+            state = True
+        elif f.kind is closed:
+            state = False
+    return state
+
+
+def _standing_reference(state: AccountState, guards, since, now) -> list[str]:
+    def open_between(opened: K, closed: K) -> bool:
+        events = [f for f in state.history if f.kind in (opened, closed)]
+        return (
+            _open_at_reference(events, since, opened, closed)
+            or _open_at_reference(events, now, opened, closed)
+            or any(f.kind is opened and since <= f.occurred_at <= now for f in events)
+        )
+
+    reasons = []
+    if guards.skip_open_escalation and (
+        state.escalation_open or open_between(K.ESCALATION_OPENED, K.ESCALATION_CLOSED)
+    ):
+        reasons.append("open_escalation")
+    if guards.skip_churn_risk and (
+        state.churn_risk or open_between(K.CHURN_RISK_FLAGGED, K.CHURN_RISK_CLEARED)
+    ):
+        reasons.append("churn_risk")
+    window = timedelta(days=guards.detractor_window_days)
+    if any(
+        f.kind is K.NPS
+        and f.value is not None
+        and f.value <= guards.detractor_max_nps
+        and since - window <= f.occurred_at <= now
+        for f in state.history
+    ):
+        reasons.append("recent_detractor")
+    if state.last_ask_at is not None and now - state.last_ask_at < timedelta(
+        days=guards.account_cooldown_days
+    ):
+        reasons.append("account_cooldown")
+    return reasons
+
+
+GUARD_KINDS = [
+    K.NPS,
+    K.ESCALATION_OPENED,
+    K.ESCALATION_CLOSED,
+    K.CHURN_RISK_FLAGGED,
+    K.CHURN_RISK_CLEARED,
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(GUARD_KINDS),
+            st.integers(-10, 40),  # days ago (some after now): few, so equal times are common
+            st.one_of(st.none(), st.integers(0, 10)),
+        ),
+        max_size=12,
+    ),
+    since_days_ago=st.integers(-10, 40),  # negative: an ask scheduled for a later week
+    flags=st.tuples(st.booleans(), st.booleans()),
+)
+def test_the_sorted_guards_answer_as_the_full_scan_does(events, since_days_ago, flags):
+    history = tuple(
+        SignalFact(i, kind, NOW - timedelta(days=days), None if v is None else Decimal(v))
+        for i, (kind, days, v) in enumerate(events)
+    )
+    state = AccountState(1, escalation_open=flags[0], churn_risk=flags[1], history=history)
+    since = NOW - timedelta(days=since_days_ago)
+    assert standing_guards(state, PROGRAM.guards, since, NOW) == _standing_reference(
+        state, PROGRAM.guards, since, NOW
+    )
