@@ -19,6 +19,7 @@ from db.engine import transaction
 from db.models import Ask, Moment, ReferralLink
 from db.repositories import locks
 from db.repositories import moments as repo
+from db.repositories import signals as signals_repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
 from domain.moments import AccountState, guard_reasons, trigger_of, window_key
@@ -33,6 +34,7 @@ RENEWAL_THANKS_WINDOW = timedelta(days=365)  # a renewal signed within a year is
 
 @dataclass
 class MomentReport:
+    signals_linked: int = 0  # given their account or person, stored by the sync since they came
     signals_checked: int = 0
     not_a_moment: int = 0
     moments_detected: int = 0
@@ -72,6 +74,7 @@ class MomentReport:
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [
+            {"step": "signals linked to their account or person", "count": self.signals_linked},
             {"step": "signals checked", "count": self.signals_checked},
             {"step": "not a moment", "count": self.not_a_moment},
             {"step": "moments detected", "count": self.moments_detected},
@@ -107,6 +110,10 @@ def _detect_moments(
     factory: sessionmaker[Session], program: Program, now: datetime
 ) -> MomentReport:
     report = MomentReport()
+    with transaction(factory) as session:
+        # Signals that came before their account or person are linked here, not by the sync
+        # (which would rewrite them page by page): one pass, before anything reads the links.
+        report.signals_linked = signals_repo.link_waiting(session)
     # Account states read once per run: signals come in time order, so an account turns up
     # in many batches, and nothing here changes a guard's facts (asks come after the loop).
     # A guard signal ingested during the run counts from the next run, as if it came later.

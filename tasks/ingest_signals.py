@@ -111,14 +111,10 @@ def ingest_rows(
     report = IngestReport()
     iterator = iter(rows)
     first_line: dict[str, int] = {}  # external id -> the line that used it first
-    accounts_seen: set[str] = set()
-    emails_seen: set[str] = set()
     while chunk := list(islice(iterator, CHUNK)):
         report.read += len(chunk)
         valid = [row for raw in chunk if (row := _validated(raw, default_source, report))]
         valid = [row for row in valid if not _repeated(row, first_line, report)]
-        accounts_seen.update(row.account_crm_id for _, row in valid if row.account_crm_id)
-        emails_seen.update(row.person_email for _, row in valid if row.person_email)
         stored = _store(factory, valid, now)
         report.new += stored.new
         report.unchanged += stored.unchanged
@@ -127,11 +123,6 @@ def ingest_rows(
     if report.new >= ANALYZE_FROM:
         with transaction(factory) as session:
             repo.analyze(session)
-    with transaction(factory) as session:
-        # Rows stored while their account or person was being synced in another transaction
-        # could miss both links; their keys are few, so look again now that both committed.
-        repo.link_to_accounts(session, sorted(accounts_seen))
-        repo.link_to_people(session, sorted(emails_seen))
     return report
 
 

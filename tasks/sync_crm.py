@@ -35,7 +35,6 @@ from db.models import Account, Deal, Person
 from db.repositories import crm_issues as issues
 from db.repositories import crm_sync as repo
 from db.repositories import team as team_repo
-from db.repositories.signals import emails_of, link_to_accounts, link_to_people
 from domain.crm_records import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
@@ -277,7 +276,7 @@ def _take(
     page = SyncCounts(fetched=len(fresh))  # boundary records fetched twice count once
     try:
         with transaction(factory) as session:
-            stored = _apply_page(session, context, object_type, fresh, page, one_by_one=False)
+            _apply_page(session, context, object_type, fresh, page, one_by_one=False)
             _advance(session, key, max(r.updated_at for r in fresh))
     except CONNECTION_LOST:
         raise
@@ -285,21 +284,9 @@ def _take(
         log.warning("the database refused a page of %s (%s): one by one", object_type, _why(error))
         page = SyncCounts(fetched=len(fresh))
         with transaction(factory) as session:
-            stored = _apply_page(session, context, object_type, fresh, page, one_by_one=True)
+            _apply_page(session, context, object_type, fresh, page, one_by_one=True)
             _advance(session, key, max(r.updated_at for r in fresh))
     counts.merge(page)
-    if stored:
-        # Once more after the commit: a signal an ingest stored while this page was open was
-        # invisible to the page's own linking, and the ingest could not see the page's rows.
-        with transaction(factory) as session:
-            _link_signals(session, object_type, stored)
-
-
-def _link_signals(session: Session, object_type: str, stored: list[str]) -> None:
-    if object_type == "companies":
-        link_to_accounts(session, stored)
-    elif object_type == "contacts":
-        link_to_people(session, emails_of(session, stored))
 
 
 def _apply_page(
@@ -333,7 +320,6 @@ def _apply_page(
             counts.reject(Rejection(singular, record.crm_id, reason), record)
             continue
         counts.merge(one)
-    _link_signals(session, object_type, stored)
     issues.quarantine(session, counts.quarantined, datetime.now(UTC))
     counts.released += issues.release(session, singular, stored)
     return stored

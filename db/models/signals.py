@@ -17,8 +17,8 @@ class Signal(Base):
     """One fact about a client relationship, from the CRM, a file or the CLI.
 
     Accounts and people are kept by their external references (CRM id, email) so a signal can
-    arrive before the CRM sync has seen its account; the foreign keys are filled in once it has.
-    """
+    arrive before the CRM sync has seen its account; the foreign keys are filled in at ingest
+    when it has, else by the next detect-moments (``signals.link_waiting``)."""
 
     __tablename__ = "signals"
     __table_args__ = (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from db.models import Account, Person, Signal
@@ -26,7 +26,8 @@ def existing_by_external_id(session: Session, external_ids: Sequence[str]) -> di
 
 def insert_new(session: Session, rows: Sequence[SignalRow], now: datetime) -> int:
     """Insert the rows not stored yet, linked at once to the accounts and people already known
-    (two lookups per chunk); the sync links the others when their account or person comes."""
+    (two lookups per chunk); detect-moments links the others (``link_waiting``) once the
+    sync has stored their account or person."""
     accounts = _ids_by(session, Account.crm_id, Account.id, {r.account_crm_id for r in rows})
     people = _ids_by(session, Person.email, Person.id, {r.person_email for r in rows})
     return insert_ignoring_conflicts(
@@ -63,36 +64,6 @@ def _ids_by(session: Session, key: Any, ident: Any, values: set[Any]) -> dict[An
     return found
 
 
-def link_to_accounts(session: Session, account_crm_ids: Sequence[str]) -> int:
-    """Link the signals of these (just stored) accounts that were waiting for them. Only their
-    signals are touched: a signal whose account never comes is not rescanned page after
-    page."""
-    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id)
-    return _link(session, Signal.account_crm_id, "account_id", account_id, account_crm_ids)
-
-
-def link_to_people(session: Session, emails: Sequence[str]) -> int:
-    """Link the signals naming these people's (just stored) emails that were waiting."""
-    person_id = select(Person.id).where(Person.email == Signal.person_email)
-    return _link(session, Signal.person_email, "person_id", person_id, emails)
-
-
-def _link(session: Session, key: Any, target: str, found: Any, values: Sequence[str]) -> int:
-    """Set ``target`` where it is still empty on the signals whose ``key`` is in ``values``,
-    from the correlated ``found`` query; in chunks of ``CHUNK`` values."""
-    linked = 0
-    column = getattr(Signal, target)
-    for start in range(0, len(values), CHUNK):
-        statement = (
-            update(Signal)
-            .where(one_of(session, key, values[start : start + CHUNK]), column.is_(None))
-            .values({target: found.scalar_subquery()})
-            .execution_options(synchronize_session=False)
-        )
-        linked += session.execute(statement).rowcount or 0
-    return linked
-
-
 def analyze(session: Session) -> None:
     """Refresh PostgreSQL's statistics of the signals table (a bulk ingest changes its shape
     faster than autovacuum notices); nothing to do on SQLite."""
@@ -100,29 +71,29 @@ def analyze(session: Session) -> None:
         session.execute(text("ANALYZE signals"))
 
 
-def emails_of(session: Session, person_crm_ids: Sequence[str]) -> list[str]:
-    found = _ids_by(session, Person.crm_id, Person.email, set(person_crm_ids))
-    return sorted(email for email in found.values() if email)
-
-
-def link_to_accounts_and_people(session: Session) -> int:
-    """Every signal whose account/person is known now: a repair for data stored before
-    linking was incremental (`referrals` never needs it in a normal run)."""
-    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id).scalar_subquery()
-    person_id = select(Person.id).where(Person.email == Signal.person_email).scalar_subquery()
-    linked = session.execute(
+def link_waiting(session: Session) -> int:
+    """Fill in the account and the person of every signal that came before them (the sync
+    stored them since), in one statement: each such signal gets one new row version, not one
+    per id, and the sync never writes to ``signals``. detect-moments runs this first; only
+    signals with an id to gain are touched (the conditions are cheap tests of the row before
+    any look-up), so a steady day scans the table once and writes little. Returns how many
+    signals changed."""
+    account_id = select(Account.id).where(Account.crm_id == Signal.account_crm_id)
+    person_id = select(Person.id).where(Person.email == Signal.person_email)
+    waiting_account = and_(Signal.account_id.is_(None), account_id.exists())
+    waiting_person = and_(
+        Signal.person_id.is_(None), Signal.person_email.is_not(None), person_id.exists()
+    )
+    result = session.execute(
         update(Signal)
-        .where(Signal.account_id.is_(None), account_id.is_not(None))
-        .values(account_id=account_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        update(Signal)
-        .where(Signal.person_id.is_(None), person_id.is_not(None))
-        .values(person_id=person_id)
+        .where(or_(waiting_account, waiting_person))
+        .values(
+            account_id=func.coalesce(Signal.account_id, account_id.scalar_subquery()),
+            person_id=func.coalesce(Signal.person_id, person_id.scalar_subquery()),
+        )
         .execution_options(synchronize_session=False)
     )
-    return linked or 0
+    return result.rowcount or 0
 
 
 def counts_by_kind(session: Session) -> dict[str, int]:

@@ -162,7 +162,7 @@ def test_unreadable_lines_are_reported_not_fatal(factory, tmp_path):
 def test_signals_link_to_accounts_and_people_once_known(factory, tmp_path):
     from db.engine import transaction
     from db.models import Account, Person
-    from db.repositories.signals import link_to_accounts_and_people
+    from db.repositories.signals import link_waiting
 
     ingest_rows(factory, read_rows(write_jsonl(tmp_path / "s.jsonl", GOOD)), T0)
     with transaction(factory) as session:
@@ -171,7 +171,8 @@ def test_signals_link_to_accounts_and_people_once_known(factory, tmp_path):
         session.flush()
         session.add(Person(account_id=account.id, email="ana@client.example"))
         session.flush()
-        assert link_to_accounts_and_people(session) == 2
+        assert link_waiting(session) == 2
+        assert link_waiting(session) == 0  # nothing left to gain
     with factory() as session:
         linked = {
             s.external_id: (s.account_id is not None, s.person_id is not None)
@@ -381,24 +382,30 @@ def test_a_nul_the_database_refuses_is_named_without_the_row_values(
     assert "ana@client.example" not in captured.out + captured.err
 
 
-def test_the_sync_links_waiting_signals_when_their_account_and_person_arrive(factory, tmp_path):
-    """Ingest links what is known at once; a company or contact the sync stores later links
-    the signals waiting for it (its own signals only; one for an account that never comes
-    waits)."""
+def test_detect_moments_links_waiting_signals_once_the_sync_has_their_account_and_person(
+    factory, tmp_path
+):
+    """Ingest links what is known at once; the sync never writes to signals; the next
+    detect-moments links a signal whose company or contact came later, in one pass (one for
+    an account that never comes waits; a person who comes later is linked on their own)."""
     from datetime import timedelta
 
     from domain.program import load_preset
     from integrations.sandbox.crm import SandboxCrm
+    from tasks.detect_moments import detect_moments
     from tasks.sync_crm import sync_crm
     from tests.integrations.crm_backends import SandboxBackend
 
+    program = load_preset("saas")
     crm = SandboxBackend(factory)
     early = crm.add_company(T0, "Early", "early.example")
     crm.add_contact(T0, "eve@early.example", early)
-    sync_crm(factory, SandboxCrm(factory), load_preset("saas"))
+    sync_crm(factory, SandboxCrm(factory), program)
     rows = [
         {"external_id": "e-1", "kind": "nps", "account_crm_id": early, "value": 9,
          "person_email": "eve@early.example", "occurred_at": "2026-02-01"},
+        {"external_id": "p-1", "kind": "nps", "account_crm_id": early, "value": 9,
+         "person_email": "pia@early.example", "occurred_at": "2026-02-01"},
         {"external_id": "l-1", "kind": "nps", "account_crm_id": "late", "value": 9,
          "person_email": "lee@late.example", "occurred_at": "2026-02-01"},
         {"external_id": "n-1", "kind": "nps", "account_crm_id": "never", "value": 9,
@@ -413,7 +420,8 @@ def test_the_sync_links_waiting_signals_when_their_account_and_person_arrive(fac
                 for s in session.scalars(select(Signal))
             }
 
-    assert links() == {"e-1": (True, True), "l-1": (False, False), "n-1": (False, False)}
+    at_ingest = {"e-1": (True, True), "p-1": (True, False), "l-1": (False, False)}
+    assert links() == at_ingest | {"n-1": (False, False)}
     later = T0 + timedelta(hours=1)
     with factory.begin() as session:  # the CRM learns of the late company under its own id
         from db.models import SandboxCompany
@@ -423,14 +431,19 @@ def test_the_sync_links_waiting_signals_when_their_account_and_person_arrive(fac
                            properties={}, created_at=later, updated_at=later)
         )  # fmt: skip
     crm.add_contact(later, "lee@late.example", "late")
-    sync_crm(factory, SandboxCrm(factory), load_preset("saas"))
-    assert links() == {"e-1": (True, True), "l-1": (True, True), "n-1": (False, False)}
+    crm.add_contact(later, "pia@early.example", early)
+    sync_crm(factory, SandboxCrm(factory), program)
+    assert links() == at_ingest | {"n-1": (False, False)}  # the sync left signals alone
+
+    report = detect_moments(factory, program, later)
+    assert report.signals_linked == 2
+    assert links() == {"e-1": (True, True), "p-1": (True, True), "l-1": (True, True),
+                       "n-1": (False, False)}  # fmt: skip
+    assert detect_moments(factory, program, later).signals_linked == 0
 
 
 @pytest.mark.skipif(not is_postgres(), reason="PostgreSQL's planner statistics")
-def test_a_big_file_refreshes_the_planners_statistics_before_linking(
-    factory, tmp_path, monkeypatch
-):
+def test_a_big_file_refreshes_the_planners_statistics(factory, tmp_path, monkeypatch):
     monkeypatch.setattr(ingest_signals, "ANALYZE_FROM", 3)
     counted = text("SELECT reltuples FROM pg_class WHERE relname = 'signals'")
     with factory() as session:
