@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 from domain.program_moments import Guards, Triggers
 from domain.signals import SignalKind
@@ -20,8 +21,11 @@ from domain.signals import SignalKind
 EPOCH = date(2020, 1, 6)  # a Monday, so weekly windows line up with ISO weeks
 
 
-@dataclass(frozen=True)
-class SignalFact:
+class SignalFact(NamedTuple):
+    """A signal as the rules see it. A named tuple, not a frozen dataclass: a first day
+    builds one per candidate signal and guard signal (about a million at 100k accounts), and
+    a frozen dataclass sets each field through ``object.__setattr__``."""
+
     id: int
     kind: SignalKind
     occurred_at: datetime
