@@ -209,7 +209,9 @@ def mark_started(session: Session, token: str, ids: Sequence[int], wall_now: dat
     if not ids:
         return set()
     params = {"b_ids": list(ids), "b_token": token, "b_now": wall_now}
-    return set(session.scalars(_MARK_STARTED, params))
+    # On the connection, not through the ORM session: a Core statement that needs no
+    # ORM bookkeeping, run once per email on the one-by-one path.
+    return set(session.connection().execute(_MARK_STARTED, params).scalars())
 
 
 @dataclass(frozen=True)
@@ -250,22 +252,22 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
     """Write every outcome in one executemany; only rows still claimed by ``token`` change."""
     if not outcomes:
         return
-    session.connection().execute(
-        _RECORD_OUTCOME,
-        [
-            {
-                "b_id": o.id,
-                "b_token": token,
-                "b_status": o.status,
-                "b_provider_id": o.provider_id,
-                "b_last_error": o.last_error,
-                "b_next": o.next_attempt_at,
-                "b_sent_at": o.sent_at,
-                "b_verify_first": o.verify_first,
-            }
-            for o in outcomes
-        ],
-    )
+    params = [
+        {
+            "b_id": o.id,
+            "b_token": token,
+            "b_status": o.status,
+            "b_provider_id": o.provider_id,
+            "b_last_error": o.last_error,
+            "b_next": o.next_attempt_at,
+            "b_sent_at": o.sent_at,
+            "b_verify_first": o.verify_first,
+        }
+        for o in outcomes
+    ]
+    # One outcome (the one-by-one path, per email) as a plain execute: executemany's
+    # batching machinery costs more than the statement for a single row.
+    session.connection().execute(_RECORD_OUTCOME, params[0] if len(params) == 1 else params)
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
