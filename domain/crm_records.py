@@ -418,9 +418,12 @@ def _stage_entries(
     ignored: list[str] = []
     for stage in dict.fromkeys(stage_ids):
         for prefix in ENTRY_PREFIXES:
-            name = f"{prefix}{stage}"
+            name = prefix + stage
+            value = props.get(name)
+            if value is None or value == "":  # most stamps: a stage the deal never entered
+                continue
             try:
-                at = read_time(props.get(name))
+                at = read_time(value)
             except Unreadable:
                 ignored.append(name)
                 continue
