@@ -113,6 +113,9 @@ def _detect_moments(
     with transaction(factory) as session:
         # Signals that came before their account or person are linked here, not by the sync
         # (which would rewrite them page by page): one pass, before anything reads the links.
+        # One run at a time: two table scans that start at different pages (PostgreSQL lets a
+        # scan join one in progress) would lock rows in different orders and could deadlock.
+        locks.hold(session, locks.SIGNALS, "link")
         report.signals_linked = signals_repo.link_waiting(session)
     # Account states read once per run: signals come in time order, so an account turns up
     # in many batches, and nothing here changes a guard's facts (asks come after the loop).

@@ -310,36 +310,44 @@ class _Run:
         not recorded yet."""
         channel = deliverer.channel
         unrecorded: list[repo.Outcome] = []
-        for position, claimed in enumerate(chunk):
-            with transaction(factory) as session:
-                repo.record_outcomes(session, self.token, unrecorded)
-                unrecorded = []
-                wall = self.policy.wall_clock()
-                if not repo.mark_started(session, self.token, [claimed.id], wall):
+        # One session for the chunk, one commit per email: a new session per email cost
+        # more than its two statements.
+        with factory() as session:
+            for position, claimed in enumerate(chunk):
+                try:
+                    repo.record_outcomes(session, self.token, unrecorded)
+                    unrecorded = []
+                    wall = self.policy.wall_clock()
+                    started = repo.mark_started(session, self.token, [claimed.id], wall)
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+                if not started:
                     self._lease_lost(channel, [claimed.id])
                     continue
-            results = _deliver(deliverer, [claimed])
-            unrecorded = _outcomes(
-                channel, [claimed], results, self.now, self.policy, self.report, self.rng
-            )
-            result = results.get(claimed.item.dedupe_key)
-            if result is not None and result.transient and not result.uncertain:
-                # Refused for now (rate limit, unreachable): the rest would meet the same wall.
-                rest = chunk[position + 1 :]
-                wall_error = f"not tried: {result.error}"
-                failed = _all_failed(
-                    rest, wall_error, transient=True, retry_after=result.retry_after
+                results = _deliver(deliverer, [claimed])
+                unrecorded = _outcomes(
+                    channel, [claimed], results, self.now, self.policy, self.report, self.rng
                 )
-                unrecorded += _outcomes(
-                    channel,
-                    rest,
-                    {r.dedupe_key: r for r in failed},
-                    self.now,
-                    self.policy,
-                    self.report,
-                    self.rng,
-                )
-                break
+                result = results.get(claimed.item.dedupe_key)
+                if result is not None and result.transient and not result.uncertain:
+                    # Refused for now (rate limit, unreachable): the rest would meet the same wall.
+                    rest = chunk[position + 1 :]
+                    wall_error = f"not tried: {result.error}"
+                    failed = _all_failed(
+                        rest, wall_error, transient=True, retry_after=result.retry_after
+                    )
+                    unrecorded += _outcomes(
+                        channel,
+                        rest,
+                        {r.dedupe_key: r for r in failed},
+                        self.now,
+                        self.policy,
+                        self.report,
+                        self.rng,
+                    )
+                    break
         return unrecorded
 
     def _lease_lost(self, channel: OutboxChannel, ids: Sequence[int]) -> None:

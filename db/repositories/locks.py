@@ -21,20 +21,26 @@ from db.engine import transaction
 
 SLACK_MESSAGE = 2  # advisory-lock namespaces, so keys of different uses never meet
 DETECTION = 3
+SIGNALS = 4
 
 
 @contextmanager
 def held(factory: sessionmaker[Session], namespace: int, name: str) -> Iterator[None]:
     with transaction(factory) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            key = zlib.crc32(name.encode()) - 2**31  # into int4
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
-                {"namespace": namespace, "key": key},
-            )
-        else:
-            session.execute(text("SELECT 1"))  # opens the transaction: BEGIN IMMEDIATE
+        hold(session, namespace, name)
         yield
+
+
+def hold(session: Session, namespace: int, name: str) -> None:
+    """Take the named lock for the rest of ``session``'s transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(name.encode()) - 2**31  # into int4
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": namespace, "key": key},
+        )
+    else:
+        session.execute(text("SELECT 1"))  # opens the transaction: BEGIN IMMEDIATE
 
 
 @contextmanager

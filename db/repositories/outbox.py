@@ -202,16 +202,33 @@ _MARK_STARTED = (
 )
 
 
+# One row (the one-by-one path): an expanding IN is rendered again on every execution.
+_MARK_ONE_STARTED = (
+    update(OUTBOX)
+    .where(
+        OUTBOX.c.id == bindparam("b_id"),
+        OUTBOX.c.claim_token == bindparam("b_token"),
+        OUTBOX.c.status == OutboxStatus.SENDING,
+    )
+    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(OUTBOX.c.id)
+)
+
+
 def mark_started(session: Session, token: str, ids: Sequence[int], wall_now: datetime) -> set[int]:
     """Record that these claimed rows are about to be handed to the vendor (the caller
     commits before the call); returns the ids still claimed by ``token``, the only ones to
     send. After a crash, rows claimed without this mark were never sent."""
     if not ids:
         return set()
-    params = {"b_ids": list(ids), "b_token": token, "b_now": wall_now}
     # On the connection, not through the ORM session: a Core statement that needs no
     # ORM bookkeeping, run once per email on the one-by-one path.
-    return set(session.connection().execute(_MARK_STARTED, params).scalars())
+    connection = session.connection()
+    if len(ids) == 1:
+        one = {"b_id": ids[0], "b_token": token, "b_now": wall_now}
+        return set(connection.execute(_MARK_ONE_STARTED, one).scalars())
+    params = {"b_ids": list(ids), "b_token": token, "b_now": wall_now}
+    return set(connection.execute(_MARK_STARTED, params).scalars())
 
 
 @dataclass(frozen=True)
