@@ -77,15 +77,26 @@ def trigger_of(signal: SignalFact, triggers: Triggers) -> str | None:
             and signal.value >= (triggers.csat.min_score)
         )
         return "csat" if ok else None
-    simple = {
-        SignalKind.ONBOARDING_COMPLETED: "onboarding_completed",
-        SignalKind.ROI_MILESTONE: "first_roi",
-        SignalKind.RENEWAL_SIGNED: "renewal_signed",
-        SignalKind.UPSELL_SIGNED: "upsell_signed",
-        SignalKind.FEEDBACK_POSITIVE: "positive_feedback",
-    }
-    name = simple.get(kind)
+    name = TRIGGERS_BY_KIND.get(kind)
     return name if name is not None and getattr(triggers, name).enabled else None
+
+
+# The trigger each kind of signal can fire (NPS and CSAT also need their score).
+TRIGGERS_BY_KIND = {
+    SignalKind.NPS: "nps",
+    SignalKind.CSAT: "csat",
+    SignalKind.ONBOARDING_COMPLETED: "onboarding_completed",
+    SignalKind.ROI_MILESTONE: "first_roi",
+    SignalKind.RENEWAL_SIGNED: "renewal_signed",
+    SignalKind.UPSELL_SIGNED: "upsell_signed",
+    SignalKind.FEEDBACK_POSITIVE: "positive_feedback",
+}
+STALE = "stale_signal"
+
+
+def is_stale(occurred_at: datetime, triggers: Triggers, now: datetime) -> bool:
+    """Older than the moment window: too late to be a good time to ask."""
+    return now - occurred_at > timedelta(days=triggers.moment_window_days)
 
 
 def window_key(at: datetime, window_days: int) -> str:
@@ -146,8 +157,8 @@ def guard_reasons(
 ) -> list[str]:
     """Every reason not to turn this signal into a moment; empty means go."""
     reasons = []
-    if now - signal.occurred_at > timedelta(days=triggers.moment_window_days):
-        reasons.append("stale_signal")
+    if is_stale(signal.occurred_at, triggers, now):
+        reasons.append(STALE)
     if not guards.rollout.includes(state.segment, state.owner_team):
         reasons.append("outside_rollout")
     return reasons + standing_guards(state, guards, signal.occurred_at, now)

@@ -22,7 +22,7 @@ from db.repositories import moments as repo
 from db.repositories import signals as signals_repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
-from domain.moments import AccountState, guard_reasons, trigger_of, window_key
+from domain.moments import STALE, AccountState, guard_reasons, trigger_of, window_key
 from domain.program import Program
 from domain.referral_codes import new_code
 from domain.statuses import MomentStatus
@@ -117,6 +117,14 @@ def _detect_moments(
         # scan join one in progress) would lock rows in different orders and could deadlock.
         locks.hold(session, locks.SIGNALS, "link")
         report.signals_linked = signals_repo.link_waiting(session)
+    firing = repo.fires(program.triggers)
+    with transaction(factory) as session:
+        # Too old to be a moment whatever the guards say: suppressed in SQL, not read.
+        cutoff = now - timedelta(days=program.triggers.moment_window_days)
+        stale = repo.suppress_stale(session, now, cutoff, firing)
+    if stale:
+        report.signals_checked += stale
+        report.suppressed[STALE] += stale
     # Account states read once per run: signals come in time order, so an account turns up
     # in many batches, and nothing here changes a guard's facts (asks come after the loop).
     # A guard signal ingested during the run counts from the next run, as if it came later.
@@ -124,7 +132,6 @@ def _detect_moments(
     # Where the last batch ended. A signal skipped here (another run holds it, or it was
     # ingested behind the cursor during the run) is still unchecked: the next run takes it.
     after: tuple[datetime, int] | None = None
-    firing = repo.fires(program.triggers)
     while True:
         with transaction(factory) as session:
             signals = repo.unchecked_signals(session, now, BATCH, after, firing)

@@ -7,9 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from db.base import UTCDateTime
 from db.models import (
     Account,
     Ask,
@@ -24,7 +40,7 @@ from db.models import (
 from db.repositories.arrays import one_of
 from db.repositories.upsert import insert_ignoring_conflicts, insert_rows
 from domain.champions import Candidate
-from domain.moments import AccountState, SignalFact
+from domain.moments import STALE, TRIGGERS_BY_KIND, AccountState, SignalFact
 from domain.program_moments import Triggers
 from domain.signals import SignalKind
 from domain.statuses import ASKING_ROLES, AskStatus, MomentStatus
@@ -134,6 +150,69 @@ def check_quiet_signals(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def suppress_stale(
+    session: Session, now: datetime, cutoff: datetime, firing: ColumnElement[bool]
+) -> int:
+    """Mark checked, each with its audit row (``moment_suppressed``, reason ``stale_signal``
+    alone), the unchecked signals that would fire a trigger but happened before ``cutoff``:
+    too old to be a moment whatever else holds, so the guards are not asked about them. Set
+    in SQL: a first day's backlog is mostly such signals. Returns how many."""
+    where = [*_unchecked(now, None), firing, Signal.occurred_at < cutoff]
+    columns = ["occurred_at", "actor", "action", "entity_type", "entity_id", "details"]
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another run holds are left to it; the audit rows are the ones this run marked.
+        held = select(Signal.id).where(*where).with_for_update(skip_locked=True)
+        checked = (
+            update(Signal)
+            .where(Signal.id.in_(held.scalar_subquery()))
+            .values(moment_checked_at=now)
+            .returning(Signal.id, Signal.kind)
+            .cte("checked")
+        )
+        details = func.jsonb_build_object(
+            _text("trigger"),
+            cast(_trigger_name(checked.c.kind), Text),
+            _text("reasons"),
+            func.jsonb_build_array(_text(STALE)),
+        )
+        rows = select(*_audit_constants(now), cast(checked.c.id, String), details)
+        audited = (
+            insert(AuditEntry).from_select(columns, rows).returning(AuditEntry.id).cte("audited")
+        )
+        return session.scalar(select(func.count()).select_from(audited)) or 0
+    # SQLite: one writer at a time, so the same condition names the same rows twice.
+    details = func.json_object(
+        "trigger", _trigger_name(Signal.kind), "reasons", func.json_array(STALE)
+    )
+    rows = select(*_audit_constants(now), cast(Signal.id, String), details).where(*where)
+    session.execute(insert(AuditEntry).from_select(columns, rows))
+    result = session.execute(
+        update(Signal)
+        .where(*where)
+        .values(moment_checked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _trigger_name(kind: Any) -> Any:
+    return case(*((kind == k, name) for k, name in TRIGGERS_BY_KIND.items()), else_=None)
+
+
+def _text(value: str) -> Any:
+    # Typed: jsonb_build_object takes "any", and an untyped parameter there is an error.
+    return cast(literal(value), Text)
+
+
+def _audit_constants(now: datetime) -> list[Any]:
+    return [
+        literal(now, UTCDateTime()),
+        literal("detect-moments"),
+        literal("moment_suppressed"),
+        literal("signal"),
+    ]
 
 
 def account_states(session: Session, account_ids: Sequence[int]) -> dict[int, AccountState]:

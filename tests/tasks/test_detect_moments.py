@@ -330,3 +330,53 @@ def test_a_moment_still_waiting_for_an_owner_after_its_window_is_dropped(factory
         MomentStatus.SUPPRESSED,
         "waited_too_long",
     )
+
+
+def test_signals_older_than_the_window_are_suppressed_as_stale_in_one_pass(factory):
+    """Each kind that fires, too old: checked, one audit row naming its trigger and the
+    reason stale alone (no guard is asked; here an open escalation would also apply); a
+    quiet old signal gets none; a fresh one the same run is still a moment; a rerun adds
+    nothing."""
+    w = World(factory)
+    account = w.account(w.csm(), escalation_open=True)
+    other = w.account(w.csm(), name="Beta")
+    w.person(other)
+    old = NOW - timedelta(days=PROGRAM.triggers.moment_window_days, seconds=1)
+    values = {K.NPS: 10, K.CSAT: 5}
+    fired = {
+        w.signal(account, kind, old, values.get(kind)): trigger
+        for kind, trigger in [
+            (K.NPS, "nps"),
+            (K.CSAT, "csat"),
+            (K.ONBOARDING_COMPLETED, "onboarding_completed"),
+            (K.ROI_MILESTONE, "first_roi"),
+            (K.RENEWAL_SIGNED, "renewal_signed"),
+            (K.UPSELL_SIGNED, "upsell_signed"),
+            (K.FEEDBACK_POSITIVE, "positive_feedback"),
+        ]
+    }
+    w.signal(account, K.NPS, old, 3)  # quiet: a detractor fires nothing
+    w.signal(account, K.ESCALATION_OPENED, old)
+    on_the_edge = w.signal(other, K.RENEWAL_SIGNED, NOW - timedelta(days=30))
+
+    report = detect_moments(factory, PROGRAM, NOW)
+
+    assert report.suppressed["stale_signal"] == len(fired)
+    assert report.signals_checked == len(fired) + 3 and report.moments_detected == 1
+    with factory() as session:
+        audits = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "moment_suppressed")
+        ).all()
+        unchecked = session.scalar(select(func.count()).where(Signal.moment_checked_at.is_(None)))
+        moment = session.scalars(select(Moment)).one()
+    assert {int(a.entity_id): a.details for a in audits} == {
+        signal: {"trigger": trigger, "reasons": ["stale_signal"]}
+        for signal, trigger in fired.items()
+    }
+    assert {(a.actor, a.entity_type, a.occurred_at) for a in audits} == {
+        ("detect-moments", "signal", NOW)
+    }
+    assert unchecked == 0 and moment.signal_id == on_the_edge
+    again = detect_moments(factory, PROGRAM, NOW + timedelta(hours=1))
+    assert (again.signals_checked, sum(again.suppressed.values())) == (0, 0)
+    assert count_rows(factory, AuditEntry) == len(audits)  # the rerun audited nothing again
