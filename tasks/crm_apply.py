@@ -173,7 +173,8 @@ def _apply_contacts(
     changing = [
         p for p in mapped.values() if by_crm.get(p.crm_id, {}).get("email", p.email) != p.email
     ]
-    for person in [*changing, *(p for p in mapped.values() if p not in changing)]:
+    changing_ids = {p.crm_id for p in changing}  # a set: a page may hold many changes
+    for person in [*changing, *(p for p in mapped.values() if p.crm_id not in changing_ids)]:
         owner = by_email.get(person.email)
         if owner is not None and owner["crm_id"] in moved:
             owner = None
