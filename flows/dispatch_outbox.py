@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from domain.clock import SystemClock, ensure_utc
-from tasks.outbox_dispatch import DispatchReport
+from tasks.outbox_report import DispatchReport
 from tasks.outbox_tasks import dispatch_outbox_task
 from tasks.summary import flow_summary
 

@@ -9,7 +9,8 @@ from prefect.cache_policies import NO_CACHE
 
 from integrations.wiring import build_deliverers
 from tasks.context import app_context
-from tasks.outbox_dispatch import DispatchReport, dispatch_outbox
+from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_report import DispatchReport
 
 
 @task(name="dispatch-outbox-batches", cache_policy=NO_CACHE, persist_result=False)

@@ -29,7 +29,8 @@ from domain.program import Program
 from domain.statuses import AskStatus, OutboxChannel
 from domain.templates import render
 from integrations.ports import ChatNotifier, Deliverer
-from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
+from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, dispatch_outbox
+from tasks.outbox_report import DispatchReport
 from tasks.summary import Failure, Summary, SummaryRow, track
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,8 @@ from domain.rewards.accrual import money
 from domain.stages import ProgramStage, reached
 from domain.statuses import OutboxChannel
 from integrations.ports import Deliverer
-from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, DispatchReport, dispatch_outbox
+from tasks.outbox_dispatch import DEFAULT_POLICY, DispatchPolicy, dispatch_outbox
+from tasks.outbox_report import DispatchReport
 from tasks.referrals.decide import decide_pending
 from tasks.referrals.emails import ReferrerFacts, RewardFacts, referrer_message
 from tasks.summary import Summary, SummaryRow, track

@@ -43,7 +43,8 @@ from flows.track_referrals import track_referrals_flow
 from integrations.wiring import build_deliverers
 from tasks.context import AppContext, app_context
 from tasks.detect_moments import MomentReport, detect_moments
-from tasks.outbox_dispatch import DispatchReport, dispatch_outbox
+from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_report import DispatchReport
 from tasks.prompt_csms import PromptReport, prompt_csms
 from tasks.referrals.track import TrackReport, track_referrals
 from tasks.rewards.release import RewardReport, release_rewards

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from domain.crm_records import Rejection
 from tasks.crm_apply import SyncCounts
 from tasks.detect_moments import MomentReport
-from tasks.outbox_dispatch import DispatchReport, GaveUp
+from tasks.outbox_report import DispatchReport, GaveUp
 from tasks.prompt_csms import PromptReport
 from tasks.referrals.track import TrackReport
 from tasks.rewards.release import NO_APPROVER, RewardReport

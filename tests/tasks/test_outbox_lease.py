@@ -15,7 +15,8 @@ from db.repositories import outbox as repo
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.deliverers import EmailDeliverer
 from integrations.sandbox.email_folder import EmailFolderSender
-from tasks.outbox_dispatch import DispatchPolicy, DispatchReport, dispatch_outbox
+from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox
+from tasks.outbox_report import DispatchReport
 from tests.conftest import T0
 from tests.factories import email, enqueue_messages
 
