@@ -94,9 +94,14 @@ TRIGGERS_BY_KIND = {
 STALE = "stale_signal"
 
 
+def stale_before(triggers: Triggers, now: datetime) -> datetime:
+    """Signals that happened before this are older than the moment window: too late to be a
+    good time to ask (detect-moments suppresses them in SQL with this bound)."""
+    return now - timedelta(days=triggers.moment_window_days)
+
+
 def is_stale(occurred_at: datetime, triggers: Triggers, now: datetime) -> bool:
-    """Older than the moment window: too late to be a good time to ask."""
-    return now - occurred_at > timedelta(days=triggers.moment_window_days)
+    return occurred_at < stale_before(triggers, now)
 
 
 def window_key(at: datetime, window_days: int) -> str:

@@ -22,7 +22,14 @@ from db.repositories import moments as repo
 from db.repositories import signals as signals_repo
 from domain.ask_content import MOMENT_LABELS, AskFacts, render_ask
 from domain.champions import Proposal, ScoreParts, rank_champions, schedule, week_key
-from domain.moments import STALE, AccountState, guard_reasons, trigger_of, window_key
+from domain.moments import (
+    STALE,
+    AccountState,
+    guard_reasons,
+    stale_before,
+    trigger_of,
+    window_key,
+)
 from domain.program import Program
 from domain.referral_codes import new_code
 from domain.statuses import MomentStatus
@@ -120,7 +127,7 @@ def _detect_moments(
     firing = repo.fires(program.triggers)
     with transaction(factory) as session:
         # Too old to be a moment whatever the guards say: suppressed in SQL, not read.
-        cutoff = now - timedelta(days=program.triggers.moment_window_days)
+        cutoff = stale_before(program.triggers, now)
         stale = repo.suppress_stale(session, now, cutoff, firing)
     if stale:
         report.signals_checked += stale
