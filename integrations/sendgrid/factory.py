@@ -12,6 +12,7 @@ from sendgrid import SendGridAPIClient
 from core.secrets import secret_value
 from core.settings import Settings
 from integrations.sendgrid.mail import SendGridMail
+from integrations.sendgrid.transport import OneOpenerClient
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -31,7 +32,11 @@ def build_sendgrid_mail(
     # python-http-client logs every request body and address at DEBUG; our adapter logs ids.
     logging.getLogger("python_http_client").setLevel(logging.WARNING)
     client = SendGridAPIClient(api_key, host=base_url.rstrip("/"))
-    client.client.timeout = timeout  # every request built from this client inherits it
+    # The SDK's own client, with the SDK's headers, sharing one urllib opener (see transport);
+    # every request built from it inherits the timeout.
+    client.client = OneOpenerClient(
+        host=client.host, request_headers=client.client.request_headers, version=3, timeout=timeout
+    )
     return SendGridMail(client, default_from, unsubscribe_group_id, sleep=sleep, clock=clock)
 
 

@@ -7,10 +7,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from sendgrid import SendGridAPIClient
 
 from integrations.ports import EmailMessage
 from integrations.sendgrid.factory import build_sendgrid_mail
-from integrations.sendgrid.mail import SendGridMail
+from integrations.sendgrid.mail import SendGridMail, mail_body
+from integrations.sendgrid.transport import OneOpenerClient
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 T0 = 1_772_442_000.0  # 2026-03-02 09:00 UTC, epoch seconds
@@ -189,3 +191,23 @@ def test_logs_carry_keys_never_addresses_or_bodies(sendgrid, caplog):
     assert message(1).dedupe_key in logged and message(2).dedupe_key in logged
     assert "client1.example" not in logged and "client2.example" not in logged
     assert "thank you for the intro" not in logged
+
+
+def test_the_shared_opener_sends_what_the_sdk_alone_sends(sendgrid):
+    """The adapter's client (one urllib opener for every request) against the SDK's own
+    client: the same method, path, headers and body reach SendGrid."""
+    body = mail_body(message(1), "Referral program <program@vendor.example>")
+    sdk = SendGridAPIClient(sendgrid.api_key, host=sendgrid.base_url)
+    sdk.send(body)
+    ours = adapter(sendgrid)
+    ours.send([message(1), message(2)])
+
+    plain, shared, again = sendgrid.requests
+    assert (shared.method, shared.path, shared.body) == (plain.method, plain.path, plain.body)
+    ignored = {"content-length", "host"}  # urllib sets them per request
+    assert {k: v for k, v in shared.headers.items() if k not in ignored} == {
+        k: v for k, v in plain.headers.items() if k not in ignored
+    }
+    assert again.status == 202
+    assert isinstance(ours.client.client, OneOpenerClient)
+    assert ours.client.client.mail.send.opener is ours.client.client.opener
