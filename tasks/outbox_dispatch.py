@@ -235,11 +235,12 @@ class _Run:
         with factory() as session:
             for position, claimed in enumerate(chunk):
                 try:
-                    repo.record_outcomes(session, self.token, unrecorded)
-                    unrecorded = []
                     wall = self.policy.wall_clock()
-                    started = repo.mark_started(session, self.token, [claimed.id], wall)
+                    started = repo.record_then_mark_started(
+                        session, self.token, unrecorded, claimed.id, wall
+                    )
                     session.commit()
+                    unrecorded = []
                 except BaseException:
                     session.rollback()
                     raise

@@ -265,26 +265,57 @@ _RECORD_OUTCOME = (
 )
 
 
+# The one-by-one path's step between two emails, in one round trip on PostgreSQL: the last
+# email's outcome (a data-modifying CTE) and the next email's start mark. Two different rows
+# of one snapshot, so neither update sees or blocks the other.
+_RECORD_THEN_MARK = (
+    update(OUTBOX)
+    .where(
+        OUTBOX.c.id == bindparam("b_mark_id"),
+        OUTBOX.c.claim_token == bindparam("b_token"),
+        OUTBOX.c.status == OutboxStatus.SENDING,
+    )
+    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(OUTBOX.c.id)
+    .add_cte(_RECORD_OUTCOME.returning(OUTBOX.c.id).cte("recorded"))
+)
+
+
+def _outcome_params(token: str, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "b_id": outcome.id,
+        "b_token": token,
+        "b_status": outcome.status,
+        "b_provider_id": outcome.provider_id,
+        "b_last_error": outcome.last_error,
+        "b_next": outcome.next_attempt_at,
+        "b_sent_at": outcome.sent_at,
+        "b_verify_first": outcome.verify_first,
+    }
+
+
 def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -> None:
     """Write every outcome in one executemany; only rows still claimed by ``token`` change."""
     if not outcomes:
         return
-    params = [
-        {
-            "b_id": o.id,
-            "b_token": token,
-            "b_status": o.status,
-            "b_provider_id": o.provider_id,
-            "b_last_error": o.last_error,
-            "b_next": o.next_attempt_at,
-            "b_sent_at": o.sent_at,
-            "b_verify_first": o.verify_first,
-        }
-        for o in outcomes
-    ]
+    params = [_outcome_params(token, o) for o in outcomes]
     # One outcome (the one-by-one path, per email) as a plain execute: executemany's
     # batching machinery costs more than the statement for a single row.
     session.connection().execute(_RECORD_OUTCOME, params[0] if len(params) == 1 else params)
+
+
+def record_then_mark_started(
+    session: Session, token: str, outcomes: Sequence[Outcome], next_id: int, wall_now: datetime
+) -> bool:
+    """``record_outcomes`` then ``mark_started`` of one row; True when that row is still
+    claimed by ``token``. One statement on PostgreSQL when there is one outcome (the
+    one-by-one path's step between two emails); the caller commits, as for both."""
+    connection = session.connection()
+    if len(outcomes) != 1 or connection.dialect.name != "postgresql":
+        record_outcomes(session, token, outcomes)
+        return bool(mark_started(session, token, [next_id], wall_now))
+    params = {**_outcome_params(token, outcomes[0]), "b_mark_id": next_id, "b_now": wall_now}
+    return connection.execute(_RECORD_THEN_MARK, params).first() is not None
 
 
 def counts_by_status(session: Session) -> dict[str, int]:

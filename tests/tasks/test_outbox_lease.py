@@ -114,3 +114,33 @@ def test_a_claim_takes_at_most_its_batch_size_on_every_database(factory):
         with transaction(factory) as session:
             sizes.append(len(repo.claim_due(session, T0, 5, f"token-{n}", [OutboxChannel.EMAIL])))
     assert sizes == [5, 5, 2, 0]
+
+
+def test_the_step_between_two_emails_records_one_and_marks_the_next_only_while_claimed(factory):
+    """``record_then_mark_started`` (one statement on PostgreSQL): the last email's outcome is
+    written and the next row marked started, unless another dispatcher has taken it."""
+    enqueue_messages(factory, [email(n) for n in range(3)], T0)
+    with transaction(factory) as session:
+        first, second, third = (
+            row.id for row in repo.claim_due(session, T0, 3, "ours", [OutboxChannel.EMAIL])
+        )
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == third).values(claim_token="theirs")
+        )
+    sent = repo.Outcome(first, OutboxStatus.SENT, provider_id="msg-1", sent_at=T0)
+    failed = repo.Outcome(second, OutboxStatus.FAILED, last_error="SendGrid 400: bad address")
+    with transaction(factory) as session:
+        assert repo.record_then_mark_started(session, "ours", [sent], second, T0) is True
+    with transaction(factory) as session:
+        assert repo.record_then_mark_started(session, "ours", [failed], third, T0) is False
+
+    with factory() as session:
+        rows = {r.id: r for r in session.scalars(select(OutboxMessage))}
+    assert (rows[first].status, rows[first].provider_id) == (OutboxStatus.SENT, "msg-1")
+    assert rows[first].claim_token is None and rows[first].send_started_at is None
+    assert (rows[second].status, rows[second].last_error) == (
+        OutboxStatus.FAILED,
+        "SendGrid 400: bad address",
+    )
+    assert rows[second].send_started_at is None  # marked by the first step, cleared by its outcome
+    assert rows[third].claim_token == "theirs" and rows[third].send_started_at is None
