@@ -25,7 +25,7 @@ import urllib3
 
 from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.rate_limit import RateLimiter
-from integrations.retry import vendor_retrying
+from integrations.retry import retry_call
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -189,4 +189,4 @@ class HubSpotCalls:
                 raise _lost("HubSpot answered 2xx with an unreadable body", write)
             return result
 
-        return vendor_retrying(max_attempts=self.max_attempts, sleep=self.sleep)(once)
+        return retry_call(once, self.max_attempts, self.sleep)

@@ -48,7 +48,7 @@ from sendgrid import SendGridAPIClient
 
 from integrations.errors import DeliveryError, PermanentError, TransientError, UncertainError
 from integrations.ports import DeliveryResult, EmailMessage
-from integrations.retry import MAX_ATTEMPTS, vendor_retrying
+from integrations.retry import MAX_ATTEMPTS, retry_call
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class SendGridMail:
                 raise classified from error
             return response.headers.get("X-Message-Id")
 
-        return vendor_retrying(max_attempts=self.max_attempts, sleep=self.sleep)(once)
+        return retry_call(once, self.max_attempts, self.sleep)
 
 
 def _log_failure(key: str, error: Exception, classified: Exception) -> None:

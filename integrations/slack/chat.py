@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import ChatMessage, DeliveryResult, UserLookup
-from integrations.retry import vendor_retrying
+from integrations.retry import retry_call
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "referral_program_message"
@@ -106,7 +106,7 @@ class SlackChat:
                     log.warning("%s: %s", method, classified)
                 raise classified from error
 
-        return vendor_retrying(sleep=self.sleep)(once)
+        return retry_call(once, sleep=self.sleep)
 
     def post(self, messages: Sequence[ChatMessage]) -> list[DeliveryResult]:
         results = []
