@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,9 +52,9 @@ from tasks.sync_pages import (
     Drained,
     Event,
     Pending,
+    ReadAhead,
     Records,
     keyset_events,
-    read_ahead,
 )
 
 log = logging.getLogger(__name__)
@@ -128,9 +128,23 @@ def sync_crm(
     context = ApplyContext(program, deal_mapping(program, pipelines), settings or get_settings())
     if "deals" in object_types:
         _follow_stage_map(factory, program)
-    for object_type in object_types:
-        if object_type in RECORD_TYPES:
-            report.by_type[object_type] = sync_object_type(factory, crm, context, object_type)
+    types = [t for t in object_types if t in RECORD_TYPES]
+    reads: dict[int, TypeRead] = {}
+
+    def read(n: int) -> TypeRead:
+        if n not in reads:
+            reads[n] = TypeRead.prepare(factory, crm, context, types[n])
+        return reads[n]
+
+    try:
+        for n, object_type in enumerate(types):
+            # The next type's pages depend only on the CRM and its own watermark: they are
+            # read while this type's last block is applied, so the CRM is never left idle.
+            following = (lambda n=n: read(n + 1).start()) if n + 1 < len(types) else None
+            report.by_type[object_type] = sync_object_type(factory, context, read(n), following)
+    finally:
+        for started in reads.values():  # a type that failed stops the next one's reader too
+            started.reader.close()
     report.new_issues = [i for c in report.by_type.values() for i in c.new_issues]
     report.new_issues += _record_causes(factory, program, pipelines)
     report.api_calls = dict(Counter(crm.api_calls()) - calls_before)
@@ -228,24 +242,49 @@ def _properties(context: ApplyContext, object_type: str) -> list[str]:
     return list(TASK_PROPERTIES)
 
 
+@dataclass
+class TypeRead:
+    """One object type's read: its watermark key, the CRM and the reader of its pages."""
+
+    object_type: str
+    key: str
+    crm: Crm
+    reader: ReadAhead
+
+    @classmethod
+    def prepare(
+        cls, factory: sessionmaker[Session], crm: Crm, context: ApplyContext, object_type: str
+    ) -> TypeRead:
+        key = f"crm:{object_type}"
+        properties = _properties(context, object_type)
+        with factory() as session:
+            since = repo.get_watermark(session, key) or EPOCH
+            model = MODELS.get(object_type)
+            known = repo.ids_modified_at(session, model, since) if model is not None else set()
+
+        def events(stop: threading.Event | None) -> Iterator[Event]:
+            return keyset_events(crm, object_type, since, known, properties, stop)
+
+        return cls(object_type, key, crm, ReadAhead(crm, events))
+
+    def start(self) -> TypeRead:
+        self.reader.start()
+        return self
+
+
 def sync_object_type(
-    factory: sessionmaker[Session], crm: Crm, context: ApplyContext, object_type: str
+    factory: sessionmaker[Session],
+    context: ApplyContext,
+    read: TypeRead,
+    read_next: Callable[[], object] | None = None,
 ) -> SyncCounts:
-    """Every record of ``object_type`` changed since its watermark (see ``tasks.sync_pages``
-    for the paging), applied in blocks of up to ``ASSOCIATION_BATCH``."""
+    """Every record of the type changed since its watermark (see ``tasks.sync_pages`` for the
+    paging), applied in blocks of up to ``ASSOCIATION_BATCH``; ``read_next`` is called once
+    this type's last page is read."""
     counts = SyncCounts()
-    key = f"crm:{object_type}"
-    properties = _properties(context, object_type)
-    with factory() as session:
-        since = repo.get_watermark(session, key) or EPOCH
-        model = MODELS.get(object_type)
-        known = repo.ids_modified_at(session, model, since) if model is not None else set()
-    pending = Pending(crm, object_type)  # deals wait here for one association read per 1,000
-
-    def events(stop: threading.Event | None) -> Iterator[Event]:
-        return keyset_events(crm, object_type, since, known, properties, stop)
-
-    for event in read_ahead(crm, events):
+    object_type, key = read.object_type, read.key
+    pending = Pending(read.crm, object_type)  # deals: one association read per 1,000
+    for event in read.reader.events():
         if isinstance(event, Records):
             pending.add(event.records, event.known, event.since)
             if pending.full:
@@ -255,6 +294,8 @@ def sync_object_type(
             with transaction(factory) as session:
                 _advance(session, key, event.next_since)
         else:
+            if read_next is not None:
+                read_next()
             _take(factory, context, object_type, key, pending.flush(event.since), counts)
     for rejection, _ in counts.quarantined:
         log.info("CRM record quarantined: %s", rejection)  # the report lists them too

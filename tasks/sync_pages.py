@@ -29,8 +29,9 @@ from integrations.ports import Crm, CrmPage, CrmRecord
 # The most deals one association batch read takes (HubSpot's v4 batch read: 1,000), and the
 # most records applied in one transaction.
 ASSOCIATION_BATCH = 1000
-# Pages read ahead of the apply: enough to keep the CRM busy, few enough to hold in memory.
-READ_AHEAD = 4
+# Pages read ahead of the apply: enough to keep the CRM busy while a block of 1,000 records
+# is applied (the next object type's first pages included), few enough to hold in memory.
+READ_AHEAD = 16
 
 
 class SyncError(Exception):
@@ -124,50 +125,71 @@ def keyset_events(
         since, known = since + timedelta(milliseconds=1), frozenset()
 
 
-def read_ahead(
-    crm: Crm, make: Callable[[threading.Event | None], Iterator[Event]]
-) -> Iterator[Event]:
-    """The events of ``make``, read in a thread of their own when the adapter allows it. A
-    read that fails raises here, in the caller's order; a caller that stops early stops the
-    reader at its next page."""
-    if not getattr(crm, "concurrent_reads", False):
-        yield from make(None)
-        return
-    stop = threading.Event()
-    events: queue.Queue[tuple[Event | None, BaseException | None]] = queue.Queue(READ_AHEAD)
+class ReadAhead:
+    """The events of ``make``, read in a thread of their own when the adapter allows it. A read
+    that fails raises from ``events`` in the caller's order; ``start`` begins reading before
+    the caller asks (the next object type's pages while the last block of this one is
+    applied); ``close`` (or a caller that stops iterating) stops the reader at its next page."""
 
-    def put(item: tuple[Event | None, BaseException | None]) -> bool:
-        while not stop.is_set():
+    def __init__(self, crm: Crm, make: Callable[[threading.Event | None], Iterator[Event]]) -> None:
+        self.make = make
+        self.concurrent = bool(getattr(crm, "concurrent_reads", False))
+        self.stop = threading.Event()
+        self.queue: queue.Queue[tuple[Event | None, BaseException | None]] = queue.Queue(READ_AHEAD)
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> ReadAhead:
+        if self.concurrent and self.thread is None:
+            self.thread = threading.Thread(target=self._read, name="crm-read-ahead", daemon=True)
+            self.thread.start()
+        return self
+
+    def events(self) -> Iterator[Event]:
+        if not self.concurrent:
+            yield from self.make(None)
+            return
+        self.start()
+        try:
+            while True:
+                event, error = self.queue.get()
+                if error is not None:
+                    raise error
+                if event is None:
+                    return
+                yield event
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+    def _put(self, item: tuple[Event | None, BaseException | None]) -> bool:
+        while not self.stop.is_set():
             try:
-                events.put(item, timeout=0.2)
+                self.queue.put(item, timeout=0.2)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def reader() -> None:
+    def _read(self) -> None:
         try:
-            for event in make(stop):
-                if not put((event, None)):
+            for event in self.make(self.stop):
+                if not self._put((event, None)):
                     return
         except BaseException as error:  # handed to the caller, raised there
-            put((None, error))
+            self._put((None, error))
         else:
-            put((None, None))
+            self._put((None, None))
 
-    thread = threading.Thread(target=reader, name="crm-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            event, error = events.get()
-            if error is not None:
-                raise error
-            if event is None:
-                return
-            yield event
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+
+def read_ahead(
+    crm: Crm, make: Callable[[threading.Event | None], Iterator[Event]]
+) -> Iterator[Event]:
+    """The events of ``make``, read ahead when the adapter allows it (see ``ReadAhead``)."""
+    return ReadAhead(crm, make).events()
 
 
 class Pending:

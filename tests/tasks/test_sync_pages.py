@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.sync_pages import End, Event, Records, SyncError, read_ahead
+from tasks.sync_pages import End, Event, ReadAhead, Records, SyncError, read_ahead
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -72,3 +72,27 @@ def test_reading_runs_ahead_of_a_slow_apply():
     time.sleep(0.3)  # the apply of the first page
     assert len(reads) > 1
     assert len(list(events)) == 10  # the other nine pages and the end
+
+
+def test_a_started_reader_reads_before_it_is_asked_and_close_stops_it():
+    """The sync starts the next object type's reader while it applies this type's last block;
+    a sync that fails before reaching that type closes the reader, which stops."""
+    reads: list[int] = []
+    reader = ReadAhead(Concurrent(), _pages(10_000, reads=reads)).start()
+    deadline = time.monotonic() + 5
+    while not reads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reads, "nothing read before the first event was asked for"
+    reader.close()
+    assert not any(t.name == "crm-read-ahead" for t in threading.enumerate())
+    done = len(reads)
+    time.sleep(0.2)
+    assert len(reads) == done < 100
+
+
+def test_a_started_reader_hands_over_every_event_in_order():
+    reader = ReadAhead(Concurrent(), _pages(30)).start()
+    time.sleep(0.1)  # the reader is ahead, blocked on its queue
+    events = list(reader.events())
+    assert [sorted(e.known) for e in events[:-1]] == [[str(i)] for i in range(30)]
+    assert isinstance(events[-1], End)
