@@ -42,10 +42,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import one_connection, transaction
+from db.engine import transaction
 from db.models import OutboxMessage
 from db.repositories import outbox as repo
 from db.repositories import suppressions
+from db.repositories.outbox_steps import Steps, email_steps
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.errors import PermanentError, TransientError, UncertainError
 from integrations.ports import Deliverer, DeliveryResult, OutboundItem
@@ -211,8 +212,8 @@ class _Run:
                 # One connection for the chunk's email-by-email transactions: taking one from
                 # the pool for each paid its liveness ping every time. It stays idle at most
                 # one request long, so the pool's check at checkout still covers long waits.
-                with one_connection(self.factory) as pinned:
-                    outcomes = self._one_by_one(deliverer, chunk, pinned)
+                with email_steps(self.factory) as steps:
+                    outcomes = self._one_by_one(deliverer, chunk, steps)
             else:
                 results = _deliver(deliverer, chunk)
                 outcomes = _outcomes(
@@ -222,7 +223,7 @@ class _Run:
             self._record(outcomes)
 
     def _one_by_one(
-        self, deliverer: Deliverer, chunk: Sequence[_Claimed], factory: sessionmaker[Session]
+        self, deliverer: Deliverer, chunk: Sequence[_Claimed], steps: Steps
     ) -> list[repo.Outcome]:
         """For a vendor that cannot be asked what it has: each row is marked started in the
         commit that records the previous row's outcome, right before its own request, so a
@@ -230,45 +231,34 @@ class _Run:
         not recorded yet."""
         channel = deliverer.channel
         unrecorded: list[repo.Outcome] = []
-        # One session for the chunk, one commit per email: a new session per email cost
-        # more than its two statements.
-        with factory() as session:
-            for position, claimed in enumerate(chunk):
-                try:
-                    wall = self.policy.wall_clock()
-                    started = repo.record_then_mark_started(
-                        session, self.token, unrecorded, claimed.id, wall
-                    )
-                    session.commit()
-                    unrecorded = []
-                except BaseException:
-                    session.rollback()
-                    raise
-                if not started:
-                    self._lease_lost(channel, [claimed.id])
-                    continue
-                results = _deliver(deliverer, [claimed])
-                unrecorded = _outcomes(
-                    channel, [claimed], results, self.now, self.policy, self.report, self.rng
+        for position, claimed in enumerate(chunk):
+            started = steps.step(self.token, unrecorded, claimed.id, self.policy.wall_clock())
+            unrecorded = []
+            if not started:
+                self._lease_lost(channel, [claimed.id])
+                continue
+            results = _deliver(deliverer, [claimed])
+            unrecorded = _outcomes(
+                channel, [claimed], results, self.now, self.policy, self.report, self.rng
+            )
+            result = results.get(claimed.item.dedupe_key)
+            if result is not None and result.transient and not result.uncertain:
+                # Refused for now (rate limit, unreachable): the rest would meet the same wall.
+                rest = chunk[position + 1 :]
+                wall_error = f"not tried: {result.error}"
+                failed = _all_failed(
+                    rest, wall_error, transient=True, retry_after=result.retry_after
                 )
-                result = results.get(claimed.item.dedupe_key)
-                if result is not None and result.transient and not result.uncertain:
-                    # Refused for now (rate limit, unreachable): the rest would meet the same wall.
-                    rest = chunk[position + 1 :]
-                    wall_error = f"not tried: {result.error}"
-                    failed = _all_failed(
-                        rest, wall_error, transient=True, retry_after=result.retry_after
-                    )
-                    unrecorded += _outcomes(
-                        channel,
-                        rest,
-                        {r.dedupe_key: r for r in failed},
-                        self.now,
-                        self.policy,
-                        self.report,
-                        self.rng,
-                    )
-                    break
+                unrecorded += _outcomes(
+                    channel,
+                    rest,
+                    {r.dedupe_key: r for r in failed},
+                    self.now,
+                    self.policy,
+                    self.report,
+                    self.rng,
+                )
+                break
         return unrecorded
 
     def _lease_lost(self, channel: OutboxChannel, ids: Sequence[int]) -> None:

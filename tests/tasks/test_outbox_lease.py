@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from db.engine import transaction
 from db.models import OutboxMessage
 from db.repositories import outbox as repo
+from db.repositories.outbox_steps import email_steps
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.deliverers import EmailDeliverer
 from integrations.sandbox.email_folder import EmailFolderSender
@@ -143,4 +144,41 @@ def test_the_step_between_two_emails_records_one_and_marks_the_next_only_while_c
         "SendGrid 400: bad address",
     )
     assert rows[second].send_started_at is None  # marked by the first step, cleared by its outcome
+    assert rows[third].claim_token == "theirs" and rows[third].send_started_at is None
+
+
+def test_email_steps_on_their_own_connection_record_mark_and_commit(committed_factory):
+    """The dispatcher's per-email step as it runs in production (on PostgreSQL straight on
+    the driver): each step is committed, marks only a row still claimed, and stores the
+    outcome's values as the ORM path does (status value, UTC times, cleared claim)."""
+    enqueue_messages(committed_factory, [email(n) for n in range(3)], T0)
+    with transaction(committed_factory) as session:
+        first, second, third = (
+            row.id for row in repo.claim_due(session, T0, 3, "ours", [OutboxChannel.EMAIL])
+        )
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == third).values(claim_token="theirs")
+        )
+    later = T0 + timedelta(hours=2)
+    with email_steps(committed_factory) as steps:
+        assert steps.step("ours", [], first, T0) is True
+        with committed_factory() as other:  # committed: another connection sees the mark
+            assert other.get(OutboxMessage, first).send_started_at == T0
+        sent = repo.Outcome(first, OutboxStatus.SENT, provider_id="msg-1", sent_at=T0)
+        assert steps.step("ours", [sent], second, T0) is True
+        retry = repo.Outcome(
+            second, OutboxStatus.PENDING, last_error="SendGrid 503", next_attempt_at=later
+        )
+        assert steps.step("ours", [retry], third, T0) is False
+
+    with committed_factory() as session:
+        rows = {r.id: r for r in session.scalars(select(OutboxMessage))}
+    assert (rows[first].status, rows[first].provider_id, rows[first].sent_at) == (
+        OutboxStatus.SENT,
+        "msg-1",
+        T0,
+    )
+    assert rows[first].claim_token is None and rows[first].send_started_at is None
+    assert (rows[second].status, rows[second].next_attempt_at) == (OutboxStatus.PENDING, later)
+    assert rows[second].last_error == "SendGrid 503" and rows[second].claim_token is None
     assert rows[third].claim_token == "theirs" and rows[third].send_started_at is None
