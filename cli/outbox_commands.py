@@ -12,7 +12,8 @@ from db.engine import transaction
 from db.repositories import outbox as repo
 from domain.statuses import OutboxStatus
 from integrations.wiring import build_deliverers
-from tasks.outbox_dispatch import dispatch_outbox, requeue_outbox
+from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_recovery import requeue_outbox
 
 app = typer.Typer(help="Outbound effects waiting, sent, failed or in doubt.", no_args_is_help=True)
 

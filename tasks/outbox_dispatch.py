@@ -19,9 +19,10 @@ A send whose answer was lost (timeout after sending, dropped connection, unreada
 5xx) may have happened: the row goes back to the queue with ``verify_first`` and the usual
 backoff, never straight to a second send. A crash between 3 and 4 leaves rows in ``sending``;
 once their lease has expired the next run queues the rows that were never started again and
-asks the vendor about the started ones the same way. A vendor that cannot
-answer (SendGrid's v3 mail send has no idempotency key) gets such rows parked as ``in_doubt``
-for a person to resolve rather than sent twice.
+asks the vendor about the started ones the same way (``tasks.outbox_recovery``, which also
+holds a person's requeue). A vendor that cannot answer (SendGrid's v3 mail send has no
+idempotency key) gets such rows parked as ``in_doubt`` for a person to resolve rather than
+sent twice.
 
 Email rows are checked against the suppression list when claimed (one query per batch): a row
 whose recipient unsubscribed, bounced or reported spam is never sent and ends ``suppressed``
@@ -35,40 +36,34 @@ import math
 import random
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.models import OutboxMessage
 from db.repositories import outbox as repo
 from db.repositories import suppressions
 from db.repositories.outbox_steps import Steps, email_steps
 from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.errors import PermanentError, TransientError, UncertainError
-from integrations.ports import Deliverer, DeliveryResult, OutboundItem
+from integrations.ports import Deliverer, DeliveryResult
 from integrations.retry import redelivery_delay
-from tasks.outbox_report import DispatchReport, GaveUp
+from tasks.outbox_claims import (
+    DEFAULT_POLICY,
+    Claimed,
+    DispatchPolicy,
+    ask_vendor,
+    by_channel,
+    claimed_row,
+    gave_up,
+    sent_outcome,
+)
+from tasks.outbox_recovery import recover_stale
+from tasks.outbox_report import DispatchReport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DispatchPolicy:
-    batch_size: int = 500
-    max_attempts: int = 8
-    lease: timedelta = timedelta(minutes=30)
-    max_batches: int = 200
-    # Leases run on real time whatever the run's program time is; tests inject a clock.
-    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    # Share of the lease one chunk of sends may take, judged from the last chunk's pace.
-    chunk_share: float = 0.5
-
-
-DEFAULT_POLICY = DispatchPolicy()
 
 
 def dispatch_outbox(
@@ -80,7 +75,7 @@ def dispatch_outbox(
 ) -> DispatchReport:
     """Recover rows stranded by a crash, then deliver due rows batch by batch."""
     report = DispatchReport()
-    _recover_stale(factory, deliverers, now, policy, report)
+    recover_stale(factory, deliverers, now, policy, report)
     pace = _Pace(policy)
     for _ in range(policy.max_batches):
         token = uuid.uuid4().hex
@@ -88,41 +83,17 @@ def dispatch_outbox(
             claimed = repo.claim_due(
                 session, now, policy.batch_size, token, list(deliverers), policy.wall_clock()
             )
-            items = _with_suppressions(session, [_item(row) for row in claimed])
+            items = _with_suppressions(session, [claimed_row(row) for row in claimed])
         if not items:
             break
         report.batches += 1
         run = _Run(factory, token, now, policy, report, rng, pace)
-        for channel, batch in _by_channel(items).items():
+        for channel, batch in by_channel(items).items():
             run.deliver(deliverers[channel], batch)
     return report
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    channel: OutboxChannel
-    attempts: int
-    verify_first: bool
-    last_error: str | None
-    item: OutboundItem
-    suppressed: str | None = None  # the suppression list's reason for this recipient
-    started: bool = False  # marked started before a crash: it may have reached the vendor
-
-
-def _item(row: OutboxMessage) -> _Claimed:
-    return _Claimed(
-        row.id,
-        row.channel,
-        row.attempts,
-        row.verify_first,
-        row.last_error,
-        OutboundItem(row.dedupe_key, row.operation, row.recipient, dict(row.payload)),
-        started=row.send_started_at is not None,
-    )
-
-
-def _with_suppressions(session: Session, items: Sequence[_Claimed]) -> list[_Claimed]:
+def _with_suppressions(session: Session, items: Sequence[Claimed]) -> list[Claimed]:
     """Email rows carry the suppression reason of their recipient (one query per batch)."""
     emails = [c.item.recipient for c in items if c.channel is OutboxChannel.EMAIL]
     reasons = suppressions.suppressed(session, emails) if emails else {}
@@ -134,13 +105,6 @@ def _with_suppressions(session: Session, items: Sequence[_Claimed]) -> list[_Cla
         else c
         for c in items
     ]
-
-
-def _by_channel(items: Sequence[_Claimed]) -> dict[OutboxChannel, list[_Claimed]]:
-    grouped: dict[OutboxChannel, list[_Claimed]] = defaultdict(list)
-    for item in items:
-        grouped[item.channel].append(item)
-    return grouped
 
 
 class _Pace:
@@ -173,7 +137,7 @@ class _Run:
     rng: random.Random | None
     pace: _Pace
 
-    def deliver(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
+    def deliver(self, deliverer: Deliverer, batch: Sequence[Claimed]) -> None:
         to_send = [c for c in batch if not c.verify_first]
         to_verify = [c for c in batch if c.verify_first]
         if to_verify:
@@ -187,7 +151,7 @@ class _Run:
             self._record(_suppressed(deliverer.channel, held, self.report))
         self._send_in_chunks(deliverer, [c for c in to_send if not c.suppressed])
 
-    def _send_in_chunks(self, deliverer: Deliverer, batch: Sequence[_Claimed]) -> None:
+    def _send_in_chunks(self, deliverer: Deliverer, batch: Sequence[Claimed]) -> None:
         channel = deliverer.channel
         one_by_one = _cannot_confirm(deliverer)
         remaining = list(batch)
@@ -204,7 +168,7 @@ class _Run:
                     channel, len(remaining), getattr(deliverer, "batch_size", 1)
                 )
                 chunk, remaining = remaining[:size], remaining[size:]
-                if not one_by_one:  # committed before the call: see _recover_stale
+                if not one_by_one:  # committed before the call: see outbox_recovery
                     ids = [c.id for c in chunk]
                     repo.mark_started(session, self.token, ids, self.policy.wall_clock())
             started = time.monotonic()
@@ -223,7 +187,7 @@ class _Run:
             self._record(outcomes)
 
     def _one_by_one(
-        self, deliverer: Deliverer, chunk: Sequence[_Claimed], steps: Steps
+        self, deliverer: Deliverer, chunk: Sequence[Claimed], steps: Steps
     ) -> list[repo.Outcome]:
         """For a vendor that cannot be asked what it has: each row is marked started in the
         commit that records the previous row's outcome, right before its own request, so a
@@ -281,7 +245,7 @@ def _cannot_confirm(deliverer: Deliverer) -> bool:
 
 
 def _suppressed(
-    channel: OutboxChannel, held: Sequence[_Claimed], report: DispatchReport
+    channel: OutboxChannel, held: Sequence[Claimed], report: DispatchReport
 ) -> list[repo.Outcome]:
     """Rows to a suppressed recipient end here, unsent, with the list's reason."""
     report.suppressed[channel] += len(held)
@@ -296,7 +260,7 @@ def _suppressed(
     ]
 
 
-def _deliver(deliverer: Deliverer, batch: Sequence[_Claimed]) -> dict[str, DeliveryResult]:
+def _deliver(deliverer: Deliverer, batch: Sequence[Claimed]) -> dict[str, DeliveryResult]:
     """One call for the whole batch; a failure of the call is a failure of every row in it."""
     try:
         results = deliverer.deliver([c.item for c in batch])
@@ -318,7 +282,7 @@ def _deliver(deliverer: Deliverer, batch: Sequence[_Claimed]) -> dict[str, Deliv
 
 
 def _all_failed(
-    batch: Sequence[_Claimed],
+    batch: Sequence[Claimed],
     error: str,
     *,
     transient: bool = False,
@@ -345,7 +309,7 @@ def _backoff(
 
 def _outcomes(
     channel: OutboxChannel,
-    batch: Sequence[_Claimed],
+    batch: Sequence[Claimed],
     results: Mapping[str, DeliveryResult],
     now: datetime,
     policy: DispatchPolicy,
@@ -396,7 +360,7 @@ def _outcomes(
             if result.transient:
                 error = f"gave up after {claimed.attempts} attempts: {error}"
             outcomes.append(repo.Outcome(claimed.id, OutboxStatus.FAILED, last_error=error))
-            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
+            report.gave_up.append(gave_up(channel, claimed, outcomes[-1]))
             log.warning("outbox %s failed permanently", claimed.id)
     return outcomes
 
@@ -406,51 +370,24 @@ def _answer_lost(error: str | None) -> str:
     return text if text.startswith("answer lost") else f"answer lost: {text}"
 
 
-@dataclass(frozen=True)
-class _VendorAnswer:
-    """What the vendor said about a batch: key -> reference for what it has (None: it does
-    not); ``known`` None when it cannot tell; ``error`` when asking failed transiently."""
-
-    known: Mapping[str, str | None] | None
-    error: TransientError | None = None
-
-    def reference(self, claimed: _Claimed) -> str | None:
-        return (self.known or {}).get(claimed.item.dedupe_key)
-
-
-def _ask_vendor(deliverer: Deliverer, batch: Sequence[_Claimed]) -> _VendorAnswer:
-    """The one vendor check, for stranded rows, lost answers and a person's requeue."""
-    try:
-        return _VendorAnswer(deliverer.find_sent([c.item for c in batch]))
-    except TransientError as error:
-        log.warning("could not ask %s about %d rows: %s", deliverer.channel, len(batch), error)
-        return _VendorAnswer(None, error)
-    except PermanentError as error:
-        log.warning("%s cannot confirm delivery: %s", deliverer.channel, error)
-        return _VendorAnswer(None)
-    except Exception as error:  # an unexpected failure to ask: ask again later
-        log.exception("asking %s failed", deliverer.channel)
-        return _VendorAnswer(None, TransientError(f"{type(error).__name__}: {error}"))
-
-
 def _verify_lost_answers(
     deliverer: Deliverer,
-    batch: Sequence[_Claimed],
+    batch: Sequence[Claimed],
     now: datetime,
     policy: DispatchPolicy,
     report: DispatchReport,
     rng: random.Random | None,
-) -> tuple[list[repo.Outcome], list[_Claimed]]:
+) -> tuple[list[repo.Outcome], list[Claimed]]:
     """Settle rows whose last answer was lost; returns their outcomes and what to send."""
     channel = deliverer.channel
-    answer = _ask_vendor(deliverer, batch)
+    answer = ask_vendor(deliverer, batch)
     outcomes: list[repo.Outcome] = []
-    to_send: list[_Claimed] = []
+    to_send: list[Claimed] = []
     for claimed in batch:
         reference = answer.reference(claimed)
         if reference:
             report.confirmed_after_lost_answer[channel] += 1
-            outcomes.append(_sent(claimed, reference, now))
+            outcomes.append(sent_outcome(claimed, reference, now))
         elif answer.error is not None and claimed.attempts < policy.max_attempts:
             report.retrying[channel] += 1
             outcomes.append(
@@ -474,7 +411,7 @@ def _verify_lost_answers(
                     "`referrals outbox resolve ID --sent` or `referrals outbox requeue ID`",
                 )
             )
-            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
+            report.gave_up.append(gave_up(channel, claimed, outcomes[-1]))
         elif claimed.attempts > policy.max_attempts:
             report.failed[channel] += 1
             outcomes.append(
@@ -485,126 +422,7 @@ def _verify_lost_answers(
                     f"{claimed.last_error or 'answer lost'}; {channel} does not have it",
                 )
             )
-            report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
+            report.gave_up.append(gave_up(channel, claimed, outcomes[-1]))
         else:
             to_send.append(claimed)
     return outcomes, to_send
-
-
-def _gave_up(channel: OutboxChannel, claimed: _Claimed, outcome: repo.Outcome) -> GaveUp:
-    reason = outcome.last_error or "unknown error"
-    if outcome.status is OutboxStatus.IN_DOUBT:
-        reason = f"in doubt: {reason}"
-    return GaveUp(channel, claimed.id, claimed.item.dedupe_key, reason)
-
-
-def _sent(claimed: _Claimed, reference: str | None, now: datetime) -> repo.Outcome:
-    return repo.Outcome(claimed.id, OutboxStatus.SENT, provider_id=reference, sent_at=now)
-
-
-def _recover_stale(
-    factory: sessionmaker[Session],
-    deliverers: Mapping[OutboxChannel, Deliverer],
-    now: datetime,
-    policy: DispatchPolicy,
-    report: DispatchReport,
-) -> None:
-    while True:
-        token = uuid.uuid4().hex
-        with transaction(factory) as session:
-            stale = repo.claim_stale(
-                session,
-                policy.wall_clock(),
-                policy.lease,
-                policy.batch_size,
-                token,
-                list(deliverers),
-            )
-            items = [_item(row) for row in stale]
-        if not items:
-            return
-        outcomes = []
-        # Never handed to the vendor (no start mark): queued again, nobody needs asking.
-        for claimed in (c for c in items if not c.started):
-            report.requeued_after_crash[claimed.channel] += 1
-            outcomes.append(
-                repo.Outcome(
-                    claimed.id,
-                    OutboxStatus.PENDING,
-                    next_attempt_at=now,
-                    verify_first=claimed.verify_first,  # an earlier lost answer still counts
-                )
-            )
-        for channel, batch in _by_channel([c for c in items if c.started]).items():
-            answer = _ask_vendor(deliverers[channel], batch)
-            if answer.error is not None:
-                continue  # the rows stay claimed and go stale again after the lease
-            for claimed in batch:
-                reference = answer.reference(claimed)
-                if answer.known is None:
-                    report.in_doubt[channel] += 1
-                    outcomes.append(
-                        repo.Outcome(
-                            claimed.id,
-                            OutboxStatus.IN_DOUBT,
-                            last_error="dispatcher stopped mid-send and the vendor cannot confirm "
-                            "delivery; check, then `referrals outbox resolve`",
-                        )
-                    )
-                    report.gave_up.append(_gave_up(channel, claimed, outcomes[-1]))
-                elif reference:
-                    report.confirmed_after_crash[channel] += 1
-                    outcomes.append(_sent(claimed, reference, now))
-                else:
-                    report.requeued_after_crash[channel] += 1
-                    outcomes.append(
-                        repo.Outcome(claimed.id, OutboxStatus.PENDING, next_attempt_at=now)
-                    )
-        with transaction(factory) as session:
-            repo.record_outcomes(session, token, outcomes)
-
-
-@dataclass
-class RequeueReport:
-    already_sent: list[int] = field(default_factory=list)  # the vendor had them
-    requeued: list[int] = field(default_factory=list)  # sent at the next dispatch
-    verify_later: list[int] = field(default_factory=list)  # the vendor could not be asked
-    skipped: list[int] = field(default_factory=list)  # not failed or in doubt
-
-
-def requeue_outbox(
-    factory: sessionmaker[Session],
-    deliverers: Mapping[OutboxChannel, Deliverer],
-    ids: Sequence[int],
-    now: datetime,
-    policy: DispatchPolicy = DEFAULT_POLICY,
-) -> RequeueReport:
-    """A person's decision to send failed or in-doubt rows again; the vendor is asked first.
-
-    What the vendor has is marked sent. The rest go back to the queue as plain rows, even when
-    the vendor cannot tell: the person decided to send, so they never bounce back into
-    ``in_doubt``. If asking fails, they are queued with ``verify_first`` and the dispatcher
-    asks again before sending.
-    """
-    token = uuid.uuid4().hex
-    with transaction(factory) as session:
-        rows = repo.claim_for_requeue(session, ids, token, list(deliverers), policy.wall_clock())
-        claimed = [_item(row) for row in rows]
-    report = RequeueReport(skipped=sorted(set(ids) - {c.id for c in claimed}))
-    outcomes = []
-    for channel, batch in _by_channel(claimed).items():
-        answer = _ask_vendor(deliverers[channel], batch)
-        for c in batch:
-            reference = answer.reference(c)
-            if reference:
-                report.already_sent.append(c.id)
-                outcomes.append(_sent(c, reference, now))
-                continue
-            verify = answer.error is not None
-            (report.verify_later if verify else report.requeued).append(c.id)
-            outcomes.append(
-                repo.Outcome(c.id, OutboxStatus.PENDING, next_attempt_at=now, verify_first=verify)
-            )
-    with transaction(factory) as session:
-        repo.record_outcomes(session, token, outcomes)
-    return report

@@ -59,7 +59,7 @@ from simulation.referrals import intro_for
 from simulation.signals_file import write_signals
 from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
 from tasks.ingest_signals import ingest_rows
-from tasks.outbox_dispatch import requeue_outbox
+from tasks.outbox_recovery import requeue_outbox
 from tasks.referrals.capture import CaptureInput, capture_referrals
 from tasks.referrals.rows import import_referrals
 from tasks.rewards.finance import record_tax_form

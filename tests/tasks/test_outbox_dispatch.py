@@ -21,7 +21,8 @@ from integrations.errors import TransientError
 from integrations.ports import DeliveryResult, EmailMessage
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.email_folder import EmailFolderSender
-from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox, requeue_outbox
+from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox
+from tasks.outbox_recovery import requeue_outbox
 from tests.conftest import T0
 from tests.factories import chat, email, enqueue_messages
 

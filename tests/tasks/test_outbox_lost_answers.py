@@ -24,7 +24,8 @@ from integrations.hubspot.factory import build_hubspot_crm
 from integrations.ports import Deliverer, DeliveryResult, EmailMessage
 from integrations.sandbox.email_folder import EmailFolderSender
 from integrations.slack.chat import build_slack_chat
-from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox, requeue_outbox
+from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox
+from tasks.outbox_recovery import requeue_outbox
 from tests.factories import chat, email, enqueue_messages
 from tests.fakes.hubspot_server import FakeHubSpot
 from tests.fakes.slack_server import FakeSlack

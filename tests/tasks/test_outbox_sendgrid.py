@@ -22,7 +22,8 @@ from domain.statuses import OutboxChannel, OutboxStatus
 from integrations.deliverers import EmailDeliverer
 from integrations.ports import Deliverer
 from integrations.sendgrid.factory import build_sendgrid_mail
-from tasks.outbox_dispatch import dispatch_outbox, requeue_outbox
+from tasks.outbox_dispatch import dispatch_outbox
+from tasks.outbox_recovery import requeue_outbox
 from tests.conftest import T0
 from tests.factories import email, enqueue_messages
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -175,3 +176,37 @@ def test_a_suppressed_recipient_never_reaches_sendgrid(factory, sendgrid):
 
     assert report.suppressed == {"email": 1} and report.sent == {"email": 1}
     assert [m.recipients for m in sendgrid.mails] == [[email(2).recipient]]
+
+
+class StartedAtEachSend:
+    """The SendGrid adapter, noting before each request how many rows are marked started
+    and not yet recorded: what a crash at that moment would leave in doubt."""
+
+    def __init__(self, mail, factory) -> None:  # type: ignore[no-untyped-def]
+        self.mail = mail
+        self.factory = factory
+        self.in_doubt_if_killed: list[int] = []
+
+    def send(self, messages):  # type: ignore[no-untyped-def]
+        with self.factory() as session:
+            started = session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.send_started_at.is_not(None),
+                )
+            ).all()
+        self.in_doubt_if_killed.append(len(started))
+        return self.mail.send(messages)
+
+    def find_sent(self, keys):  # type: ignore[no-untyped-def]
+        return self.mail.find_sent(keys)
+
+
+def test_sendgrid_mails_go_one_at_a_time_so_a_crash_leaves_at_most_one_in_doubt(factory, sendgrid):
+    enqueue_messages(factory, [email(n) for n in range(6)], T0)
+    sender = StartedAtEachSend(deliverers(sendgrid)[OutboxChannel.EMAIL].sender, factory)
+
+    report = dispatch_outbox(factory, {OutboxChannel.EMAIL: EmailDeliverer(sender)}, T0)
+
+    assert report.sent == {"email": 6}
+    assert sender.in_doubt_if_killed == [1] * 6  # one request per mail, one row started

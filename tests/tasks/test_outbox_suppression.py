@@ -19,7 +19,8 @@ from integrations.deliverers import ChatDeliverer, EmailDeliverer
 from integrations.ports import Deliverer, OutboundItem
 from integrations.sandbox.chat_log import ChatLogNotifier
 from integrations.sandbox.email_folder import EmailFolderSender
-from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox, requeue_outbox
+from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox
+from tasks.outbox_recovery import requeue_outbox
 from tests.conftest import T0
 from tests.factories import chat, email, enqueue_messages
 
