@@ -10,6 +10,7 @@ retry on top of that, it reschedules the row with :func:`redelivery_delay`.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -78,8 +79,9 @@ def retry_call(
     tenacity is involved: nearly every call succeeds at once, and tenacity's bookkeeping for
     one attempt cost more than the call itself to a local vendor (8% of an email's CPU). A
     failure worth retrying becomes the policy's first attempt, so the waits, the number of
-    attempts and what is finally raised are the same; only the policy's clock
-    (``MAX_TOTAL_SECONDS``) starts after that first attempt rather than before it."""
+    attempts and what is finally raised are the same (the policy's ``MAX_TOTAL_SECONDS``
+    counts the first attempt's time too)."""
+    started = time.monotonic()
     try:
         return fn()
     except Exception as error:
@@ -92,7 +94,8 @@ def retry_call(
             raise first.pop()
         return fn()
 
-    return vendor_retrying(max_attempts, sleep=sleep)(attempt)
+    left = MAX_TOTAL_SECONDS - (time.monotonic() - started)
+    return vendor_retrying(max_attempts, max_seconds=left, sleep=sleep)(attempt)
 
 
 def redelivery_delay(attempts: int, rng: random.Random | None = None) -> float:

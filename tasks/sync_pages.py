@@ -139,7 +139,7 @@ class ReadAhead:
         self.thread: threading.Thread | None = None
 
     def start(self) -> ReadAhead:
-        if self.concurrent and self.thread is None:
+        if self.concurrent and self.thread is None and not self.stop.is_set():
             self.thread = threading.Thread(target=self._read, name="crm-read-ahead", daemon=True)
             self.thread.start()
         return self
@@ -148,6 +148,8 @@ class ReadAhead:
         if not self.concurrent:
             yield from self.make(None)
             return
+        if self.stop.is_set():
+            raise RuntimeError("this reader was closed: nothing more comes from it")
         self.start()
         try:
             while True:
@@ -183,13 +185,6 @@ class ReadAhead:
             self._put((None, error))
         else:
             self._put((None, None))
-
-
-def read_ahead(
-    crm: Crm, make: Callable[[threading.Event | None], Iterator[Event]]
-) -> Iterator[Event]:
-    """The events of ``make``, read ahead when the adapter allows it (see ``ReadAhead``)."""
-    return ReadAhead(crm, make).events()
 
 
 class Pending:

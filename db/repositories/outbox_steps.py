@@ -9,19 +9,24 @@ compiled once; only their execution is the driver's.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.base import UTCDateTime
 from db.engine import one_connection
 from db.repositories import outbox as repo
+
+log = logging.getLogger(__name__)
 
 
 class Steps(Protocol):
@@ -90,28 +95,44 @@ class _DriverSteps:
         if len(outcomes) > 1:  # not a step between two emails: the batch statement
             raise ValueError("one outcome at most between two emails")
         sql, params = _compiled(self.dialect, record=bool(outcomes))
-        params = {**params, "b_token": token, "b_now": _utc(wall_now)}
+        utc = _UTC.process_bind_param  # what the columns' type binds: aware, in UTC
+        params = {**params, "b_now": utc(wall_now, self.dialect)}
         if outcomes:
             params.update(repo._outcome_params(token, outcomes[0]))
             params["b_status"] = outcomes[0].status.value
-            params["b_next"] = _utc(params["b_next"])
-            params["b_sent_at"] = _utc(params["b_sent_at"])
+            params["b_next"] = utc(params["b_next"], self.dialect)
+            params["b_sent_at"] = utc(params["b_sent_at"], self.dialect)
             params["b_mark_id"] = next_id
         else:
-            params["b_id"] = next_id
+            params.update(b_id=next_id, b_token=token)
         try:
             row = self.connection.execute(sql, params).fetchone()
             self.connection.commit()
+        except self.dialect.loaded_dbapi.Error as error:
+            self._roll_back()
+            # As SQLAlchemy raises it (values hidden), so callers and the CLI see one kind of
+            # database error whichever path ran.
+            raise DBAPIError.instance(
+                sql,
+                None,
+                error,
+                self.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                dialect=self.dialect,
+            ) from error
         except BaseException:
-            self.connection.rollback()
+            self._roll_back()
             raise
         return row is not None
 
+    def _roll_back(self) -> None:
+        """Leave nothing open; on a broken connection the pool discards it on return."""
+        if self.connection.closed:
+            return
+        try:
+            self.connection.rollback()
+        except Exception:  # the original error is the one worth raising
+            log.debug("rollback after a failed outbox step failed", exc_info=True)
 
-def _utc(value: datetime | None) -> datetime | None:
-    """What ``UTCDateTime`` binds on PostgreSQL: the same instant in UTC; naive is refused."""
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given to a UTC column")
-    return value.astimezone(UTC)
+
+_UTC = UTCDateTime()

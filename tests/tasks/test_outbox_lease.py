@@ -7,7 +7,9 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from db.engine import transaction
 from db.models import OutboxMessage
@@ -18,7 +20,7 @@ from integrations.deliverers import EmailDeliverer
 from integrations.sandbox.email_folder import EmailFolderSender
 from tasks.outbox_dispatch import DispatchPolicy, dispatch_outbox
 from tasks.outbox_report import DispatchReport
-from tests.conftest import T0
+from tests.conftest import T0, is_postgres
 from tests.factories import email, enqueue_messages
 
 SENDS = 30
@@ -182,3 +184,28 @@ def test_email_steps_on_their_own_connection_record_mark_and_commit(committed_fa
     assert (rows[second].status, rows[second].next_attempt_at) == (OutboxStatus.PENDING, later)
     assert rows[second].last_error == "SendGrid 503" and rows[second].claim_token is None
     assert rows[third].claim_token == "theirs" and rows[third].send_started_at is None
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite does not enforce column lengths")
+def test_a_refused_email_step_is_a_database_error_and_leaves_the_rows_as_they_were(
+    committed_factory,
+):
+    """A statement the database refuses (here a provider id longer than its column) raises
+    SQLAlchemy's error, as the session path does, with no values in its text; the step is
+    rolled back whole, and the connection is usable for the next step."""
+    enqueue_messages(committed_factory, [email(n) for n in range(2)], T0)
+    with transaction(committed_factory) as session:
+        first, second = (
+            row.id for row in repo.claim_due(session, T0, 2, "ours", [OutboxChannel.EMAIL])
+        )
+    too_long = repo.Outcome(first, OutboxStatus.SENT, provider_id="x" * 300, sent_at=T0)
+    with email_steps(committed_factory) as steps:
+        assert steps.step("ours", [], first, T0) is True
+        with pytest.raises(DBAPIError) as refused:
+            steps.step("ours", [too_long], second, T0)
+        assert "x" * 300 not in str(refused.value)
+        assert steps.step("ours", [], second, T0) is True  # the same connection goes on
+    with committed_factory() as session:
+        rows = {r.id: r for r in session.scalars(select(OutboxMessage))}
+    assert rows[first].status is OutboxStatus.SENDING and rows[first].provider_id is None
+    assert rows[second].send_started_at is not None

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.sync_pages import End, Event, ReadAhead, Records, SyncError, read_ahead
+from tasks.sync_pages import End, Event, ReadAhead, Records, SyncError
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def _pages(count: int, fail_at: int | None = None, reads: list[int] | None = Non
 
 @pytest.mark.parametrize("crm", [Concurrent(), Sequential()])
 def test_events_come_in_the_order_read(crm):
-    events = list(read_ahead(crm, _pages(50)))
+    events = list(ReadAhead(crm, _pages(50)).events())
     assert [sorted(e.known) for e in events[:-1]] == [[str(i)] for i in range(50)]
     assert isinstance(events[-1], End)
 
@@ -49,14 +49,14 @@ def test_events_come_in_the_order_read(crm):
 def test_a_failed_read_raises_after_the_pages_before_it(crm):
     seen = []
     with pytest.raises(SyncError, match="page 7"):
-        for event in read_ahead(crm, _pages(20, fail_at=7)):
+        for event in ReadAhead(crm, _pages(20, fail_at=7)).events():
             seen.append(event)
     assert len(seen) == 7
 
 
 def test_a_caller_that_stops_early_stops_the_reader():
     reads: list[int] = []
-    events = read_ahead(Concurrent(), _pages(10_000, reads=reads))
+    events = ReadAhead(Concurrent(), _pages(10_000, reads=reads)).events()
     next(events)
     events.close()  # what a failing apply does to the loop over the events
     assert not any(t.name == "crm-read-ahead" for t in threading.enumerate())
@@ -67,7 +67,7 @@ def test_a_caller_that_stops_early_stops_the_reader():
 
 def test_reading_runs_ahead_of_a_slow_apply():
     reads: list[int] = []
-    events = read_ahead(Concurrent(), _pages(10, reads=reads))
+    events = ReadAhead(Concurrent(), _pages(10, reads=reads)).events()
     next(events)
     time.sleep(0.3)  # the apply of the first page
     assert len(reads) > 1
@@ -96,3 +96,10 @@ def test_a_started_reader_hands_over_every_event_in_order():
     events = list(reader.events())
     assert [sorted(e.known) for e in events[:-1]] == [[str(i)] for i in range(30)]
     assert isinstance(events[-1], End)
+
+
+def test_a_closed_reader_refuses_to_be_read_instead_of_waiting_forever():
+    reader = ReadAhead(Concurrent(), _pages(5))
+    reader.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        list(reader.events())
