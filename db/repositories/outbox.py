@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
@@ -189,30 +189,24 @@ def renew_claims(session: Session, token: str, wall_now: datetime) -> set[int]:
     return set(renewed)
 
 
-# Built once: the one-by-one send path runs it for every email.
-_MARK_STARTED = (
-    update(OUTBOX)
-    .where(
-        OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)),
-        OUTBOX.c.claim_token == bindparam("b_token"),
-        OUTBOX.c.status == OutboxStatus.SENDING,
+def _marking(rows: ColumnElement[bool]) -> Update:
+    """Mark ``rows`` started if still claimed by the token and sending; returns their ids."""
+    return (
+        update(OUTBOX)
+        .where(
+            rows,
+            OUTBOX.c.claim_token == bindparam("b_token"),
+            OUTBOX.c.status == OutboxStatus.SENDING,
+        )
+        .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
+        .returning(OUTBOX.c.id)
     )
-    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
-    .returning(OUTBOX.c.id)
-)
 
 
-# One row (the one-by-one path): an expanding IN is rendered again on every execution.
-_MARK_ONE_STARTED = (
-    update(OUTBOX)
-    .where(
-        OUTBOX.c.id == bindparam("b_id"),
-        OUTBOX.c.claim_token == bindparam("b_token"),
-        OUTBOX.c.status == OutboxStatus.SENDING,
-    )
-    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
-    .returning(OUTBOX.c.id)
-)
+# Built once: the one-by-one send path runs them for every email. One row has a statement of
+# its own: an expanding IN is rendered again on every execution.
+_MARK_STARTED = _marking(OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)))
+_MARK_ONE_STARTED = _marking(OUTBOX.c.id == bindparam("b_id"))
 
 
 def mark_started(session: Session, token: str, ids: Sequence[int], wall_now: datetime) -> set[int]:
@@ -265,19 +259,12 @@ _RECORD_OUTCOME = (
 )
 
 
-# The one-by-one path's step between two emails, in one round trip on PostgreSQL: the last
-# email's outcome (a data-modifying CTE) and the next email's start mark. Two different rows
-# of one snapshot, so neither update sees or blocks the other.
-_RECORD_THEN_MARK = (
-    update(OUTBOX)
-    .where(
-        OUTBOX.c.id == bindparam("b_mark_id"),
-        OUTBOX.c.claim_token == bindparam("b_token"),
-        OUTBOX.c.status == OutboxStatus.SENDING,
-    )
-    .values(send_started_at=bindparam("b_now", type_=UTCDateTime()))
-    .returning(OUTBOX.c.id)
-    .add_cte(_RECORD_OUTCOME.returning(OUTBOX.c.id).cte("recorded"))
+# The one-by-one path's step between two emails, in one round trip on PostgreSQL (run on the
+# driver by ``outbox_steps``): the last email's outcome (a data-modifying CTE) and the next
+# email's start mark. Two different rows of one snapshot: neither update sees or blocks the
+# other.
+_RECORD_THEN_MARK = _marking(OUTBOX.c.id == bindparam("b_mark_id")).add_cte(
+    _RECORD_OUTCOME.returning(OUTBOX.c.id).cte("recorded")
 )
 
 
@@ -307,15 +294,11 @@ def record_outcomes(session: Session, token: str, outcomes: Sequence[Outcome]) -
 def record_then_mark_started(
     session: Session, token: str, outcomes: Sequence[Outcome], next_id: int, wall_now: datetime
 ) -> bool:
-    """``record_outcomes`` then ``mark_started`` of one row; True when that row is still
-    claimed by ``token``. One statement on PostgreSQL when there is one outcome (the
-    one-by-one path's step between two emails); the caller commits, as for both."""
-    connection = session.connection()
-    if len(outcomes) != 1 or connection.dialect.name != "postgresql":
-        record_outcomes(session, token, outcomes)
-        return bool(mark_started(session, token, [next_id], wall_now))
-    params = {**_outcome_params(token, outcomes[0]), "b_mark_id": next_id, "b_now": wall_now}
-    return connection.execute(_RECORD_THEN_MARK, params).first() is not None
+    """``record_outcomes`` then ``mark_started`` of one row, in the caller's transaction; True
+    when that row is still claimed by ``token``. (On PostgreSQL the dispatcher runs both as
+    one statement on the driver: ``outbox_steps``.)"""
+    record_outcomes(session, token, outcomes)
+    return bool(mark_started(session, token, [next_id], wall_now))
 
 
 def counts_by_status(session: Session) -> dict[str, int]:

@@ -119,9 +119,8 @@ def test_a_claim_takes_at_most_its_batch_size_on_every_database(factory):
     assert sizes == [5, 5, 2, 0]
 
 
-def test_the_step_between_two_emails_records_one_and_marks_the_next_only_while_claimed(factory):
-    """``record_then_mark_started`` (one statement on PostgreSQL): the last email's outcome is
-    written and the next row marked started, unless another dispatcher has taken it."""
+def _claimed_with_the_last_taken_over(factory) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """Three email rows claimed by "ours"; another dispatcher ("theirs") took the third."""
     enqueue_messages(factory, [email(n) for n in range(3)], T0)
     with transaction(factory) as session:
         first, second, third = (
@@ -130,6 +129,13 @@ def test_the_step_between_two_emails_records_one_and_marks_the_next_only_while_c
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id == third).values(claim_token="theirs")
         )
+    return first, second, third
+
+
+def test_the_step_between_two_emails_records_one_and_marks_the_next_only_while_claimed(factory):
+    """``record_then_mark_started``: the last email's outcome is written and the next row
+    marked started, unless another dispatcher has taken it."""
+    first, second, third = _claimed_with_the_last_taken_over(factory)
     sent = repo.Outcome(first, OutboxStatus.SENT, provider_id="msg-1", sent_at=T0)
     failed = repo.Outcome(second, OutboxStatus.FAILED, last_error="SendGrid 400: bad address")
     with transaction(factory) as session:
@@ -153,14 +159,7 @@ def test_email_steps_on_their_own_connection_record_mark_and_commit(committed_fa
     """The dispatcher's per-email step as it runs in production (on PostgreSQL straight on
     the driver): each step is committed, marks only a row still claimed, and stores the
     outcome's values as the ORM path does (status value, UTC times, cleared claim)."""
-    enqueue_messages(committed_factory, [email(n) for n in range(3)], T0)
-    with transaction(committed_factory) as session:
-        first, second, third = (
-            row.id for row in repo.claim_due(session, T0, 3, "ours", [OutboxChannel.EMAIL])
-        )
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == third).values(claim_token="theirs")
-        )
+    first, second, third = _claimed_with_the_last_taken_over(committed_factory)
     later = T0 + timedelta(hours=2)
     with email_steps(committed_factory) as steps:
         assert steps.step("ours", [], first, T0) is True
