@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,39 @@ from db.models import (
     TeamMember,
 )
 from tests.faults.world import World, stable_referral
+
+# -- what the vendors received: counted at the servers, never from our own tables --------
+
+
+def delivered_slack_keys(world: World) -> Counter[str]:
+    return Counter(
+        ((m.get("metadata") or {}).get("event_payload") or {}).get("dedupe_key", "?")
+        for m in world.slack.messages()
+    )
+
+
+def hubspot_tasks(world: World) -> Counter[str]:
+    return Counter(
+        t.get("referral_outbox_key", "?") for t in world.hubspot.objects("tasks").values()
+    )
+
+
+def hubspot_records(world: World) -> dict[str, Counter[str]]:
+    """Companies by domain, contacts by email, deals by referral id (pushed) or name."""
+    return {
+        "companies": Counter(
+            c.get("domain") or c.get("name", "?") for c in _all(world, "companies")
+        ),
+        "contacts": Counter(c.get("email", "?") for c in _all(world, "contacts")),
+        "deals": Counter(
+            d.get("referral_program_id") or f"name:{d.get('dealname')}"
+            for d in _all(world, "deals")
+        ),
+    }
+
+
+def _all(world: World, object_type: str) -> Iterator[dict[str, str]]:
+    yield from world.hubspot.objects(object_type).values()
 
 
 @dataclass
@@ -184,7 +217,7 @@ def snapshot(world: World) -> dict[str, Any]:
             for a in session.scalars(select(Ask))
         }
     keys = {raw: stable for raw, (stable, _) in outbox.items()}
-    records = world.hubspot_records()
+    records = hubspot_records(world)
     return {
         "referrals": referrals,
         "rewards": rewards,
@@ -192,8 +225,8 @@ def snapshot(world: World) -> dict[str, Any]:
         "asks": asks,
         "outbox": dict(outbox.values()),
         "emails": _translated(world.delivered_email_keys(), keys),
-        "slack": _translated(world.delivered_slack_keys(), keys),
-        "crm tasks": _translated(world.hubspot_tasks(), keys),
+        "slack": _translated(delivered_slack_keys(world), keys),
+        "crm tasks": _translated(hubspot_tasks(world), keys),
         "crm deals": _translated(records["deals"], {**ids.external}),
         "crm companies": records["companies"],
         "crm contacts": records["contacts"],

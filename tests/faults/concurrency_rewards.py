@@ -29,10 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import OutboxMessage, Reward, RewardLedgerEntry
-from domain.program import Program, load_program, preset_text
+from domain.program import Program, load_program
 from domain.statuses import LedgerEntry, RewardStatus
 from tasks.rewards.decide import decide_reward
 from tasks.rewards.finance import export_released, record_tax_form
+from tests.faults.story import edited_preset
 from tests.tasks.reward_world import DAY, DUE, PAID, Referrer, RewardWorld
 
 YEARLY_CAP = Decimal(3000)
@@ -57,11 +58,7 @@ PARTNER_AMOUNTS = (Decimal(5000), Decimal(30000), Decimal(8000), Decimal(25000))
 
 
 def program_text() -> str:
-    text = preset_text("saas")
-    for old, new in EDITS:
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
+    return edited_preset(EDITS)
 
 
 @dataclass

@@ -14,10 +14,9 @@ the story must not.
 from __future__ import annotations
 
 import csv
-import random
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,7 +40,7 @@ from db.models import (
 )
 from db.repositories import outbox as outbox_repo
 from db.repositories.asks import record_outcome
-from domain.program import Program, load_program, preset_text
+from domain.program import Program, load_program
 from domain.referrals.intake import REFERRAL_COLUMNS, validate_intake
 from domain.stages import ProgramStage, reached
 from domain.statuses import (
@@ -54,7 +53,7 @@ from integrations.ports import program_properties
 from integrations.sandbox.portal import SANDBOX_PIPELINES
 from integrations.wiring import build_adapters, build_deliverers
 from simulation.book import Book
-from simulation.pipeline import OpenDeal, StageOdds, moves_for_day
+from simulation.pipeline import OpenDeal, moves_for_day
 from simulation.referrals import intro_for
 from simulation.signals_file import write_signals
 from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
@@ -72,35 +71,7 @@ from tasks.team import import_team
 from tests.fakes.hubspot_server import FakeHubSpot
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.fakes.slack_server import FakeSlack
-
-# The saas preset with rewards released the day after their milestone (no 30-day hold) and
-# the client credit (500) above the approval threshold, so a few simulated days see rewards
-# accrue, wait for finance, get released, thanked, queued for payout and exported.
-PROGRAM_EDITS = (("delay_days: 30", "delay_days: 0"), ("above_amount: 1000", "above_amount: 400"))
-# Deals move briskly, so referrals pushed on one day are won a few days later.
-ODDS: dict[ProgramStage, StageOdds] = {
-    stage: StageOdds(0.8, 0.03) for stage in ProgramStage if stage is not ProgramStage.CLOSED_LOST
-} | {
-    ProgramStage.CLOSED_WON: StageOdds(0.8),
-    ProgramStage.ONBOARDING: StageOdds(0.8),
-    ProgramStage.FIRST_PAYMENT: StageOdds(0.0),
-    ProgramStage.CLOSED_LOST: StageOdds(0.0),
-}
-# A CSM's day with a prompted ask (higher than the demo's, for a short story).
-INTRO, DECLINE, COMPLETE_TASK = 0.30, 0.05, 0.25
-
-
-def program_text() -> str:
-    text = preset_text("saas")
-    for old, new in PROGRAM_EDITS:
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
-
-
-def rng_for(*parts: object) -> random.Random:
-    """A generator seeded by what a choice is about (stable across runs), not by row order."""
-    return random.Random(":".join(map(str, parts)))
+from tests.faults.story import COMPLETE_TASK, DECLINE, INTRO, ODDS, program_text, rng_for
 
 
 @dataclass
@@ -460,6 +431,10 @@ class World:
 
     # -- a person resolving what the outbox could not ------------------------------------
 
+    def delivered_email_keys(self) -> Counter[str]:
+        """SendGrid's mails by ``outbox_key``: what its activity feed shows a person."""
+        return Counter(m.custom_args.get("outbox_key", "?") for m in self.sendgrid.mails)
+
     def resolve_in_doubt(self, at: datetime) -> list[str]:
         """What `referrals outbox list --status in_doubt` shows, looked up in SendGrid's
         activity feed by the ``outbox_key`` custom arg: found, `outbox resolve --sent`; not
@@ -482,38 +457,6 @@ class World:
             deliverers = build_deliverers(build_adapters(self.settings(), self.factory))
             requeue_outbox(self.factory, deliverers, missing, at)
         return [f"{'resolved' if key in delivered else 'requeued'} {key}" for _, key, _ in rows]
-
-    # -- what the vendors received: counted at the servers ---------------------------------
-
-    def delivered_email_keys(self) -> Counter[str]:
-        return Counter(m.custom_args.get("outbox_key", "?") for m in self.sendgrid.mails)
-
-    def delivered_slack_keys(self) -> Counter[str]:
-        return Counter(
-            ((m.get("metadata") or {}).get("event_payload") or {}).get("dedupe_key", "?")
-            for m in self.slack.messages()
-        )
-
-    def hubspot_tasks(self) -> Counter[str]:
-        return Counter(
-            t.get("referral_outbox_key", "?") for t in self.hubspot.objects("tasks").values()
-        )
-
-    def hubspot_records(self) -> dict[str, Counter[str]]:
-        """Companies by domain, contacts by email, deals by referral id (pushed) or name."""
-        return {
-            "companies": Counter(
-                c.get("domain") or c.get("name", "?") for c in self._all("companies")
-            ),
-            "contacts": Counter(c.get("email", "?") for c in self._all("contacts")),
-            "deals": Counter(
-                d.get("referral_program_id") or f"name:{d.get('dealname')}"
-                for d in self._all("deals")
-            ),
-        }
-
-    def _all(self, object_type: str) -> Iterator[dict[str, str]]:
-        yield from self.hubspot.objects(object_type).values()
 
 
 def stable_referral(session: Session, referral_id: int | None) -> str:
