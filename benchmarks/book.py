@@ -12,11 +12,18 @@ generator does not give (simulation/book.py is not the benchmark's to edit).
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from simulation.book import Book, SignalSpec, generate_book
+from simulation.signals_file import write_signals
+from simulation.team_file import write_team_file
 
 SEED = 13
 DAYS = 60  # the period the generator's history covers; the first program day follows it
@@ -59,6 +66,69 @@ def bench_book(accounts: int, seed: int = SEED) -> BenchBook:
     return BenchBook(book, first, steady, first_day, steady_day)
 
 
+@dataclass(frozen=True)
+class BookFiles:
+    """What a benchmark day needs of its book, once the book is in files: a deployment's
+    flow process never holds the generated book (1M signals, about 600 MB at 100k), and a
+    process that does is measurably slower at everything it does afterwards."""
+
+    folder: Path
+    accounts: int
+    first_day: datetime
+    steady_day: datetime
+    stats: dict[str, int]
+
+    @property
+    def team(self) -> Path:
+        return self.folder / "team.csv"
+
+    def signals(self, day: str) -> Path:
+        return self.folder / f"signals-{day}.jsonl"
+
+
+def write_book_files(accounts: int, folder: Path, seed: int = SEED) -> BookFiles:
+    """The book's team file and both days' signal files in ``folder``."""
+    bench = bench_book(accounts, seed)
+    book = bench.book
+    files = BookFiles(
+        folder,
+        accounts,
+        bench.first_day,
+        bench.steady_day,
+        {
+            "companies": len(book.companies),
+            "contacts": len(book.contacts),
+            "deals": len(book.deals),
+            "accounts_with_deals": len({d.company_crm_id for d in book.deals}),
+            "signals": len(bench.first_signals) + len(bench.steady_signals),
+            "team": len(book.team),
+            "csms": sum(1 for m in book.team if m.role == "csm"),
+        },
+    )
+    write_team_file(book, files.team)
+    write_signals(bench.first_signals, files.signals("first"))
+    write_signals(bench.steady_signals, files.signals("steady"))
+    return files
+
+
+def book_files_apart(accounts: int, folder: Path) -> BookFiles:
+    """``write_book_files`` in a process of its own, which takes the book's memory with it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.book", str(accounts), str(folder)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return BookFiles(
+        folder,
+        found["accounts"],
+        datetime.fromisoformat(found["first_day"]),
+        datetime.fromisoformat(found["steady_day"]),
+        found["stats"],
+    )
+
+
 def _copies(
     book: Book,
     rng: random.Random,
@@ -90,3 +160,17 @@ def _copies(
             )
         )
     return tuple(made)
+
+
+if __name__ == "__main__":
+    made = write_book_files(int(sys.argv[1]), Path(sys.argv[2]))
+    print(
+        json.dumps(
+            {
+                "accounts": made.accounts,
+                "first_day": made.first_day.isoformat(),
+                "steady_day": made.steady_day.isoformat(),
+                "stats": made.stats,
+            }
+        )
+    )

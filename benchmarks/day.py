@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import gc
+import importlib
 import io
 import json
 import os
@@ -31,10 +32,10 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.book import DAYS, REFERRAL_SHARE, SEED, BenchBook, bench_book, team_for
+from benchmarks.book import DAYS, REFERRAL_SHARE, SEED, BookFiles, book_files_apart, team_for
+from benchmarks.prefect_cost import TaskBodies, measure_flow_tasks
 from benchmarks.referrals import intros
-from simulation.signals_file import write_signals
-from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID, write_team_file
+from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID
 
 HUBSPOT_CALLS_PER_10S = 190
 FLOWS = (
@@ -234,9 +235,9 @@ def _environment(urls: dict[str, str], database_url: str, folder: Path) -> dict[
     }
 
 
-def _flow_calls(mode: str) -> dict[str, Callable[[datetime], Any]]:
+def _flow_calls(mode: str) -> tuple[dict[str, Callable[[datetime], Any]], TaskBodies | None]:
     """Each flow as the program day calls it: the plain function with the deployment's
-    context, or the Prefect flow itself."""
+    context, or the Prefect flow itself with its task functions measured."""
     if mode == "prefect":
         from flows.detect_moments import detect_moments_flow
         from flows.dispatch_outbox import dispatch_outbox_flow
@@ -245,6 +246,7 @@ def _flow_calls(mode: str) -> dict[str, Callable[[datetime], Any]]:
         from flows.sync_crm import sync_crm_flow
         from flows.track_referrals import track_referrals_flow
 
+        modules = [importlib.import_module(f"flows.{f.replace('-', '_')}") for f in FLOWS]
         return {
             "sync-crm": lambda at: sync_crm_flow(at=at),
             "detect-moments": lambda at: detect_moments_flow(at=at),
@@ -252,7 +254,7 @@ def _flow_calls(mode: str) -> dict[str, Callable[[datetime], Any]]:
             "track-referrals": lambda at: track_referrals_flow(at=at),
             "release-rewards": lambda at: release_rewards_flow(at=at),
             "dispatch-outbox": lambda at: dispatch_outbox_flow(at=at),
-        }
+        }, measure_flow_tasks(modules)
     from integrations.wiring import build_deliverers
     from tasks.context import app_context
     from tasks.detect_moments import detect_moments
@@ -275,7 +277,7 @@ def _flow_calls(mode: str) -> dict[str, Callable[[datetime], Any]]:
         ),
         "release-rewards": lambda at: release_rewards(c.factory, c.program, c.settings, at),
         "dispatch-outbox": lambda at: dispatch_outbox(c.factory, deliverers, at, c.dispatch_policy),
-    }
+    }, None
 
 
 def _records(name: str, result: Any, counts_before: dict[str, int], counts_after: dict[str, int]):  # type: ignore[no-untyped-def]
@@ -314,15 +316,13 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     only: str | None = config.get("only")
     started = time.perf_counter()
     vendors = Vendors(accounts, HUBSPOT_CALLS_PER_10S)  # seeds its portal while we generate
-    bench: BenchBook = bench_book(accounts)
-    # The generated book (1M signals at 100k) stays in this process to write files and pick
-    # referrers; a deployment's flow process never holds it. Frozen, so the garbage
-    # collector does not walk it again and again during the flows and bill them for it.
-    gc.collect()
-    gc.freeze()
-    book = bench.book
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         folder = Path(tmp)
+        bench = book_files_apart(accounts, folder)
+        # What this process has loaded so far (imports) is frozen, so the garbage collector
+        # does not walk it again and again during the flows and bill them for it.
+        gc.collect()
+        gc.freeze()
         name = f"bench_{mode}" if database == "postgresql" else f"bench-{mode}"
         database_url = _database(database, folder, name)
         os.environ.update(_environment(vendors.urls, database_url, folder))
@@ -339,15 +339,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
                 "accounts": accounts,
                 "database": database,
                 "mode": mode,
-                "book": {
-                    "companies": len(book.companies),
-                    "contacts": len(book.contacts),
-                    "deals": len(book.deals),
-                    "accounts_with_deals": len({d.company_crm_id for d in book.deals}),
-                    "signals": len(bench.first_signals) + len(bench.steady_signals),
-                    "team": len(book.team),
-                    "csms": sum(1 for m in book.team if m.role == "csm"),
-                },
+                "book": bench.stats,
                 "phases": meter.phases,
                 "total_wall_s": round(time.perf_counter() - started, 1),
             }
@@ -357,7 +349,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 
 def _days(
     config: dict[str, Any],
-    bench: BenchBook,
+    bench: BookFiles,
     folder: Path,
     meter: Meter,
     mode: str,
@@ -371,7 +363,6 @@ def _days(
     from tasks.referrals.capture import capture_referrals
     from tasks.team import import_team
 
-    book = bench.book
     meter.run("setup", "migrate", lambda: upgrade(os.environ["DATABASE_URL"]), flow=False)
     context = app_context()
     factory = context.factory
@@ -382,17 +373,13 @@ def _days(
         lambda: context.adapters.crm.setup(program_properties(milestones)),
         flow=False,
     )
-    write_team_file(book, folder / "team.csv")
-    meter.run(
-        "setup", "team import", lambda: import_team(factory, read_rows(folder / "team.csv")), False
-    )
-    calls = _flow_calls(mode)
+    meter.run("setup", "team import", lambda: import_team(factory, read_rows(bench.team)), False)
+    calls, bodies = _flow_calls(mode)
     records: dict[str, dict[str, Any]] = {}
     referral_count = 0
 
-    def ingest(day: str, signals: tuple[Any, ...], at: datetime) -> None:
-        path = folder / f"signals-{day}.jsonl"
-        write_signals(signals, path)
+    def ingest(day: str, at: datetime) -> None:
+        path = bench.signals(day)
         meter.run(day, "ingest signals", lambda: ingest_rows(factory, read_rows(path), at), False)
 
     def capture(day: str, count: int, at: datetime) -> None:
@@ -422,13 +409,13 @@ def _days(
         if day == "first":
             vendors_at = midnight + timedelta(hours=6)
             meter.vendors.ask("clock", at=vendors_at.isoformat())
-            ingest(day, bench.first_signals, midnight + timedelta(hours=6))
+            ingest(day, midnight + timedelta(hours=6))
         else:
             churn = meter.vendors.ask(
                 "churn", at=(midnight + timedelta(hours=6)).isoformat(), share=0.01, won_share=0.3
             )
             records["steady-churn"] = churn
-            ingest(day, bench.steady_signals, midnight + timedelta(hours=6))
+            ingest(day, midnight + timedelta(hours=6))
         for flow in FLOWS:
             at = midnight + timedelta(hours=HOURS[flow])
             if flow == "detect-moments":  # intros arrive during the day (web, CSV), not a flow
@@ -442,9 +429,15 @@ def _days(
             after = _table_counts(factory)
             meter.phases[-1]["records"] = _records(flow, result, before, after)
             meter.phases[-1]["tables"] = after
+            if bodies is not None:
+                meter.phases[-1].update(bodies.take())
             if mode == "plain":
                 meter.phases[-1]["report"] = _summary(result)
-    return {"churn": records.get("steady-churn", {})}
+    found: dict[str, Any] = {"churn": records.get("steady-churn", {})}
+    if bodies is not None:
+        found["prefect_threads"] = sorted(bodies.other_threads)
+        found["prefect_threads_lost"] = bodies.threads_lost
+    return found
 
 
 def _summary(result: Any) -> Any:

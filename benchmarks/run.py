@@ -351,7 +351,9 @@ def main() -> None:
         print(
             f"\nPrefect ({prefect['accounts']:,}, {prefect['database']}): flows "
             f"{prefect['cpu_flows_s']:.1f} s CPU / {prefect['wall_flows_s']:.1f} s wall, plain "
-            f"{prefect['cpu_plain_s']:.1f} s / {prefect['wall_plain_s']:.1f} s"
+            f"{prefect['cpu_plain_s']:.1f} s / {prefect['wall_plain_s']:.1f} s; outside the "
+            f"task bodies {prefect['cpu_prefect_s']:.2f} s CPU / {prefect['wall_prefect_s']:.1f} s"
+            " wall"
         )
     print()
     width = max((len(t["target"]) for t in found), default=10)

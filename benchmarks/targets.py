@@ -145,11 +145,23 @@ def targets(
     elif "error" in prefect:
         add("Prefect share of the program day <= 5%", prefect["error"], False)
     else:
+        every_flow = prefect["measured_flows"] == len(prefect["by_flow"]) > 0
+        # The target is the 100k day's; at smaller sizes the fixed cost of a flow run (about
+        # 40 ms of CPU and a second of wall) is all there is to see.
+        judged = prefect["accounts"] >= 100_000 and prefect["database"] == "postgresql"
         add(
             f"Prefect share of the program day <= {TARGET_PREFECT_SHARE:.0%} "
             f"({prefect['accounts']:,}, {prefect['database']})",
-            f"{prefect['cpu_share']:.1%} of our CPU ({prefect['wall_share']:.1%} of wall)",
-            prefect["cpu_share"] <= TARGET_PREFECT_SHARE,
+            f"{prefect['cpu_share']:.1%} of the CPU, {prefect['wall_share']:.1%} of the wall "
+            f"outside the task bodies (against the plain run: {prefect['ab_cpu_share']:.1%} "
+            f"CPU, {prefect['ab_wall_share']:.1%} wall)",
+            (
+                every_flow
+                and prefect["cpu_share"] <= TARGET_PREFECT_SHARE
+                and prefect["wall_share"] <= TARGET_PREFECT_SHARE
+            )
+            if judged
+            else None,
         )
         for row in prefect["flow_runs"]:
             bound = row["bound"]
@@ -182,8 +194,9 @@ def rate_share(phase: dict[str, Any]) -> dict[str, float]:
 
 
 def prefect_share(plain: dict[str, Any], flows: dict[str, Any], server: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    """Prefect's cost: the flows' day minus the plain functions' day, as a share of the
-    flows' day; and task runs per flow run against ⌈records/1000⌉ + c."""
+    """Prefect's cost in the Prefect run: each flow call minus its task functions' bodies
+    (benchmarks.prefect_cost), as a share of the flows' day; the same day's difference from
+    the plain run beside it; and task runs per flow run against ⌈records/1000⌉ + c."""
     if "phases" not in flows:
         return {"accounts": flows["accounts"], "database": flows["database"], "error": "failed"}
     a, b = day_totals(plain), day_totals(flows)
@@ -191,6 +204,9 @@ def prefect_share(plain: dict[str, Any], flows: dict[str, Any], server: list[dic
     cpu_flows = sum(t["cpu_s"] for t in b.values())
     wall_plain = sum(t["wall_s"] for t in a.values())
     wall_flows = sum(t["wall_s"] for t in b.values())
+    measured = [p for p in flows["phases"] if p["flow"] and "task_cpu_s" in p]
+    cpu_prefect = sum(p["cpu_s"] - p["task_cpu_s"] for p in measured)
+    wall_prefect = sum(p["wall_s"] - p["task_wall_s"] for p in measured)
     seen: dict[str, int] = defaultdict(int)
     rows = []
     for run in server:
@@ -208,12 +224,21 @@ def prefect_share(plain: dict[str, Any], flows: dict[str, Any], server: list[dic
         "cpu_flows_s": round(cpu_flows, 2),
         "wall_plain_s": round(wall_plain, 2),
         "wall_flows_s": round(wall_flows, 2),
-        "cpu_share": max(0.0, (cpu_flows - cpu_plain) / cpu_flows) if cpu_flows else 0.0,
-        "wall_share": max(0.0, (wall_flows - wall_plain) / wall_flows) if wall_flows else 0.0,
+        "cpu_prefect_s": round(cpu_prefect, 2),
+        "wall_prefect_s": round(wall_prefect, 2),
+        "measured_flows": len(measured),
+        "cpu_share": cpu_prefect / cpu_flows if cpu_flows else 0.0,
+        "wall_share": wall_prefect / wall_flows if wall_flows else 0.0,
+        "ab_cpu_share": (cpu_flows - cpu_plain) / cpu_flows if cpu_flows else 0.0,
+        "ab_wall_share": (wall_flows - wall_plain) / wall_flows if wall_flows else 0.0,
         "by_flow": {
-            f"{p['day']} {p['name']}": {"wall_s": p["wall_s"], "cpu_s": p["cpu_s"]}
+            f"{p['day']} {p['name']}": {
+                k: p[k] for k in ("wall_s", "cpu_s", "task_wall_s", "task_cpu_s") if k in p
+            }
             for p in flows["phases"]
             if p["flow"]
         },
+        "threads": flows.get("prefect_threads", []),
+        "threads_lost": flows.get("prefect_threads_lost"),
         "flow_runs": rows,
     }

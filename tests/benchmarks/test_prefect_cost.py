@@ -1,0 +1,89 @@
+"""The benchmark judges Prefect's share by what each flow call spends outside its task
+bodies; the body's measure must keep the body's own threads and leave out the threads that
+were already running (Prefect's workers), or the share would be off in either direction."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from benchmarks.prefect_cost import TaskBodies
+from benchmarks.targets import prefect_share
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/task")
+
+
+def _burn(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+class _Task:
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+
+def test_a_body_counts_its_own_threads_and_not_the_ones_running_before_it() -> None:
+    stop = threading.Event()
+
+    def background() -> None:  # stands for Prefect's log and event workers
+        while not stop.is_set():
+            _burn(0.005)
+
+    worker = threading.Thread(target=background, name="prefect-like", daemon=True)
+    worker.start()
+
+    def body(x: int) -> int:
+        helper = threading.Thread(target=_burn, args=(0.15,))  # the body's own reader
+        helper.start()
+        _burn(0.15)
+        helper.join()
+        return x + 1
+
+    task = _Task(body)
+    bodies = TaskBodies()
+    bodies.wrap(task)
+    bodies.wrap(task)  # wrapping twice measures once
+    try:
+        assert task.fn(1) == 2
+    finally:
+        stop.set()
+        worker.join()
+    taken = bodies.take()
+    assert taken["task_bodies"] == 1
+    # 0.30 s of the body's two threads; the background thread spent about as much meanwhile.
+    assert 0.27 <= taken["task_cpu_s"] <= 0.40, taken
+    assert "prefect-like" in bodies.other_threads
+    assert bodies.take()["task_cpu_s"] == 0.0
+
+
+def _run(mode: str, phases: list[tuple[str, str, float, float, float, float]]) -> dict[str, Any]:
+    rows = []
+    for day, name, wall, cpu, task_wall, task_cpu in phases:
+        row: dict[str, Any] = {"day": day, "name": name, "flow": True, "wall_s": wall}
+        row.update({"cpu_s": cpu, "peak_rss_mb": 100.0})
+        if mode == "prefect":
+            row.update({"task_wall_s": task_wall, "task_cpu_s": task_cpu})
+        rows.append(row)
+    return {"accounts": 100_000, "database": "postgresql", "mode": mode, "phases": rows}
+
+
+def test_the_share_is_what_the_flow_calls_spend_outside_their_bodies() -> None:
+    plain = _run(
+        "plain", [("first", "sync-crm", 100, 20, 0, 0), ("steady", "sync-crm", 10, 5, 0, 0)]
+    )
+    flows = _run(
+        "prefect",
+        [("first", "sync-crm", 104, 22, 102, 21.5), ("steady", "sync-crm", 11, 5.5, 10, 5.0)],
+    )
+    share = prefect_share(plain, flows, [])
+    assert share["cpu_prefect_s"] == pytest.approx(1.0)
+    assert share["cpu_share"] == pytest.approx(1.0 / 27.5)
+    assert share["wall_share"] == pytest.approx(3.0 / 115)
+    assert share["ab_cpu_share"] == pytest.approx(2.5 / 27.5)
+    assert share["measured_flows"] == 2
