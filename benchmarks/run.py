@@ -20,6 +20,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,28 @@ def run_day(config: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
     if done.returncode != 0 or not lines:
         return {**config, "error": f"exit status {done.returncode}"}
     return json.loads(lines[-1])
+
+
+def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run of a size standing for its repeats: each phase's wall and CPU the median of
+    the repeats', the spread kept beside it. The work (records, API calls) is the same in
+    every repeat, so it is the first one's."""
+    done = [r for r in repeats if "phases" in r]
+    if len(done) < 2:
+        return done[0] if done else repeats[0]
+    first = done[0]
+    phases = []
+    for i, phase in enumerate(first["phases"]):
+        same = [r["phases"][i] for r in done if len(r["phases"]) > i]
+        phases.append(
+            {
+                **phase,
+                "wall_s": round(statistics.median(p["wall_s"] for p in same), 3),
+                "cpu_s": round(statistics.median(p["cpu_s"] for p in same), 3),
+                "cpu_s_repeats": [p["cpu_s"] for p in same],
+            }
+        )
+    return {**first, "phases": phases, "repeats": len(done)}
 
 
 def _free_port() -> int:
@@ -311,6 +334,13 @@ def main() -> None:
         help="the Prefect server run (auto: when the largest size is 10,000 or more; below, "
         "its share is the fixed cost of a flow run and says little)",
     )
+    parser.add_argument(
+        "--repeat-small",
+        type=int,
+        default=3,
+        metavar="N",
+        help="run each size below the largest N times and use each flow's median (default 3)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="cProfile each flow into DIR")
     parser.add_argument("--out", default="bench/results.json")
     args = parser.parse_args()
@@ -326,7 +356,10 @@ def main() -> None:
             config = {"accounts": size, "database": database, "mode": "plain", "only": args.only}
             if args.profile:
                 config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
-            runs.append(run_day(config))
+            # A smaller size is cheap to repeat, and its noise (several per cent a run) would
+            # otherwise go straight into the growth ratios.
+            times = args.repeat_small if size < max(sizes) else 1
+            runs.append(median_run([run_day(config) for _ in range(max(1, times))]))
             write_results(args, runs, None, [], started)
     prefect = None
     wanted = {"yes": True, "no": False}.get(args.prefect, max(sizes) >= 10_000)

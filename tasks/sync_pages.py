@@ -199,6 +199,7 @@ class Pending:
         self.deals = object_type == "deals"
         self.records: list[CrmRecord] = []
         self.versions: set[tuple[str, datetime]] = set()  # read in this run, pending or applied
+        self._pruned_at: datetime | None = None
         self.to_read: list[str] = []  # deals whose company the CRM still has to tell
 
     @property
@@ -208,6 +209,11 @@ class Pending:
         return len(self.to_read) >= ASSOCIATION_BATCH or len(self.records) >= ASSOCIATION_BATCH
 
     def add(self, records: list[CrmRecord], known: Collection[str], since: datetime) -> None:
+        # Pages are asked from ``since`` on, which only moves forward: a version older than it
+        # cannot come again, so the set holds about a page, not every record of a full sync.
+        if self._pruned_at is None or since > self._pruned_at:
+            self.versions = {v for v in self.versions if v[1] >= since}
+            self._pruned_at = since
         for record in records:
             version = (record.crm_id, record.updated_at)
             if version in self.versions:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.sync_pages import End, Event, ReadAhead, Records, SyncError
+from integrations.ports import CrmRecord
+from tasks.sync_pages import End, Event, Pending, ReadAhead, Records, SyncError
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -103,3 +104,24 @@ def test_a_closed_reader_refuses_to_be_read_instead_of_waiting_forever():
     reader.close()
     with pytest.raises(RuntimeError, match="closed"):
         list(reader.events())
+
+
+def _record(crm_id: str, minutes: int) -> CrmRecord:
+    return CrmRecord("companies", crm_id, {}, T + timedelta(minutes=minutes))
+
+
+def test_a_record_read_again_at_the_boundary_is_taken_once_and_old_versions_are_let_go():
+    pending = Pending(Concurrent(), "companies")  # type: ignore[arg-type]
+    pending.add([_record("1", 0), _record("2", 1), _record("3", 1)], (), T)
+    # The next page is asked from the newest time seen: 2 and 3 come again, 4 is new.
+    pending.add([_record("2", 1), _record("3", 1), _record("4", 2)], (), T + timedelta(minutes=1))
+    assert [r.crm_id for r in pending.flush(T)] == ["1", "2", "3", "4"]
+    assert pending.versions == {
+        ("2", T + timedelta(minutes=1)),
+        ("3", T + timedelta(minutes=1)),
+        ("4", T + timedelta(minutes=2)),
+    }
+    # A record changed during the run comes back newer: a new version, taken again.
+    pending.add([_record("4", 2), _record("1", 5)], (), T + timedelta(minutes=2))
+    assert [r.crm_id for r in pending.flush(T)] == ["1"]
+    assert {crm_id for crm_id, _ in pending.versions} == {"4", "1"}
