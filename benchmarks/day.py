@@ -319,8 +319,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         folder = Path(tmp)
         bench = book_files_apart(accounts, folder)
-        # What this process has loaded so far (imports) is frozen, so the garbage collector
-        # does not walk it again and again during the flows and bill them for it.
+        # What is loaded by now (the benchmark's own modules) is frozen, out of the garbage
+        # collector's walks; the flows' imports come later and are walked like the rest.
         gc.collect()
         gc.freeze()
         name = f"bench_{mode}" if database == "postgresql" else f"bench-{mode}"
@@ -331,7 +331,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             profile_dir.mkdir(parents=True, exist_ok=True)
         meter = Meter(vendors, profile_dir)
         try:
-            result = _days(config, bench, folder, meter, mode, only)
+            result = _days(config, bench, meter, mode, only)
         finally:
             vendors.close()
         result.update(
@@ -350,7 +350,6 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 def _days(
     config: dict[str, Any],
     bench: BookFiles,
-    folder: Path,
     meter: Meter,
     mode: str,
     only: str | None,
@@ -435,8 +434,7 @@ def _days(
                 meter.phases[-1]["report"] = _summary(result)
     found: dict[str, Any] = {"churn": records.get("steady-churn", {})}
     if bodies is not None:
-        found["prefect_threads"] = sorted(bodies.other_threads)
-        found["prefect_threads_lost"] = bodies.threads_lost
+        found["prefect_doubts"] = bodies.doubts()
     return found
 
 

@@ -87,24 +87,28 @@ def run_day(config: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
 
 def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     """One run of a size standing for its repeats: each phase's wall and CPU the median of
-    the repeats', the spread kept beside it. The work (records, API calls) is the same in
-    every repeat, so it is the first one's."""
+    the repeats' (the CPU of each repeat kept beside it). The work (records, API calls) is
+    the same in every repeat, so the rest is the first one's: its ``gc_s`` and peak memory
+    are that run's, not medians. A failed repeat is named in ``failed_repeats``."""
     done = [r for r in repeats if "phases" in r]
-    if len(done) < 2:
-        return done[0] if done else repeats[0]
+    failed = [r.get("error", "failed") for r in repeats if "phases" not in r]
+    if not done:
+        return repeats[0]
     first = done[0]
     phases = []
-    for i, phase in enumerate(first["phases"]):
-        same = [r["phases"][i] for r in done if len(r["phases"]) > i]
+    for phase in first["phases"]:
+        key = (phase["day"], phase["name"])
+        same = [p for r in done for p in r["phases"] if (p["day"], p["name"]) == key]
         phases.append(
             {
                 **phase,
                 "wall_s": round(statistics.median(p["wall_s"] for p in same), 3),
                 "cpu_s": round(statistics.median(p["cpu_s"] for p in same), 3),
+                "wall_s_repeats": [p["wall_s"] for p in same],
                 "cpu_s_repeats": [p["cpu_s"] for p in same],
             }
         )
-    return {**first, "phases": phases, "repeats": len(done)}
+    return {**first, "phases": phases, "repeats": len(done), "failed_repeats": failed}
 
 
 def _free_port() -> int:
@@ -332,7 +336,7 @@ def main() -> None:
         choices=("auto", "yes", "no"),
         default="auto",
         help="the Prefect server run (auto: when the largest size is 10,000 or more; below, "
-        "its share is the fixed cost of a flow run and says little)",
+        "its share is the fixed cost of a flow run and says little; judged at 100,000)",
     )
     parser.add_argument(
         "--repeat-small",
@@ -386,7 +390,7 @@ def main() -> None:
             f"{prefect['cpu_flows_s']:.1f} s CPU / {prefect['wall_flows_s']:.1f} s wall, plain "
             f"{prefect['cpu_plain_s']:.1f} s / {prefect['wall_plain_s']:.1f} s; outside the "
             f"task bodies {prefect['cpu_prefect_s']:.2f} s CPU / {prefect['wall_prefect_s']:.1f} s"
-            " wall"
+            f" wall; threads {prefect['doubts']}"
         )
     print()
     width = max((len(t["target"]) for t in found), default=10)

@@ -310,7 +310,7 @@ def _take(
     fresh: list[CrmRecord],
     counts: SyncCounts,
 ) -> None:
-    """Apply records (each version once per run: see ``_Pending``), their quarantine and the
+    """Apply records (each version once per run: see ``Pending``), their quarantine and the
     watermark, in one transaction."""
     if not fresh:
         return

@@ -198,7 +198,7 @@ class Pending:
         self.crm = crm
         self.deals = object_type == "deals"
         self.records: list[CrmRecord] = []
-        self.versions: set[tuple[str, datetime]] = set()  # read in this run, pending or applied
+        self.versions: set[tuple[str, datetime]] = set()  # read at or after the page's since
         self._pruned_at: datetime | None = None
         self.to_read: list[str] = []  # deals whose company the CRM still has to tell
 

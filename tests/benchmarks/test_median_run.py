@@ -29,5 +29,14 @@ def test_each_phase_takes_the_median_of_the_repeats_and_keeps_their_spread() -> 
 
 def test_a_failed_repeat_is_left_out_and_one_run_stands_as_it_is() -> None:
     failed = {"accounts": 10_000, "error": "exit status 1"}
-    assert median_run([failed, _run([1.0])])["phases"][0]["cpu_s"] == 1.0
+    run = median_run([failed, _run([1.0])])
+    assert run["phases"][0]["cpu_s"] == 1.0
+    assert run["failed_repeats"] == ["exit status 1"]
     assert median_run([failed]) is failed
+
+
+def test_phases_are_matched_by_day_and_name_not_by_position() -> None:
+    one, two = _run([1.0, 5.0]), _run([3.0, 7.0])
+    two["phases"].reverse()
+    run = median_run([one, two])
+    assert [p["cpu_s"] for p in run["phases"]] == [2.0, 6.0]
