@@ -5,7 +5,7 @@ every pipeline are read: reports need every deal, and a referral's deal may sit 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
@@ -46,6 +46,7 @@ class HubSpotReads:
             limit,
             known,
             associations,
+            since,
             next_after=lambda page: ((page.get("paging") or {}).get("next") or {}).get("after"),
         )
 
@@ -71,6 +72,7 @@ class HubSpotReads:
             limit,
             frozenset(),
             associations,
+            at,
             next_after=lambda page: (
                 str(page["results"][-1]["id"])
                 if (page.get("paging") or {}).get("next") and page.get("results")
@@ -88,6 +90,7 @@ class HubSpotReads:
         limit: int,
         known: Collection[str],
         associations: bool,
+        floor: datetime,
         next_after: Callable[[Any], str | None],
     ) -> CrmPage:
         last_modified = LAST_MODIFIED[object_type]
@@ -121,7 +124,7 @@ class HubSpotReads:
                 result.get("updatedAt")
             )
             associations = {"companies": companies[crm_id]} if companies.get(crm_id) else {}
-            records.append(
-                CrmRecord(object_type, crm_id, props, updated or datetime.now(UTC), associations)
-            )
+            # No readable time at all: the search found it at or after ``floor``, so it is
+            # placed there. "Now" would move the sync's keyset past every record between.
+            records.append(CrmRecord(object_type, crm_id, props, updated or floor, associations))
         return CrmPage(records, next_after(page))

@@ -78,6 +78,30 @@ def test_deal_search_reads_every_pipeline(fake):
     assert [f["propertyName"] for f in filters] == ["hs_lastmodifieddate"]
 
 
+def test_a_record_without_a_readable_time_is_kept_at_the_page_floor_not_at_now(fake):
+    """Were it placed at now, the sync's next page would be asked from now and every record
+    modified in between would be skipped for good."""
+    since = T0 - timedelta(days=1)
+    at = T0 - timedelta(hours=2)
+
+    def result(crm_id: str, when: str | None) -> dict[str, object]:
+        found: dict[str, object] = {"id": crm_id, "properties": {"name": f"C{crm_id}"}}
+        if when is not None:
+            found["properties"]["hs_lastmodifieddate"] = when  # type: ignore[index]
+            found["updatedAt"] = when
+        return found
+
+    page = {
+        "total": 3,
+        "results": [result("1", at.isoformat()), result("2", None), result("3", "not a time")],
+        "paging": {"next": {"after": "3"}},
+    }
+    fake.fail_next("POST", "/crm/v3/objects/companies/search", 200, body=page)
+    records = adapter(fake).changed_since("companies", since, ["name"]).records
+    assert [(r.crm_id, r.updated_at) for r in records] == [("1", at), ("2", since), ("3", since)]
+    assert records[1].properties["name"] == "C2"
+
+
 def test_429_is_retried_after_its_retry_after(fake):
     fake.fail_next("POST", "/crm/v3/objects/companies/search", 429, headers={"Retry-After": "3"})
     slept: list[float] = []
