@@ -132,12 +132,16 @@ def targets(
             if not p["flow"] or q is None:
                 continue
             growth = p["cpu_s"] / q["cpu_s"] if q["cpu_s"] > 0 else math.inf
-            judged = q["cpu_s"] >= GROWTH_FLOOR_S
+            # The issue sets growth, like the 60 s, for the day on PostgreSQL; SQLite's is
+            # shown (its engine's own work runs in our process and counts as ours).
+            measurable = q["cpu_s"] >= GROWTH_FLOOR_S
+            judged = measurable and database == "postgresql"
             add(
                 f"growth {size:,}/{size // 10:,} <= {10 * GROWTH_SLACK:.0f}x: {p['day']} "
                 f"{p['name']} ({database})",
                 f"{p['cpu_s']:.2f} / {q['cpu_s']:.2f} s CPU = {growth:.1f}x"
-                + ("" if judged else f" (under {GROWTH_FLOOR_S} s at {size // 10:,})"),
+                + ("" if measurable else f" (under {GROWTH_FLOOR_S} s at {size // 10:,})")
+                + ("" if database == "postgresql" else " (shown: the target is PostgreSQL's)"),
                 growth <= 10 * GROWTH_SLACK if judged else None,
             )
     if prefect is None:
