@@ -91,6 +91,9 @@ class CrmRecord:
     properties: dict[str, Any]
     updated_at: datetime
     associations: dict[str, list[str]] = field(default_factory=dict)
+    # The CRM gave no readable last-modified time: ``updated_at`` is the time the page was
+    # asked from (the record is kept, and the sync flags it).
+    time_unread: bool = False
 
 
 @dataclass(frozen=True)

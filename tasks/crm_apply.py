@@ -88,6 +88,7 @@ def apply_records(
     counts: SyncCounts,
 ) -> list[str]:
     """Apply a page; returns the ids of the records stored (mapped and written)."""
+    _note_unread_times(session, object_type, records, counts)
     if object_type == "companies":
         return _apply_companies(session, records, counts)
     if object_type == "contacts":
@@ -335,6 +336,32 @@ def _capture_rep_referrals(
             datetime.now(UTC),
         )
         counts.new_issues += [c.message for c in fresh]
+
+
+def _note_unread_times(
+    session: Session, object_type: str, records: list[CrmRecord], counts: SyncCounts
+) -> None:
+    """Records that came with no readable last-modified time are kept; flagged once a type."""
+    ids = [r.crm_id for r in records if r.time_unread]
+    if not ids:
+        return
+    counts.extra["unreadable_modified_times"] += len(ids)
+    fresh = issues.note_causes(
+        session,
+        [
+            issues.Cause(
+                "unreadable_value",
+                f"{object_type}.last_modified",
+                object_type,
+                f"{object_type} record {ids[0]}{' and others' if len(ids) > 1 else ''} came "
+                "with no readable last-modified time: kept, dated the time the sync asked from",
+                len(ids),
+                {"property": "last_modified", "example_record": ids[0]},
+            )
+        ],
+        datetime.now(UTC),
+    )
+    counts.new_issues += [c.message for c in fresh]
 
 
 def _note_unreadable_history(

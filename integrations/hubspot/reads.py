@@ -126,5 +126,9 @@ class HubSpotReads:
             associations = {"companies": companies[crm_id]} if companies.get(crm_id) else {}
             # No readable time at all: the search found it at or after ``floor``, so it is
             # placed there. "Now" would move the sync's keyset past every record between.
-            records.append(CrmRecord(object_type, crm_id, props, updated or floor, associations))
+            records.append(
+                CrmRecord(
+                    object_type, crm_id, props, updated or floor, associations, updated is None
+                )
+            )
         return CrmPage(records, next_after(page))

@@ -6,7 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from db.models import Account, CrmIssue
 from domain.program import load_preset
 from integrations.errors import PermanentError
 from integrations.hubspot.factory import build_hubspot_crm
@@ -99,7 +101,22 @@ def test_a_record_without_a_readable_time_is_kept_at_the_page_floor_not_at_now(f
     fake.fail_next("POST", "/crm/v3/objects/companies/search", 200, body=page)
     records = adapter(fake).changed_since("companies", since, ["name"]).records
     assert [(r.crm_id, r.updated_at) for r in records] == [("1", at), ("2", since), ("3", since)]
+    assert [r.time_unread for r in records] == [False, True, True]
     assert records[1].properties["name"] == "C2"
+
+
+def test_the_sync_keeps_records_without_a_readable_time_and_flags_them_once(fake, factory):
+    fake.add_company({"name": "Later", "domain": "later.example"}, updated_at=T0)
+    odd = {"id": "901", "properties": {"name": "No time", "domain": "no-time.example"}}
+    page = {"total": 1, "results": [odd], "paging": {"next": {"after": "901"}}}
+    fake.fail_next("POST", "/crm/v3/objects/companies/search", 200, body=page)
+    report = sync_crm(factory, adapter(fake, []), PROGRAM, ("companies",))
+    assert report.by_type["companies"].created == 2  # the record after it was not skipped
+    with factory() as session:
+        names = set(session.scalars(select(Account.name)))
+        flags = [(i.kind, i.key, i.records) for i in session.scalars(select(CrmIssue))]
+    assert names == {"No time", "Later"}
+    assert flags == [("unreadable_value", "companies.last_modified", 1)]
 
 
 def test_429_is_retried_after_its_retry_after(fake):
