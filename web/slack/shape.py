@@ -61,7 +61,9 @@ def _payload(data: Mapping[str, Any]) -> bool:
         return False
     if kind in _NEEDS_ACTION_ID and not isinstance(data.get("action_id"), str):
         return False
-    return view is None or _view(view)
+    if "view" in data:  # Bolt reads a present view as an object, null included
+        return isinstance(view, dict) and _view(view)
+    return True
 
 
 def _action(action: Any) -> bool:
