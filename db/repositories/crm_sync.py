@@ -223,11 +223,14 @@ def mark_asks_done_by_crm_task(
 
 
 def mark_reopened(session: Session, reopened: dict[str, datetime]) -> None:
+    """Record when a deal re-entered an open stage after closed lost. Its ``closed_at`` follows
+    its current stage (written with the row): a deal closed again since, or whose history
+    disagrees with its stage, stays closed, and a second sync finds nothing to change."""
     if reopened:
         table = Deal.__table__
         session.connection().execute(
             update(table)
             .where(table.c.crm_id == bindparam("b_crm"))
-            .values(reopened_at=bindparam("b_at"), closed_at=None),
+            .values(reopened_at=bindparam("b_at")),
             [{"b_crm": crm, "b_at": at} for crm, at in reopened.items()],
         )

@@ -167,6 +167,25 @@ def test_a_deal_reopened_after_closed_lost_is_tracked(backend, factory):
     assert (reopened.reopened_at, reopened.closed_at) == (T0 + timedelta(days=9), None)
 
 
+def test_a_deal_lost_reopened_and_won_between_syncs_keeps_its_close_date(backend, factory):
+    company = backend.add_company(T0, "Client", "client.example")
+    deal = backend.add_deal(T0, "Deal", "presentationscheduled", company)
+    backend.move_deal(deal, "closedlost", T0 + timedelta(days=1))
+    sync_crm(factory, backend.crm, PROGRAM)
+    backend.move_deal(deal, "appointmentscheduled", T0 + timedelta(days=9))
+    backend.move_deal(deal, "closedwon", T0 + timedelta(days=20))
+
+    second = sync_crm(factory, backend.crm, PROGRAM)
+    third = sync_crm(factory, backend.crm, PROGRAM)
+
+    assert second.by_type["deals"].extra["reopened"] == 1
+    with factory() as session:
+        won = session.scalars(select(Deal)).one()
+    assert won.program_stage is ProgramStage.CLOSED_WON
+    assert (won.reopened_at, won.closed_at) == (T0 + timedelta(days=9), T0 + timedelta(days=20))
+    assert third.by_type["deals"].updated == 0
+
+
 def test_malformed_records_are_quarantined_by_id_and_reason_and_the_rest_is_stored(
     backend, factory
 ):
