@@ -318,24 +318,22 @@ def _capture_rep_referrals(
     )
     counts.extra["referrals from rep deals"] += sum(1 for r in results if r.created)
     unknown = [i.crm_deal_id for i, r in zip(inputs, results, strict=True) if r.problem]
-    if unknown:
-        fresh = issues.note_causes(
-            session,
-            [
-                issues.Cause(
-                    "unknown_referral_code",
-                    f"deal:{crm_id}",
-                    "deals",
-                    f"deal {crm_id} carries a referral code nobody has: no referral was made "
-                    "(check the code on the deal)",
-                    1,
-                    {"deal": crm_id},
-                )
-                for crm_id in unknown
-            ],
-            datetime.now(UTC),
-        )
-        counts.new_issues += [c.message for c in fresh]
+    _note(
+        session,
+        counts,
+        [
+            issues.Cause(
+                "unknown_referral_code",
+                f"deal:{crm_id}",
+                "deals",
+                f"deal {crm_id} carries a referral code nobody has: no referral was made "
+                "(check the code on the deal)",
+                1,
+                {"deal": crm_id},
+            )
+            for crm_id in unknown
+        ],
+    )
 
 
 def _note_unread_times(
@@ -346,22 +344,21 @@ def _note_unread_times(
     if not ids:
         return
     counts.extra["unreadable_modified_times"] += len(ids)
-    fresh = issues.note_causes(
+    _note(
         session,
+        counts,
         [
             issues.Cause(
                 "unreadable_value",
                 f"{object_type}.last_modified",
                 object_type,
-                f"{object_type} record {ids[0]}{' and others' if len(ids) > 1 else ''} came "
-                "with no readable last-modified time: kept, dated the time the sync asked from",
+                f"{object_type} record {_example(ids)} came with no readable last-modified "
+                "time: kept, dated the time the sync asked from",
                 len(ids),
                 {"property": "last_modified", "example_record": ids[0]},
             )
         ],
-        datetime.now(UTC),
     )
-    counts.new_issues += [c.message for c in fresh]
 
 
 def _note_unreadable_history(
@@ -375,24 +372,33 @@ def _note_unreadable_history(
     if not by_property:
         return
     counts.extra["unreadable_entry_times"] += sum(len(ids) for ids in by_property.values())
-    fresh = issues.note_causes(
+    _note(
         session,
+        counts,
         [
             issues.Cause(
                 "unreadable_value",
                 f"deals.{name}",
                 "deals",
-                f"deal property {name} holds something that is not a date (deal {ids[0]}"
-                f"{' and others' if len(ids) > 1 else ''}): left out of the stage history, "
-                "the deal is kept",
+                f"deal property {name} holds something that is not a date (deal "
+                f"{_example(ids)}): left out of the stage history, the deal is kept",
                 len(ids),
                 {"property": name, "example_deal": ids[0]},
             )
             for name, ids in sorted(by_property.items())
         ],
-        datetime.now(UTC),
     )
-    counts.new_issues += [c.message for c in fresh]
+
+
+def _note(session: Session, counts: SyncCounts, causes: list[issues.Cause]) -> None:
+    """Store causes once each; the ones new (or back after being resolved) are reported."""
+    if causes:
+        fresh = issues.note_causes(session, causes, datetime.now(UTC))
+        counts.new_issues += [c.message for c in fresh]
+
+
+def _example(ids: list[str]) -> str:
+    return ids[0] + (" and others" if len(ids) > 1 else "")
 
 
 def _new_stage_events(
