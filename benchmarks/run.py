@@ -345,6 +345,14 @@ def main() -> None:
         metavar="N",
         help="run each size below the largest N times and use each flow's median (default 3)",
     )
+    parser.add_argument(
+        "--repeat-large",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the largest size N times and use each flow's median (default 1: a 100k "
+        "run takes about 10 minutes a database)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="cProfile each flow into DIR")
     parser.add_argument("--out", default="bench/results.json")
     args = parser.parse_args()
@@ -361,8 +369,8 @@ def main() -> None:
             if args.profile:
                 config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
             # A smaller size is cheap to repeat, and its noise (several per cent a run) would
-            # otherwise go straight into the growth ratios.
-            times = args.repeat_small if size < max(sizes) else 1
+            # otherwise go straight into the growth ratios; the largest one, when asked.
+            times = args.repeat_small if size < max(sizes) else args.repeat_large
             runs.append(median_run([run_day(config) for _ in range(max(1, times))]))
             write_results(args, runs, None, [], started)
     prefect = None
