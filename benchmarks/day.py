@@ -20,6 +20,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.book import DAYS, REFERRAL_SHARE, SEED, BookFiles, book_files_apart, team_for
 from benchmarks.prefect_cost import TaskBodies, measure_flow_tasks
+from benchmarks.reference import machine_figures, reference_seconds, sample
 from benchmarks.referrals import intros
 from simulation.team_file import APPROVER_EMAIL, APPROVER_SLACK_ID
 
@@ -124,16 +126,34 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 class Meter:
-    """Measures one phase: wall, our CPU, peak RSS, garbage collection, and the vendor calls
-    it made."""
+    """Measures one phase: wall, our CPU, peak RSS, garbage collection, the vendor calls it
+    made, and the machine's speed around it (benchmarks.reference): the reference workload
+    timed before and after, the machine's busy and stolen core time and the vendor
+    process's CPU during it."""
 
     def __init__(self, vendors: Vendors, profile_dir: Path | None) -> None:
         self.vendors = vendors
         self.profile_dir = profile_dir
         self.phases: list[dict[str, Any]] = []
+        self.references: list[float] = []
         self.gc_seconds = 0.0
         self._gc_started = 0.0
         gc.callbacks.append(self._gc)
+
+    def in_reference_unit(self) -> dict[str, Any]:
+        """Each phase's CPU in the run's reference unit (``cpu_ref``): the median of every
+        reference timing the run took, two per phase. One timing wanders by a tenth from the
+        next; the machine's drift that the unit is for is slower than a run, and the
+        median of forty is steady."""
+        if not self.references:
+            return {}
+        unit = statistics.median(self.references)
+        for phase in self.phases:
+            phase["cpu_ref"] = round(phase["cpu_s"] / unit, 2)
+        return {
+            "reference_s": round(unit, 5),
+            "reference_range_s": [round(min(self.references), 5), round(max(self.references), 5)],
+        }
 
     def _gc(self, phase: str, _info: dict[str, Any]) -> None:
         if phase == "start":
@@ -142,8 +162,10 @@ class Meter:
             self.gc_seconds += time.process_time() - self._gc_started
 
     def run(self, day: str, name: str, fn: Callable[[], Any], flow: bool = True) -> Any:
+        reference_before = reference_seconds()
         before = self.vendors.ask("counts")
         exact_peak = _reset_peak_rss()
+        machine_before = sample(self.vendors.process.pid)
         gc0 = self.gc_seconds
         # CPU, not wall: the target is our CPU, and waits on sockets would crowd the profile.
         profiler = cProfile.Profile(time.process_time) if self.profile_dir else None
@@ -154,6 +176,7 @@ class Meter:
         if profiler:
             profiler.disable()
         wall, cpu, ended = time.perf_counter() - wall0, time.process_time() - cpu0, time.time()
+        machine = machine_figures(machine_before, sample(self.vendors.process.pid))
         after = self.vendors.ask("counts")
         peak = self.vendors.ask("peak", since=started, until=ended)["peak"]
         hub_b, hub_a = before["hubspot"], after["hubspot"]
@@ -166,6 +189,7 @@ class Meter:
             "gc_s": round(self.gc_seconds - gc0, 3),  # of cpu_s: the collector's share
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "peak_rss_exact": exact_peak,
+            "machine": machine,
             "hubspot": {
                 "calls": _delta(hub_a["calls"], hub_b["calls"]),
                 "rejected_429": _delta(hub_a["rejected"], hub_b["rejected"]),
@@ -183,6 +207,9 @@ class Meter:
                 ),
             },
         }
+        reference_after = reference_seconds()
+        self.references += [reference_before, reference_after]
+        phase["reference_s"] = round((reference_before + reference_after) / 2, 5)
         if profiler and self.profile_dir:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
@@ -340,6 +367,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
                 "database": database,
                 "mode": mode,
                 "book": bench.stats,
+                **meter.in_reference_unit(),
                 "phases": meter.phases,
                 "total_wall_s": round(time.perf_counter() - started, 1),
             }

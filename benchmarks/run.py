@@ -6,7 +6,9 @@ real adapters against local vendor servers; a table with each target's pass/fail
     python -m benchmarks.run --sizes 1000 --skip-suites          # a quick look (~1 min)
 
 Each size and database runs in a process of its own (benchmarks.day), so one run's imports,
-caches and memory do not flatter the next. Prefect's share is measured once, at the largest
+caches and memory do not flatter the next. The sizes take turns (10k, 100k, 10k, 10k), and
+growth is judged in the unit of a reference workload timed beside every flow
+(benchmarks.reference): this machine's speed drifts over the minutes between the sizes. Prefect's share is measured once, at the largest
 size (on PostgreSQL when it is chosen), by running the same day through the ``@flow``
 functions against a Prefect server started here, and comparing with the plain functions.
 """
@@ -85,11 +87,31 @@ def run_day(config: dict[str, Any], env: dict[str, str] | None = None) -> dict[s
     return json.loads(lines[-1])
 
 
+def run_order(
+    sizes: list[int], databases: list[str], repeat_small: int, repeat_large: int
+) -> list[tuple[int, str]]:
+    """The runs in the order they are made: database by database, the sizes' repeats taken
+    in turns (10k, 100k, 10k, 10k rather than 10k, 10k, 10k, 100k), so the smaller size is
+    measured on both sides of the larger one and a drift of the machine's speed between
+    them does not land on one side of a growth ratio."""
+    largest = max(sizes)
+    order = []
+    for database in databases:
+        left = {s: max(1, repeat_large if s == largest else repeat_small) for s in sizes}
+        while any(left.values()):
+            for size in sizes:
+                if left[size]:
+                    order.append((size, database))
+                    left[size] -= 1
+    return order
+
+
 def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
-    """One run of a size standing for its repeats: each phase's wall and CPU the median of
-    the repeats' (the CPU of each repeat kept beside it). The work (records, API calls) is
-    the same in every repeat, so the rest is the first one's: its ``gc_s`` and peak memory
-    are that run's, not medians. A failed repeat is named in ``failed_repeats``."""
+    """One run of a size standing for its repeats: each phase's wall, CPU and CPU in the
+    reference's unit (``cpu_ref``) the median of the repeats' (each repeat's kept beside
+    it). The work (records, API calls) is the same in every repeat, so the rest is the
+    first one's: its ``gc_s`` and peak memory are that run's, not medians. A failed repeat
+    is named in ``failed_repeats``."""
     done = [r for r in repeats if "phases" in r]
     failed = [r.get("error", "failed") for r in repeats if "phases" not in r]
     if not done:
@@ -99,16 +121,25 @@ def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     for phase in first["phases"]:
         key = (phase["day"], phase["name"])
         same = [p for r in done for p in r["phases"] if (p["day"], p["name"]) == key]
-        phases.append(
-            {
-                **phase,
-                "wall_s": round(statistics.median(p["wall_s"] for p in same), 3),
-                "cpu_s": round(statistics.median(p["cpu_s"] for p in same), 3),
-                "wall_s_repeats": [p["wall_s"] for p in same],
-                "cpu_s_repeats": [p["cpu_s"] for p in same],
-            }
-        )
-    return {**first, "phases": phases, "repeats": len(done), "failed_repeats": failed}
+        # The reference unit only when every repeat has it, else none (not the first one's).
+        merged = {
+            **{k: v for k, v in phase.items() if k != "cpu_ref"},
+            "wall_s": round(statistics.median(p["wall_s"] for p in same), 3),
+            "cpu_s": round(statistics.median(p["cpu_s"] for p in same), 3),
+            "wall_s_repeats": [p["wall_s"] for p in same],
+            "cpu_s_repeats": [p["cpu_s"] for p in same],
+        }
+        if all(p.get("cpu_ref") is not None for p in same):
+            merged["cpu_ref"] = round(statistics.median(p["cpu_ref"] for p in same), 2)
+            merged["cpu_ref_repeats"] = [p["cpu_ref"] for p in same]
+        phases.append(merged)
+    return {
+        **first,
+        "phases": phases,
+        "repeats": len(done),
+        "failed_repeats": failed,
+        "reference_s_repeats": [r.get("reference_s") for r in done],
+    }
 
 
 def _free_port() -> int:
@@ -249,7 +280,7 @@ def run_suites() -> list[dict[str, Any]]:
 def table(runs: list[dict[str, Any]]) -> str:
     lines = [
         f"{'accounts':>8} {'db':10} {'day':6} {'flow':16} {'wall s':>8} {'cpu s':>8} "
-        f"{'rss MB':>7} {'calls':>6} {'min':>6} {'ratio':>6} {'429':>4} {'rate':>5}"
+        f"{'rss MB':>7} {'refs':>6} {'calls':>6} {'min':>6} {'ratio':>6} {'429':>4} {'rate':>5}"
     ]
     for r in runs:
         if r.get("mode") != "plain":
@@ -270,7 +301,8 @@ def table(runs: list[dict[str, Any]]) -> str:
                 lines.append(
                     f"{r['accounts']:>8} {r['database']:10} {day:6} {p['name']:16} "
                     f"{p['wall_s']:8.2f} {p['cpu_s']:8.2f} {p['peak_rss_mb']:7.0f} "
-                    f"{actual:6} {least:6} {ratio:>6} {rejected:4} {rate:>5}"
+                    f"{p.get('cpu_ref') or 0:6.0f} {actual:6} {least:6} {ratio:>6} "
+                    f"{rejected:4} {rate:>5}"
                 )
             t = day_totals(r).get(day)
             if t:
@@ -362,17 +394,18 @@ def main() -> None:
         if d not in {"sqlite", "postgresql"}:
             parser.error(f"unknown database {d!r}: sqlite or postgresql")
     started = time.perf_counter()
-    runs = []
-    for size in sizes:
-        for database in databases:
-            config = {"accounts": size, "database": database, "mode": "plain", "only": args.only}
-            if args.profile:
-                config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
-            # A smaller size is cheap to repeat, and its noise (several per cent a run) would
-            # otherwise go straight into the growth ratios; the largest one, when asked.
-            times = args.repeat_small if size < max(sizes) else args.repeat_large
-            runs.append(median_run([run_day(config) for _ in range(max(1, times))]))
-            write_results(args, runs, None, [], started)
+    # A smaller size is cheap to repeat, and its noise (several per cent a run) would
+    # otherwise go straight into the growth ratios; the largest one, when asked.
+    repeats: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    runs: list[dict[str, Any]] = []
+    for size, database in run_order(sizes, databases, args.repeat_small, args.repeat_large):
+        config = {"accounts": size, "database": database, "mode": "plain", "only": args.only}
+        if args.profile:
+            config["profile_dir"] = str(Path(args.profile) / f"{size}-{database}")
+        at = round(time.perf_counter() - started, 1)
+        repeats.setdefault((size, database), []).append({**run_day(config), "started_s": at})
+        runs = [median_run(done) for done in repeats.values()]
+        write_results(args, runs, None, [], started)
     prefect = None
     wanted = {"yes": True, "no": False}.get(args.prefect, max(sizes) >= 10_000)
     if wanted and not args.only:

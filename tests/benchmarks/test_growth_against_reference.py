@@ -1,0 +1,110 @@
+"""Growth from 10k to 100k compares like with like: the sizes' runs are interleaved, and a
+ratio is judged in the reference workload's unit when both sides carry it, since the two
+sizes run minutes apart on a machine whose speed drifts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.reference import machine_figures, reference_seconds, reference_work
+from benchmarks.run import median_run, run_order
+from benchmarks.targets import targets
+
+
+def _run(accounts: int, cpu: float, reference: float | None) -> dict[str, Any]:
+    phase: dict[str, Any] = {
+        "day": "first",
+        "name": "sync-crm",
+        "flow": True,
+        "wall_s": cpu * 3,
+        "cpu_s": cpu,
+        "peak_rss_mb": 100.0,
+        "hubspot": {"calls": {}, "rejected_429": {}, "items": {}, "peak_calls_in_10s": 0},
+        "sendgrid": {"calls": {}, "accepted": 0},
+        "slack": {"calls": {}, "post_channels": {}},
+    }
+    run: dict[str, Any] = {
+        "accounts": accounts,
+        "database": "postgresql",
+        "mode": "plain",
+        "phases": [phase],
+    }
+    if reference is not None:
+        run["reference_s"] = reference
+        phase["cpu_ref"] = round(cpu / reference, 2)
+    return run
+
+
+def _growth(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(t for t in targets(runs, None, []) if t["target"].startswith("growth"))
+
+
+def test_a_machine_slower_during_the_large_run_does_not_fail_the_growth() -> None:
+    # 12 x the CPU, but the reference took 1.25 x as long beside it: 9.6 x the work.
+    found = _growth([_run(10_000, 2.0, 0.040), _run(100_000, 24.0, 0.050)])
+    assert found["result"] == "pass"
+    assert "9.6x" in found["figure"] and "12.0x raw" in found["figure"]
+
+
+def test_work_that_grows_too_fast_fails_on_a_steady_machine() -> None:
+    found = _growth([_run(10_000, 2.0, 0.040), _run(100_000, 24.0, 0.040)])
+    assert found["result"] == "FAIL"
+    assert "12.0x" in found["figure"]
+
+
+def test_a_faster_machine_during_the_large_run_does_not_hide_growth() -> None:
+    # 10.5 x the CPU on a machine 1.2 x faster: 12.6 x the work.
+    found = _growth([_run(10_000, 2.0, 0.048), _run(100_000, 21.0, 0.040)])
+    assert found["result"] == "FAIL"
+
+
+def test_runs_without_the_reference_are_judged_on_their_cpu() -> None:
+    assert _growth([_run(10_000, 2.0, None), _run(100_000, 21.0, None)])["result"] == "pass"
+    assert _growth([_run(10_000, 2.0, 0.04), _run(100_000, 23.0, None)])["result"] == "FAIL"
+
+
+def test_the_median_run_keeps_the_reference_unit_and_its_repeats() -> None:
+    run = median_run([_run(10_000, 2.0, 0.040), _run(10_000, 2.6, 0.050), _run(10_000, 2.2, 0.044)])
+    phase = run["phases"][0]
+    assert phase["cpu_ref"] == 50.0
+    assert phase["cpu_ref_repeats"] == [50.0, 52.0, 50.0]
+    assert run["reference_s_repeats"] == [0.040, 0.050, 0.044]
+    mixed = median_run([_run(10_000, 2.0, 0.040), _run(10_000, 2.6, None)])
+    assert "cpu_ref" not in mixed["phases"][0]
+
+
+def test_the_sizes_take_turns_so_the_small_one_brackets_the_large_one() -> None:
+    assert run_order([10_000, 100_000], ["postgresql"], 3, 1) == [
+        (10_000, "postgresql"),
+        (100_000, "postgresql"),
+        (10_000, "postgresql"),
+        (10_000, "postgresql"),
+    ]
+    assert run_order([10_000, 100_000], ["sqlite", "postgresql"], 2, 2) == [
+        (10_000, "sqlite"),
+        (100_000, "sqlite"),
+        (10_000, "sqlite"),
+        (100_000, "sqlite"),
+        (10_000, "postgresql"),
+        (100_000, "postgresql"),
+        (10_000, "postgresql"),
+        (100_000, "postgresql"),
+    ]
+    assert run_order([1000], ["sqlite"], 0, 0) == [(1000, "sqlite")]
+
+
+def test_the_reference_workload_is_fixed_and_timed() -> None:
+    assert reference_work(500) == reference_work(500)
+    assert reference_work(500) != reference_work(600)
+    assert reference_seconds(tries=1) > 0
+
+
+def test_machine_figures_read_two_samples() -> None:
+    before = {"machine": {"busy": 100, "idle": 300, "steal": 0}, "vendors": 10}
+    after = {"machine": {"busy": 200, "idle": 500, "steal": 100}, "vendors": 60}
+    found = machine_figures(before, after, cores=2)
+    tick = found["busy_core_s"] / 100  # seconds per tick on this machine
+    assert found["busy_share"] == 0.25
+    assert found["steal_core_s"] == round(100 * tick, 2)
+    assert found["vendors_cpu_s"] == round(50 * tick, 2)
+    assert machine_figures({"machine": {}, "vendors": None}, after) == {}
