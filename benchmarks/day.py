@@ -126,10 +126,10 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 class Meter:
-    """Measures one phase: wall, our CPU, peak RSS, garbage collection, the vendor calls it
-    made, and the machine's speed around it (benchmarks.reference): the reference workload
-    timed before and after, the machine's busy and stolen core time and the vendor
-    process's CPU during it."""
+    """Measures one phase: wall, our CPU (user and system), peak RSS, garbage collection,
+    the vendor calls it made, and the machine around it (benchmarks.reference): the
+    reference workload timed before and after, the machine's busy and stolen core time and
+    the vendor process's CPU during it."""
 
     def __init__(self, vendors: Vendors, profile_dir: Path | None) -> None:
         self.vendors = vendors
@@ -141,10 +141,9 @@ class Meter:
         gc.callbacks.append(self._gc)
 
     def in_reference_unit(self) -> dict[str, Any]:
-        """Each phase's CPU in the run's reference unit (``cpu_ref``): the median of every
-        reference timing the run took, two per phase. One timing wanders by a tenth from the
-        next; the machine's drift that the unit is for is slower than a run, and the
-        median of forty is steady."""
+        """Each phase's CPU in the run's reference unit (``cpu_ref``, shown beside the
+        seconds): the median of every reference timing the run took, two per phase, since
+        one timing wanders by a tenth from the next."""
         if not self.references:
             return {}
         unit = statistics.median(self.references)
@@ -170,12 +169,14 @@ class Meter:
         # CPU, not wall: the target is our CPU, and waits on sockets would crowd the profile.
         profiler = cProfile.Profile(time.process_time) if self.profile_dir else None
         wall0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
+        times0 = os.times()
         if profiler:
             profiler.enable()
         result = fn()
         if profiler:
             profiler.disable()
         wall, cpu, ended = time.perf_counter() - wall0, time.process_time() - cpu0, time.time()
+        times = os.times()
         machine = machine_figures(machine_before, sample(self.vendors.process.pid))
         after = self.vendors.ask("counts")
         peak = self.vendors.ask("peak", since=started, until=ended)["peak"]
@@ -187,6 +188,9 @@ class Meter:
             "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3),
             "gc_s": round(self.gc_seconds - gc0, 3),  # of cpu_s: the collector's share
+            # of cpu_s: in our code and libraries, and in the kernel on our behalf (sockets)
+            "user_s": round(times.user - times0.user, 3),
+            "system_s": round(times.system - times0.system, 3),
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "peak_rss_exact": exact_peak,
             "machine": machine,

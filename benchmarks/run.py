@@ -6,11 +6,13 @@ real adapters against local vendor servers; a table with each target's pass/fail
     python -m benchmarks.run --sizes 1000 --skip-suites          # a quick look (~1 min)
 
 Each size and database runs in a process of its own (benchmarks.day), so one run's imports,
-caches and memory do not flatter the next. The sizes take turns (10k, 100k, 10k, 10k), and
-growth is judged in the unit of a reference workload timed beside every flow
-(benchmarks.reference): this machine's speed drifts over the minutes between the sizes. Prefect's share is measured once, at the largest
-size (on PostgreSQL when it is chosen), by running the same day through the ``@flow``
-functions against a Prefect server started here, and comparing with the plain functions.
+caches and memory do not flatter the next. The sizes take turns (10k, 100k, 10k, 10k): this
+machine's speed drifts over the minutes between them. A reference workload is timed beside
+every flow (benchmarks.reference) and each growth ratio is also shown in its unit.
+
+Prefect's share is measured once, at the largest size (on PostgreSQL when it is chosen), by
+running the same day through the ``@flow`` functions against a Prefect server started here,
+and comparing with the plain functions.
 """
 
 from __future__ import annotations
@@ -132,6 +134,8 @@ def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
         if all(p.get("cpu_ref") is not None for p in same):
             merged["cpu_ref"] = round(statistics.median(p["cpu_ref"] for p in same), 2)
             merged["cpu_ref_repeats"] = [p["cpu_ref"] for p in same]
+        if all("reference_s" in p for p in same):
+            merged["reference_s_repeats"] = [p["reference_s"] for p in same]
         phases.append(merged)
     return {
         **first,
