@@ -112,8 +112,8 @@ def median_run(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     """One run of a size standing for its repeats: each phase's wall, CPU and CPU in the
     reference's unit (``cpu_ref``) the median of the repeats' (each repeat's kept beside
     it). The work (records, API calls) is the same in every repeat, so the rest is the
-    first one's: its ``gc_s`` and peak memory are that run's, not medians. A failed repeat
-    is named in ``failed_repeats``."""
+    first one's: its ``gc_s``, ``user_s``/``system_s``, ``machine`` and peak memory are that
+    run's, not medians. A failed repeat is named in ``failed_repeats``."""
     done = [r for r in repeats if "phases" in r]
     failed = [r.get("error", "failed") for r in repeats if "phases" not in r]
     if not done:
