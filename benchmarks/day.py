@@ -214,6 +214,10 @@ class Meter:
         reference_after = reference_seconds()
         self.references += [reference_before, reference_after]
         phase["reference_s"] = round((reference_before + reference_after) / 2, 5)
+        # What the process still holds after the phase (containers the collector tracks,
+        # frozen ones included): a heap full of live objects slows all later work, the
+        # reference's included (benchmarks.reference).
+        phase["live_objects_after"] = len(gc.get_objects()) + gc.get_freeze_count()
         if profiler and self.profile_dir:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
