@@ -6,8 +6,9 @@ of CPU one hour and 2.6 s the next, the machine three quarters idle), so a flow'
 100k and at 10k, measured minutes apart, may compare two machines. The same work timed
 beside every flow shows whether it did: each phase's CPU in the run's unit (``cpu_ref``)
 and each growth ratio in it are printed beside the seconds. They are shown, not judged:
-the timing also moves with what the process and the machine did just before it (inside one
-10k run it rose from 0.037 to 0.056 s while a fresh process read 0.041-0.043 s). The
+the timing also moves with the process's heap (inside one 10k run it rose from 0.037 to
+0.056 s while a fresh process read 0.041-0.043 s; 0.037 s fresh, 0.053 s after churning
+objects and keeping 240,000 of them, 0.037 s once they are freed). The
 workload is the flows' kind of work (Python objects and strings, dicts, sorting, JSON, an
 SQLite engine in process), fixed and deterministic; it is run a few times and the fastest
 counts, since an interruption can only slow a run down.
