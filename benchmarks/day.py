@@ -20,6 +20,7 @@ import io
 import json
 import os
 import pstats
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,8 +117,6 @@ def _peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -168,15 +167,15 @@ class Meter:
         gc0 = self.gc_seconds
         # CPU, not wall: the target is our CPU, and waits on sockets would crowd the profile.
         profiler = cProfile.Profile(time.process_time) if self.profile_dir else None
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)  # before the clocks: not timed
         wall0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
-        times0 = os.times()
         if profiler:
             profiler.enable()
         result = fn()
         if profiler:
             profiler.disable()
         wall, cpu, ended = time.perf_counter() - wall0, time.process_time() - cpu0, time.time()
-        times = os.times()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         machine = machine_figures(machine_before, sample(self.vendors.process.pid))
         after = self.vendors.ask("counts")
         peak = self.vendors.ask("peak", since=started, until=ended)["peak"]
@@ -189,8 +188,8 @@ class Meter:
             "cpu_s": round(cpu, 3),
             "gc_s": round(self.gc_seconds - gc0, 3),  # of cpu_s: the collector's share
             # of cpu_s: in our code and libraries, and in the kernel on our behalf (sockets)
-            "user_s": round(times.user - times0.user, 3),
-            "system_s": round(times.system - times0.system, 3),
+            "user_s": round(usage.ru_utime - usage0.ru_utime, 3),
+            "system_s": round(usage.ru_stime - usage0.ru_stime, 3),
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "peak_rss_exact": exact_peak,
             "machine": machine,

@@ -305,7 +305,7 @@ def table(runs: list[dict[str, Any]]) -> str:
                 lines.append(
                     f"{r['accounts']:>8} {r['database']:10} {day:6} {p['name']:16} "
                     f"{p['wall_s']:8.2f} {p['cpu_s']:8.2f} {p['peak_rss_mb']:7.0f} "
-                    f"{p.get('cpu_ref') or 0:6.0f} {actual:6} {least:6} {ratio:>6} "
+                    f"{p.get('cpu_ref') or 0:6.1f} {actual:6} {least:6} {ratio:>6} "
                     f"{rejected:4} {rate:>5}"
                 )
             t = day_totals(r).get(day)
