@@ -26,6 +26,7 @@ from typing import Any
 
 ROWS = 10_000
 TRIES = 3
+PROC = Path("/proc")
 
 
 def reference_work(rows: int = ROWS) -> int:
@@ -73,11 +74,11 @@ def reference_seconds(tries: int = TRIES) -> float:
     return best
 
 
-def machine_ticks() -> dict[str, int]:
+def machine_ticks(proc: Path = PROC) -> dict[str, int]:
     """The machine's CPU time so far, in clock ticks (all cores): busy, idle and steal (time
     a virtual machine's host gave to others). Empty where /proc/stat cannot be read."""
     try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
+        first = (proc / "stat").read_text().splitlines()[0].split()
     except (OSError, IndexError):
         return {}
     values = [int(v) for v in first[1:]]
@@ -89,10 +90,10 @@ def machine_ticks() -> dict[str, int]:
     }
 
 
-def process_ticks(pid: int) -> int | None:
+def process_ticks(pid: int, proc: Path = PROC) -> int | None:
     """A process's CPU (user and system) so far, in clock ticks; None where unreadable."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)

@@ -9,8 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from benchmarks.reference import machine_figures, machine_ticks, process_ticks, reference_work
 from benchmarks.run import median_run, run_order
 from benchmarks.targets import targets
@@ -111,19 +109,28 @@ def test_machine_figures_read_two_samples_in_clock_ticks() -> None:
     assert machine_figures({"machine": {}, "vendors": None}, after) == {}
 
 
-def test_a_process_cpu_is_read_from_its_stat_line() -> None:
-    """utime and stime are fields 14 and 15 of /proc/<pid>/stat: this process's, read
-    there, agree with what the kernel reports through os.times()."""
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("no /proc here")
+def test_a_process_and_the_machine_are_read_from_their_stat_files(tmp_path: Path) -> None:
+    """utime and stime are fields 14 and 15 of /proc/<pid>/stat, after a command name that
+    may hold spaces and parentheses; /proc/stat's first line is user, nice, system, idle,
+    iowait, irq, softirq, steal."""
+    (tmp_path / "42").mkdir()
+    fields = ["S", *map(str, range(4, 14)), "700", "55", "9", "9", *["0"] * 30]
+    (tmp_path / "42" / "stat").write_text("42 (odd) name) " + " ".join(fields))
+    (tmp_path / "stat").write_text("cpu  10 1 5 300 7 2 3 4 0 0\ncpu0 5 0 2 150 3 1 1 2 0 0\n")
+    assert process_ticks(42, tmp_path) == 755
+    assert process_ticks(43, tmp_path) is None
+    assert machine_ticks(tmp_path) == {"busy": 21, "idle": 307, "steal": 4}
+    assert machine_ticks(tmp_path / "absent") == {}
+
+
+def test_this_process_cpu_read_there_agrees_with_the_kernel() -> None:
     deadline = time.process_time() + 0.3
     while time.process_time() < deadline:  # some CPU to read
         pass
     ticks = process_ticks(os.getpid())
+    if not Path("/proc/self/stat").exists():  # not Linux: nothing to read, and None says so
+        assert ticks is None
+        return
     times = os.times()
     assert ticks is not None
-    seconds = ticks / os.sysconf("SC_CLK_TCK")
-    assert abs(seconds - (times.user + times.system)) <= 0.05
-    assert process_ticks(2**22 + 12345) is None  # no such process
-    machine = machine_ticks()
-    assert machine["busy"] > 0 and machine["idle"] >= 0 and machine["steal"] >= 0
+    assert abs(ticks / os.sysconf("SC_CLK_TCK") - (times.user + times.system)) <= 0.05
