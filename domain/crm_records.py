@@ -180,7 +180,6 @@ def read_time(value: Any) -> datetime | None:
     between the years 1900 and 2200."""
     if value in (None, ""):
         return None
-    out_of_range = Unreadable(f"is not a date between {FIRST_YEAR} and {LAST_YEAR}")
     try:
         if isinstance(value, datetime):
             parsed = value
@@ -192,12 +191,15 @@ def read_time(value: Any) -> datetime | None:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (OverflowError, OSError):
-        raise out_of_range from None
+        raise Unreadable(_OUT_OF_RANGE) from None
     except ValueError:
         raise Unreadable("is not a date and time") from None
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise out_of_range
+        raise Unreadable(_OUT_OF_RANGE)
     return parsed
+
+
+_OUT_OF_RANGE = f"is not a date between {FIRST_YEAR} and {LAST_YEAR}"
 
 
 def _bool(value: Any) -> bool:
