@@ -43,7 +43,9 @@ class AccountState:
     owner_team: str | None = None
     escalation_open: bool = False  # as the CRM says now
     churn_risk: bool = False
-    history: Sequence[SignalFact] = field(default_factory=tuple)  # nps/escalation/churn signals
+    # nps/escalation/churn signals; read with their kinds, times and scores only (no text or
+    # person: the guards do not look at them)
+    history: Sequence[SignalFact] = field(default_factory=tuple)
     last_ask_at: datetime | None = None
 
     # Built on first use (the dataclass is frozen; cached_property writes the instance dict).

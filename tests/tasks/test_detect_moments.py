@@ -178,6 +178,34 @@ def test_the_database_picks_exactly_the_signals_the_rules_call_moments(factory):
             assert 0 < len(by_rule) < len(rows)
 
 
+def test_a_signal_read_as_a_row_is_the_same_fact_as_read_as_an_object(factory):
+    """The batch and the guards' history read plain rows by position (no ORM loading): each
+    field must land where the rules look for it, text and person included."""
+    w = World(factory)
+    account = w.account(w.csm())
+    person = w.person(account)
+    nps = w.signal(account, K.NPS, NOW - timedelta(days=2), 4, person, "slow support")
+    w.signal(account, K.ESCALATION_OPENED, NOW - timedelta(days=1))
+    with factory() as session:
+        row = (
+            session.connection().execute(select(*repo.SIGNAL_COLUMNS).where(Signal.id == nps)).one()
+        )
+        stored = session.get(Signal, nps)
+        assert repo.fact(row) == repo.fact(stored)
+        assert repo.fact(row)[1:] == (
+            K.NPS,
+            stored.occurred_at,
+            stored.value,
+            "slow support",
+            person,
+        )
+        history = repo.account_states(session, [account])[account].history
+        objects = session.scalars(select(Signal).where(Signal.account_id == account)).all()
+        assert [(f.id, f.kind, f.occurred_at, f.value) for f in history] == [
+            (s.id, s.kind, s.occurred_at, s.value) for s in sorted(objects, key=lambda s: s.id)
+        ]
+
+
 def test_signals_in_the_future_wait_for_their_day(factory):
     w = World(factory)
     account = w.account(w.csm())
