@@ -117,7 +117,8 @@ def unchecked_signals(
     ``firing`` (rows of ``SIGNAL_COLUMNS``), in time order from just after ``after`` (where
     the run's last batch ended). Starting there, not at the first, matters: each checked
     signal leaves an index entry behind until vacuum, and a scan from the start would step
-    over all of them again on every batch."""
+    over all of them again on every batch. Read on the session's connection, so the session
+    is not flushed first: a signal added to it and not flushed is not seen."""
     return list(
         session.connection().execute(
             select(*SIGNAL_COLUMNS)
